@@ -1,0 +1,1 @@
+"""smmpanel: an SMM reseller panel speaking the standard API v2."""

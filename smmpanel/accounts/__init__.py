@@ -1,0 +1,1 @@
+"""Customers: the profile beside Django's user, its balance and its API key."""

@@ -1,0 +1,169 @@
+"""The /api/v2 endpoint: parse → check the key → run the action → render JSON.
+
+Order of checks: the key, then the action, then the action's parameters.
+Every answer is HTTP 200 with a JSON body; errors are {"error": "..."}.
+Money and statuses are changed only through smmpanel.orders.services.
+"""
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from smmpanel.accounts.keys import hash_key
+from smmpanel.accounts.models import Account
+from smmpanel.api import render
+from smmpanel.api.errors import ApiError, message
+from smmpanel.api.params import echo_id, id_list, read_fields
+from smmpanel.catalog.models import Service
+from smmpanel.orders import services
+from smmpanel.orders.errors import OrderError
+from smmpanel.orders.models import Order, Refill
+from smmpanel.orders.validation import validate_order
+
+log = logging.getLogger(__name__)
+
+
+def _json(body) -> JsonResponse:
+    return JsonResponse(body, safe=False, json_dumps_params={"ensure_ascii": False})
+
+
+def _authenticate(fields: dict) -> Account:
+    key = fields.get("key", "").strip()
+    if not key or len(key) > 200:
+        raise ApiError("key")
+    account = (
+        Account.objects.filter(api_key_hash=hash_key(key), user__is_active=True)
+        .only("id", "balance")
+        .first()
+    )
+    if account is None:
+        raise ApiError("key")
+    return account
+
+
+def _required(fields: dict, name: str) -> str:
+    value = fields.get(name, "").strip()
+    if not value:
+        raise ApiError("request")
+    return value
+
+
+# --- actions --------------------------------------------------------------------
+
+
+def action_services(account, fields):
+    services_ = Service.objects.filter(active=True).select_related("category")
+    return [render.service_item(s) for s in services_]
+
+
+def action_balance(account, fields):
+    return render.balance(account)
+
+
+def action_add(account, fields):
+    service_id = services.parse_id(_required(fields, "service"))
+    service = None
+    if service_id is not None:
+        service = Service.objects.filter(pk=service_id, active=True).first()
+    if service is None:
+        raise ApiError("bad_service")
+    try:
+        request = validate_order(service, fields)
+        order = services.place_order(account.pk, request)
+    except OrderError as e:
+        return {"error": message(e)}
+    return {"order": order.pk}
+
+
+def _own_orders(account, raw_ids: list[str]) -> dict[int, Order]:
+    ids = {services.parse_id(r) for r in raw_ids} - {None}
+    return {o.pk: o for o in Order.objects.filter(pk__in=ids, account_id=account.pk)}
+
+
+def action_status(account, fields):
+    if fields.get("orders", "").strip():
+        raw_ids = id_list(fields["orders"])
+        orders = _own_orders(account, raw_ids)
+        bodies = render.order_statuses(list(orders.values()))
+        not_found = {"error": message("bad_order")}
+        return {raw: bodies.get(services.parse_id(raw), not_found) for raw in raw_ids}
+    order = services.own_order(account.pk, _required(fields, "order"))
+    if order is None:
+        raise ApiError("bad_order")
+    return render.order_statuses([order])[order.pk]
+
+
+def _refill_one(account, raw):
+    try:
+        return services.request_refill(account.pk, raw).pk
+    except OrderError as e:
+        return {"error": message(e)}
+
+
+def action_refill(account, fields):
+    if fields.get("orders", "").strip():
+        return [{"order": echo_id(raw), "refill": _refill_one(account, raw)} for raw in id_list(fields["orders"])]
+    result = _refill_one(account, _required(fields, "order"))
+    return result if isinstance(result, dict) else {"refill": str(result)}
+
+
+def action_refill_status(account, fields):
+    multi = bool(fields.get("refills", "").strip())
+    raw_ids = id_list(fields["refills"]) if multi else [_required(fields, "refill")]
+    ids = {services.parse_id(r) for r in raw_ids} - {None}
+    found = dict(Refill.objects.filter(pk__in=ids, account_id=account.pk).values_list("id", "status"))
+    not_found = {"error": message("refill_not_found")}
+    if not multi:
+        status = found.get(services.parse_id(raw_ids[0]))
+        return {"status": status} if status else not_found
+    return [
+        {"refill": echo_id(raw), "status": found.get(services.parse_id(raw), not_found)} for raw in raw_ids
+    ]
+
+
+def _cancel_one(account, raw):
+    try:
+        services.request_cancel(account.pk, raw)
+        return 1
+    except OrderError as e:
+        return {"error": message(e)}
+
+
+def action_cancel(account, fields):
+    raw = fields.get("orders", "").strip() or _required(fields, "order")
+    return [{"order": echo_id(r), "cancel": _cancel_one(account, r)} for r in id_list(raw)]
+
+
+ACTIONS = {
+    "services": action_services,
+    "add": action_add,
+    "status": action_status,
+    "refill": action_refill,
+    "refill_status": action_refill_status,
+    "cancel": action_cancel,
+    "balance": action_balance,
+}
+
+
+@csrf_exempt
+def api_v2(request):
+    try:
+        fields = read_fields(request)
+        account = _authenticate(fields)
+        action = ACTIONS.get(fields.get("action", "").strip())
+        if action is None:
+            raise ApiError("request")
+        return _json(action(account, fields))
+    except ApiError as e:
+        return _json({"error": e.text})
+    except RequestDataTooBig:
+        return _json({"error": "Request body is too large"})
+    except SuspiciousOperation:
+        return _json({"error": "Incorrect request"})
+    except Exception:
+        # A real fault (database down, a bug): JSON still, and a 500 so that
+        # monitoring sees it. Nothing was committed past the failing step.
+        log.exception("API v2 request failed")
+        return JsonResponse({"error": "Internal server error, please try again later"}, status=500)

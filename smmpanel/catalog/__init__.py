@@ -1,0 +1,1 @@
+"""The catalog: categories, services, and the 16 API v2 order types."""

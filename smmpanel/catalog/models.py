@@ -1,0 +1,61 @@
+"""Categories and services: what the panel sells, at what rate, with which options."""
+
+from django.db import models
+
+from smmpanel.catalog.order_types import TYPE_CHOICES, get
+from smmpanel.ledger.fields import MoneyField
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    position = models.IntegerField(default=0, help_text="Lower comes first.")
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Fulfilment(models.TextChoices):
+    SIMULATED = "simulated", "Simulated (demo and tests)"
+    MANUAL = "manual", "Manual (the admin sets status and remains)"
+
+
+class Service(models.Model):
+    name = models.CharField(max_length=300)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="services")
+    type = models.CharField(max_length=40, choices=TYPE_CHOICES, default="Default")
+    rate = MoneyField(help_text="Price per 1000 units in USD (per package for Package types).")
+    min = models.PositiveIntegerField(default=1)
+    max = models.PositiveIntegerField(default=10000)
+    refill = models.BooleanField(default=False)
+    refill_days = models.PositiveIntegerField(default=30, help_text="How long after completion a refill may be asked for.")
+    cancel = models.BooleanField(default=False)
+    dripfeed = models.BooleanField(default=False)
+    description = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+    position = models.IntegerField(default=0)
+    fulfilment = models.CharField(
+        max_length=20, choices=Fulfilment.choices, default=Fulfilment.MANUAL
+    )
+    # Simulated fulfilment's knobs: delivery pace, chance of ending Partial,
+    # and (Subscriptions) how often the watched account "posts".
+    sim_units_per_minute = models.PositiveIntegerField(default=6000)
+    sim_partial_percent = models.PositiveSmallIntegerField(default=0)
+    sim_post_every_seconds = models.PositiveIntegerField(default=30)
+
+    class Meta:
+        ordering = ["category__position", "category_id", "position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(min__lte=models.F("max")), name="service_min_lte_max"),
+            models.CheckConstraint(condition=models.Q(rate__gte=0), name="service_rate_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id}: {self.name}"
+
+    @property
+    def order_type(self):
+        return get(self.type)

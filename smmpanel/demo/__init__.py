@@ -1,0 +1,1 @@
+"""The demo catalog and accounts seeded by `smmpanel demo`."""

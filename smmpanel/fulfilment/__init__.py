@@ -1,0 +1,1 @@
+"""How orders get delivered: a small interface and its implementations (simulated, manual)."""

@@ -1,0 +1,47 @@
+"""LedgerEntry: one row per change of a balance."""
+
+from django.db import models
+
+from smmpanel.ledger.fields import MoneyField
+
+
+class Kind(models.TextChoices):
+    DEPOSIT = "deposit"
+    CHARGE = "charge"
+    REFUND = "refund"
+    ADJUSTMENT = "adjustment"
+
+
+class LedgerEntry(models.Model):
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    # Signed: deposits and refunds are positive, charges negative.
+    amount = MoneyField()
+    balance_after = MoneyField()
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger"
+    )
+    # Why a refund was made ("partial", "canceled", "unused-posts"); with the
+    # order it names one refund, which the constraint below makes unrepeatable.
+    reason = models.CharField(max_length=40, blank=True)
+    memo = models.CharField(max_length=500, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "reason"],
+                condition=models.Q(kind="refund"),
+                name="one_refund_per_order_and_reason",
+            ),
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=models.Q(kind="charge", order__isnull=False),
+                name="one_charge_per_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} ({self.account_id})"

@@ -1,0 +1,1 @@
+"""Orders, subscriptions and refills, and the services that place, cancel, refill and settle them."""

@@ -1,0 +1,1 @@
+"""The background worker: a loop that claims due orders and refills and advances them."""

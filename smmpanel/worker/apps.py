@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class WorkerConfig(AppConfig):
+    name = "smmpanel.worker"
