@@ -110,7 +110,9 @@ def _database() -> dict:
             "timeout": 30,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
-        db["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+        # Tests use a file, not :memory:, so that threads and live servers in
+        # the tests share it; one per process so that parallel runs do not clash.
+        db["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
         return db
     db = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
     return db

@@ -30,6 +30,7 @@ MESSAGES = {
     "dripfeed_pair": "Drip-feed needs both runs and interval",
     "bad_runs": "Runs must be a whole number from 1 to {maximum_runs}",
     "bad_interval": "Interval must be a whole number of minutes from 1 to {maximum_interval}",
+    "dripfeed_too_big": "Quantity × runs must not be more than {maximum}",
     "bad_min": "Min must be a whole number",
     "bad_max": "Max must be a whole number",
     "min_above_max": "Min must not be more than max",

@@ -80,4 +80,4 @@ def id_list(text: str) -> list[str]:
 
 def echo_id(raw: str):
     """Ids are echoed as numbers when they are numbers, otherwise as sent."""
-    return int(raw) if raw.isdigit() and len(raw) <= 18 else raw
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else raw

@@ -12,7 +12,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from smmpanel.ledger import services as ledger
-from smmpanel.ledger.money import ZERO, round5
+from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.models import FINAL, Order, Refill, Status
 from smmpanel.orders.validation import OrderRequest
@@ -29,7 +29,9 @@ def _due(service, now):
 
 def parse_id(raw) -> int | None:
     text = str(raw).strip()
-    if not text.isdigit() or len(text) > 18:
+    # ASCII digits only: str.isdigit() is also true of "²" (which int() refuses)
+    # and of other scripts' digits, which are not ids.
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         return None
     return int(text)
 
@@ -51,6 +53,9 @@ def place_order(account_id: int, req: OrderRequest) -> Order:
         account_id=account_id, service=service, link=req.link, parent__isnull=True, status__in=ACTIVE
     ).exists():
         raise OrderError("duplicate")
+    if req.charge > MAX_AMOUNT:
+        # More than any balance can hold (and than the money column can store).
+        raise OrderError("funds")
     now = timezone.now()
     subscription = service.order_type.subscription
     try:

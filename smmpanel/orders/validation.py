@@ -158,6 +158,8 @@ def validate_order(service: Service, data: dict, today: date | None = None) -> O
             interval, "bad_interval", minimum=1, maximum=MAX_INTERVAL, maximum_interval=MAX_INTERVAL
         )
         req.total = req.quantity * req.runs
+        if req.total > MAX_INT:  # Order.total is a 32-bit column
+            raise OrderError("dripfeed_too_big", maximum=MAX_INT)
 
     if spec.charge == ot.ONCE:
         req.charge = round5(service.rate)

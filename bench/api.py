@@ -1,0 +1,778 @@
+"""Benchmark the API v2 endpoint with wrk, on SQLite and PostgreSQL, next to a bare WSGI handler.
+
+For each database this script
+  1. sets up a throwaway panel: a fresh data dir (SMMPANEL_DATA_DIR) and, for
+     PostgreSQL, a throwaway database (default ``smmpanel_bench``, dropped at
+     the end); runs ``smmpanel migrate``;
+  2. seeds one customer with a 1,000,000 USD balance (``smmpanel user create``,
+     or the models directly when that command is missing), one active Default
+     service with manual fulfilment (so no worker touches orders), and 100
+     orders placed through the API for the ``status`` calls;
+  3. starts ``smmpanel serve --no-worker`` (gunicorn gthread, --workers/--threads)
+     and runs wrk (bench/api.lua) against ``services``, ``balance``,
+     ``status`` with 1 id, ``status`` with 100 ids and ``add`` (each add has a
+     unique link), after a short warm-up each;
+  4. after ``add``, checks the ledger is exact: balance = sum of the account's
+     ledger rows = initial − sum of order charges, one charge row per order of
+     the same amount, and orders placed vs {"order": N} answers;
+  5. serves bench/bare_wsgi.py with the same gunicorn settings and database and
+     runs the same wrk load on it: one ``SELECT balance … WHERE api_key_hash=%s``
+     through Django's connection and nothing else, the practical limit;
+  6. prints a table per database (req/s, p50/p99 latency, errors, ratio to the
+     bare handler) and the targets (balance and status-1 ≥ 60 % of bare, add ≥
+     500 orders/s with the ledger exact); ``--markdown`` writes the results
+     into docs/benchmarks.md between its ``bench:results`` markers.
+
+Usage (from the repository root, with the project's virtualenv)::
+
+    .venv/bin/python bench/api.py                    # both databases, 10 s per action
+    .venv/bin/python bench/api.py --quick            # ~3 s per action
+    .venv/bin/python bench/api.py --db postgres -d 20 -c 64 --markdown
+    .venv/bin/python bench/api.py --db postgres --only balance,add --profile /tmp/prof
+
+Needs wrk (``apt-get install -y wrk``); ``--profile`` needs py-spy. Standard
+library only otherwise; everything runs on 127.0.0.1 and every step has a
+time limit. wrk and the server share the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+LUA = BENCH_DIR / "api.lua"
+DOC = ROOT / "docs" / "benchmarks.md"
+MARK_START = "<!-- bench:results:start -->"
+MARK_END = "<!-- bench:results:end -->"
+
+PY = sys.executable
+SMMPANEL = [PY, "-m", "smmpanel"]
+INITIAL_BALANCE = "1000000"
+RATE = "1.23456"  # per 1000: a charge of 0.12346 for 100 units, so rounding is exercised
+QUANTITY = 100
+STATUS_ORDERS = 100
+ACTIONS = ["services", "balance", "status1", "status100", "add"]
+TARGET_RATIO = 0.60
+TARGET_ADD = 500.0
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# --- processes --------------------------------------------------------------
+
+
+def run(cmd: list[str], env: dict, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+    p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise BenchError(f"{' '.join(cmd[:4])}… failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    return p
+
+
+def shell(code: str, env: dict, timeout: float = 300) -> dict:
+    """Run Python in ``smmpanel shell -c``; the code prints one ``BENCH_JSON {...}`` line."""
+    p = run(SMMPANEL + ["shell", "-c", code], env, timeout=timeout)
+    for line in p.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line[len("BENCH_JSON "):])
+    raise BenchError(f"no result from smmpanel shell:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by one process."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every local ``postgres`` process (server and backends)."""
+    total = 0.0
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if d.joinpath("comm").read_text().strip() == "postgres":
+                    total += proc_cpu(int(d.name))
+            except OSError:
+                pass
+    return total
+
+
+class Server:
+    """A server process group we started; stopped with SIGTERM, then SIGKILL, by its own ids."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict, port: int, logdir: Path):
+        self.name, self.port = name, port
+        self.logfile = logdir / f"{name}.log"
+        self._log = open(self.logfile, "w")
+        self.proc = subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v2"
+
+    def gunicorn_master(self) -> int:
+        """The gunicorn master's pid (for py-spy): ourselves, or our child under ``smmpanel serve``."""
+        cmdline = Path(f"/proc/{self.proc.pid}/cmdline").read_bytes()
+        if b"gunicorn" in cmdline:
+            return self.proc.pid
+        for pid in children(self.proc.pid):
+            if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        raise BenchError(f"{self.name}: no gunicorn process found")
+
+    def python_pids(self) -> list[int]:
+        master = self.gunicorn_master()
+        return [master] + children(master)
+
+    def cpu(self) -> float:
+        """CPU seconds used so far by the gunicorn master and its workers."""
+        return sum(proc_cpu(pid) for pid in self.python_pids())
+
+    def wait_ready(self, key: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"{self.name} exited ({self.proc.returncode}); see {self.logfile}:\n"
+                                 + self.logfile.read_text()[-3000:])
+            try:
+                if "balance" in post(self.url, {"key": key, "action": "balance"}, timeout=5):
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.3)
+        raise BenchError(f"{self.name} not ready after {timeout:.0f} s; see {self.logfile}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                pass
+        try:  # whatever is left of the group we started (gunicorn master and workers)
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait(timeout=10)
+        self._log.close()
+
+
+def post(url: str, fields: dict, timeout: float = 10):
+    data = urllib.parse.urlencode(fields).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+# --- the panel under test ---------------------------------------------------------
+
+
+def base_env(data_dir: Path, database_url: str | None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DEBUG", "SECRET_KEY")}
+    env.update(
+        SMMPANEL_DATA_DIR=str(data_dir),
+        SECRET_KEY="bench-only-not-secret",
+        DEBUG="0",
+        LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="smmpanel.settings",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def pg_admin(sql: str, server_url: str, data_dir: Path) -> None:
+    """Run one statement on the server's ``postgres`` database (autocommit, via Django's connection)."""
+    env = base_env(data_dir, server_url.rstrip("/") + "/postgres")
+    code = (
+        "import json\nfrom django.db import connection\n"
+        f"with connection.cursor() as c: c.execute({sql!r})\n"
+        "print('BENCH_JSON', json.dumps({'ok': True}))"
+    )
+    shell(code, env, timeout=60)
+
+
+CREATE_USER_FALLBACK = """
+import json
+from decimal import Decimal
+from django.contrib.auth import get_user_model
+from smmpanel.accounts.models import Account
+from smmpanel.ledger.services import deposit
+user = get_user_model().objects.create_user("bench")
+account, _ = Account.objects.get_or_create(user=user)
+key = account.regenerate_api_key()
+deposit(account, Decimal(%r), memo="bench opening balance")
+print("BENCH_JSON", json.dumps({"key": key}))
+"""
+
+CREATE_SERVICE = f"""
+import json
+from decimal import Decimal
+from smmpanel.catalog.models import Category, Service
+cat = Category.objects.create(name="Bench")
+s = Service.objects.create(name="Bench followers", category=cat, type="Default", rate=Decimal("{RATE}"),
+                           min=10, max=1000000, active=True, fulfilment="manual")
+print("BENCH_JSON", json.dumps({{"service": s.pk}}))
+"""
+
+COUNT_ORDERS = """
+import json
+from smmpanel.orders.models import Order
+print("BENCH_JSON", json.dumps({"orders": Order.objects.filter(account__user__username="bench").count()}))
+"""
+
+LEDGER_CHECK = """
+import json
+from decimal import Decimal
+from smmpanel.accounts.models import Account
+from smmpanel.ledger.models import LedgerEntry
+from smmpanel.orders.models import Order
+initial = Decimal(%r)
+account = Account.objects.get(user__username="bench")
+rows = list(LedgerEntry.objects.filter(account=account).values_list("kind", "amount", "order_id"))
+orders = dict(Order.objects.filter(account=account).values_list("id", "charge"))
+refunded = sum(Order.objects.filter(account=account).values_list("refunded", flat=True), Decimal(0))
+charge_rows = collections.Counter()
+charge_amount = {}
+for kind, amount, order_id in rows:
+    if kind == "charge":
+        charge_rows[order_id] += 1
+        charge_amount[order_id] = amount
+deposits = sum((a for k, a, _ in rows if k == "deposit"), Decimal(0))
+ledger_sum = sum((a for _, a, _ in rows), Decimal(0))
+charges = sum(orders.values(), Decimal(0))
+bad_rows = [o for o, c in orders.items() if charge_rows[o] != 1 or charge_amount.get(o) != -c]
+stray = [o for o in charge_rows if o not in orders]
+out = {
+    "balance": str(account.balance), "ledger_sum": str(ledger_sum), "deposits": str(deposits),
+    "expected": str(initial - charges + refunded), "charges": str(charges), "orders": len(orders),
+    "ledger_rows": len(rows), "orders_bad_charge_row": len(bad_rows) + len(stray),
+}
+out["exact"] = (account.balance == ledger_sum == initial - charges + refunded and deposits == initial
+                and not bad_rows and not stray)
+print("BENCH_JSON", json.dumps(out))
+""".replace("import json\n", "import json, collections\n", 1)
+
+
+def create_customer(env: dict) -> str:
+    p = run(SMMPANEL + ["user", "create", "bench", "--balance", INITIAL_BALANCE], env, check=False)
+    lines = [ln.strip() for ln in p.stdout.splitlines() if ln.strip()]
+    if p.returncode == 0 and lines and re.fullmatch(r"[A-Za-z0-9]{20,200}", lines[-1]):
+        log("customer created with `smmpanel user create`")
+        return lines[-1]
+    log(f"`smmpanel user create` not usable (exit {p.returncode}: {p.stderr.strip().splitlines()[-1:]}); "
+        "creating the customer through the models")
+    return shell(CREATE_USER_FALLBACK % INITIAL_BALANCE, env)["key"]
+
+
+# --- wrk ----------------------------------------------------------------------------
+
+
+def run_wrk(server: "Server", script_args: list[str], args, duration: float) -> dict:
+    """One wrk run against ``server``; adds req/s, error totals and CPU seconds per request.
+
+    cpu_app_ms / cpu_db_ms / cpu_wrk_ms: CPU time per request of the gunicorn
+    processes, of PostgreSQL (0 on SQLite: it runs inside the workers) and of wrk.
+    """
+    url = server.url
+    pids = server.python_pids()
+    app0, db0 = sum(proc_cpu(p) for p in pids), postgres_cpu()
+    wrk0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cmd = ["wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{duration:g}s", "--timeout", "10s",
+           "--latency", "-s", str(LUA), url, "--"] + script_args
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    wrk1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    app = sum(proc_cpu(p) for p in pids) - app0
+    db = postgres_cpu() - db0
+    wrk = (wrk1.ru_utime + wrk1.ru_stime) - (wrk0.ru_utime + wrk0.ru_stime)
+    for line in p.stdout.splitlines():
+        if line.startswith("BENCH_RESULT "):
+            r = json.loads(line[len("BENCH_RESULT "):])
+            r["rps"] = r["requests"] / (r["duration_us"] / 1e6) if r["duration_us"] else 0.0
+            r["socket_errors"] = r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"]
+            r["errors"] = r["api_errors"] + r["non200"] + r["socket_errors"]
+            n = max(r["requests"], 1)
+            r["cpu_app_ms"], r["cpu_db_ms"], r["cpu_wrk_ms"] = (1000 * app / n, 1000 * db / n, 1000 * wrk / n)
+            return r
+    raise BenchError(f"wrk gave no result (exit {p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+
+
+class Profiler:
+    """py-spy recording every gunicorn worker of a server for one measured run (collapsed stacks).
+
+    ``--gil``: only threads holding the GIL are sampled, i.e. where Python
+    spends CPU; without it, 16 threads waiting for the GIL or for the
+    database swamp the picture.
+    """
+
+    def __init__(self, server: Server, out: Path, duration: float):
+        self.out = out
+        cmd = ["py-spy", "record", "--pid", str(server.gunicorn_master()), "--subprocesses", "--nonblocking",
+               "--gil", "--rate", "250", "--format", "raw", "--duration", str(int(duration + 1)), "--output", str(out)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+
+    def finish(self) -> None:
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def summarize_profile(path: Path, top: int = 25) -> str:
+    """Top frames by inclusive and by self share of the samples in a py-spy ``--format raw`` file."""
+    if not path.exists():
+        return f"(no profile at {path})"
+    inclusive: collections.Counter = collections.Counter()
+    self_: collections.Counter = collections.Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [re.sub(r"^process \d+:|^thread \([^)]*\)", "", f).strip() for f in stack.split(";")]
+        frames = [re.sub(r":\d+\)$", ")", f) for f in frames if f and not f.startswith('"')]
+        total += n
+        for f in set(frames):
+            inclusive[f] += n
+        if frames:
+            self_[frames[-1]] += n
+    if not total:
+        return "(empty profile)"
+
+    def short(frame: str) -> str:
+        frame = re.sub(r"\S*/site-packages/", "", frame)
+        return re.sub(r"\S*/main/", "", frame)
+
+    lines = [f"{total} samples of threads holding the GIL (Python on CPU)", "  inclusive:"]
+    lines += [f"    {100 * n / total:5.1f}%  {short(f)}" for f, n in inclusive.most_common(top)]
+    lines += ["  self:"]
+    lines += [f"    {100 * n / total:5.1f}%  {short(f)}" for f, n in self_.most_common(top)]
+    return "\n".join(lines)
+
+
+# --- one database -----------------------------------------------------------------
+
+
+def bench_database(db: str, args, workdir: Path) -> dict:
+    data_dir = workdir / db
+    data_dir.mkdir()
+    database_url = None
+    pg_created = False
+    if db == "postgres":
+        database_url = f"{args.pg_url.rstrip('/')}/{args.pg_db}"
+        log(f"postgres: creating database {args.pg_db}")
+        pg_admin(f'DROP DATABASE IF EXISTS "{args.pg_db}" WITH (FORCE)', args.pg_url, data_dir)
+        pg_admin(f'CREATE DATABASE "{args.pg_db}"', args.pg_url, data_dir)
+        pg_created = True
+    env = base_env(data_dir, database_url)
+    result: dict = {"db": db, "actions": {}, "bare": None, "ledger": None}
+    servers: list[Server] = []
+    try:
+        log(f"{db}: migrate")
+        run(SMMPANEL + ["migrate", "--noinput", "-v", "0"], env, timeout=300)
+        key = create_customer(env)
+        service = shell(CREATE_SERVICE, env)["service"]
+        result["versions"] = shell(VERSIONS, env)
+
+        port = free_port()
+        server = Server(
+            f"{db}-panel",
+            SMMPANEL + ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+                        "--threads", str(args.threads), "--no-worker"],
+            env, port, workdir,
+        )
+        servers.append(server)
+        server.wait_ready(key)
+        log(f"{db}: panel up on :{port}; placing {STATUS_ORDERS} orders for status")
+        ids = []
+        for i in range(STATUS_ORDERS):
+            r = post(server.url, {"key": key, "action": "add", "service": service, "quantity": QUANTITY,
+                                  "link": f"https://example.com/seed/{i}"})
+            if "order" not in r:
+                raise BenchError(f"seeding order {i} failed: {r}")
+            ids.append(str(r["order"]))
+
+        bodies = {
+            "services": {"key": key, "action": "services"},
+            "balance": {"key": key, "action": "balance"},
+            "status1": {"key": key, "action": "status", "order": ids[0]},
+            "status100": {"key": key, "action": "status", "orders": ",".join(ids)},
+        }
+        run_no = iter(range(1, 1000))
+
+        def script_args(action: str) -> list[str]:
+            if action == "add":
+                nonce = f"{os.getpid()}-{int(time.time())}-{next(run_no)}"
+                return ["add", key, str(service), str(QUANTITY), nonce]
+            return ["static", urllib.parse.urlencode(bodies[action])]
+
+        def measure(srv: Server, action: str, label: str) -> dict:
+            if args.warmup > 0:
+                run_wrk(srv, script_args(action), args, args.warmup)
+            prof = None
+            if args.profile:
+                prof = Profiler(srv, args.profile / f"{db}-{label}.txt", args.duration)
+            try:
+                r = run_wrk(srv, script_args(action), args, args.duration)
+            finally:
+                if prof:
+                    prof.finish()
+            log(f"{db} {label:>10}: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms  "
+                f"p99 {r['p99_us'] / 1000:6.1f} ms  errors {r['errors']}")
+            return r
+
+        for action in args.only:
+            if action == "add":
+                if args.warmup > 0:
+                    run_wrk(server, script_args("add"), args, args.warmup)
+                    time.sleep(1)
+                before = shell(COUNT_ORDERS, env)["orders"]
+                prof = Profiler(server, args.profile / f"{db}-add.txt", args.duration) if args.profile else None
+                try:
+                    r = run_wrk(server, script_args("add"), args, args.duration)
+                finally:
+                    if prof:
+                        prof.finish()
+                time.sleep(1.5)  # let requests still in flight when wrk stopped finish
+                after = shell(COUNT_ORDERS, env)["orders"]
+                r["placed"] = after - before
+                # Orders answered within the measured time; `placed` also counts the
+                # requests still in flight when wrk stopped (up to one per connection).
+                r["orders_per_s"] = r["orders"] / (r["duration_us"] / 1e6)
+                log(f"{db}        add: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms  "
+                    f"p99 {r['p99_us'] / 1000:6.1f} ms  errors {r['errors']}  placed {r['placed']} "
+                    f"(answers with an order id: {r['orders']})")
+                result["actions"]["add"] = r
+            else:
+                result["actions"][action] = measure(server, action, action)
+        server.stop()
+        servers.remove(server)
+        if "add" in args.only:
+            result["ledger"] = shell(LEDGER_CHECK % INITIAL_BALANCE, env)
+            log(f"{db}: ledger {'exact' if result['ledger']['exact'] else 'NOT EXACT'}: {result['ledger']}")
+
+        if not args.no_bare:
+            port = free_port()
+            bare = Server(
+                f"{db}-bare",
+                [PY, "-m", "gunicorn", "bare_wsgi:application", "--pythonpath", str(BENCH_DIR),
+                 "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--threads", str(args.threads),
+                 "--worker-class", "gthread", "--graceful-timeout", "10"],
+                env, port, workdir,
+            )
+            servers.append(bare)
+            bare.wait_ready(key)
+            result["bare"] = measure(bare, "balance", "bare")
+            bare.stop()
+            servers.remove(bare)
+    finally:
+        for s in servers:
+            s.stop()
+        if pg_created and not args.keep:
+            log(f"postgres: dropping database {args.pg_db}")
+            try:
+                pg_admin(f'DROP DATABASE IF EXISTS "{args.pg_db}" WITH (FORCE)', args.pg_url, data_dir)
+            except (BenchError, subprocess.TimeoutExpired) as e:
+                log(f"could not drop {args.pg_db}: {e}")
+    return result
+
+
+VERSIONS = """
+import json, platform, django, gunicorn
+from django.db import connection
+with connection.cursor() as c:
+    c.execute("select version()" if connection.vendor == "postgresql" else "select sqlite_version()")
+    db = c.fetchone()[0]
+print("BENCH_JSON", json.dumps({"python": platform.python_version(), "django": django.__version__,
+                               "gunicorn": gunicorn.__version__, "db": db.split(" on ")[0]}))
+"""
+
+
+# --- report ---------------------------------------------------------------------------
+
+LABELS = {
+    "services": "services",
+    "balance": "balance",
+    "status1": "status (1 id)",
+    "status100": "status (100 ids)",
+    "add": "add",
+}
+
+
+def machine_info() -> dict:
+    def out(cmd: str) -> str:
+        try:
+            return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return "?"
+
+    wrk_version = out("wrk -v 2>&1 | head -1").split(" [")[0]
+    commit = out(f"git -C {ROOT} rev-parse --short HEAD")
+    dirty = out(f"git -C {ROOT} status --porcelain -- smmpanel")
+    return {
+        "nproc": out("nproc"),
+        "cpu": out("lscpu | grep 'Model name' | sed 's/.*: *//'"),
+        "mem": out("free -h | awk '/^Mem:/ {print $2}'"),
+        "kernel": platform.release(),
+        "wrk": wrk_version,
+        "commit": commit + (" + uncommitted changes in smmpanel/" if dirty else ""),
+        "load": out("cut -d' ' -f1-3 /proc/loadavg"),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def ms(us) -> str:
+    return f"{us / 1000:.1f}"
+
+
+def rows_for(result: dict) -> list[list[str]]:
+    bare = result["bare"]
+    rows = []
+    for action, r in result["actions"].items():
+        ratio = ""
+        if bare and action in ("balance", "status1") and bare["rps"]:
+            ratio = f"{100 * r['rps'] / bare['rps']:.0f} %"
+        errors = str(r["errors"])
+        if r["errors"]:
+            errors += f" (api {r['api_errors']}, http {r['non200']}, socket {r['socket_errors']})"
+        rps = f"{r['rps']:.0f}"
+        if action == "add":
+            rps += f" ({r['orders_per_s']:.0f} orders/s)"
+        rows.append([LABELS[action], rps, ms(r["p50_us"]), ms(r["p99_us"]), errors, ratio, cpu(r)])
+    if bare:
+        rows.append(["bare WSGI, same read", f"{bare['rps']:.0f}", ms(bare["p50_us"]), ms(bare["p99_us"]),
+                     str(bare["errors"]), "100 %", cpu(bare)])
+    return rows
+
+
+def cpu(r: dict) -> str:
+    return f"{r['cpu_app_ms']:.2f} / {r['cpu_db_ms']:.2f} / {r['cpu_wrk_ms']:.2f}"
+
+
+def targets(result: dict) -> list[tuple[str, bool | None, str]]:
+    out = []
+    bare, acts = result["bare"], result["actions"]
+    for action in ("balance", "status1"):
+        if action in acts and bare and bare["rps"]:
+            ratio = acts[action]["rps"] / bare["rps"]
+            out.append((f"{LABELS[action]} ≥ {TARGET_RATIO:.0%} of bare", ratio >= TARGET_RATIO, f"{ratio:.0%}"))
+    if "add" in acts:
+        a, ledger = acts["add"], result["ledger"] or {}
+        out.append((f"add ≥ {TARGET_ADD:.0f} orders/s", a["orders_per_s"] >= TARGET_ADD, f"{a['orders_per_s']:.0f}/s"))
+        exact = bool(ledger.get("exact")) and a["api_errors"] == 0 and a["non200"] == 0
+        out.append(("ledger exact after add", exact,
+                    f"balance {ledger.get('balance')} = ledger {ledger.get('ledger_sum')} = initial − charges "
+                    f"{ledger.get('expected')}; {ledger.get('orders')} orders, "
+                    f"{ledger.get('orders_bad_charge_row')} without exactly one matching charge row; "
+                    f"placed {a['placed']} vs {a['orders']} order answers, {a['api_errors']} error answers"))
+    return out
+
+
+HEAD = ["action", "req/s", "p50 ms", "p99 ms", "errors", "vs bare", "CPU ms/req: app / db / wrk"]
+
+
+def table_text(rows: list[list[str]]) -> str:
+    head = HEAD
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
+
+
+def table_md(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(HEAD) + " |", "|---|---:|---:|---:|---:|---:|---:|"]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def settings_line(args) -> str:
+    return (f"gunicorn gthread --workers {args.workers} --threads {args.threads}; "
+            f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration:g}s "
+            f"(warm-up {args.warmup:g}s per action)")
+
+
+def report_text(results: list[dict], info: dict, args) -> str:
+    out = [f"smmpanel API v2 benchmark — {info['date']}, {info['nproc']} cores ({info['cpu']}), "
+           f"commit {info['commit']}, load before {info['load']}",
+           settings_line(args) + "; wrk runs on the same cores as the server"]
+    for res in results:
+        v = res.get("versions", {})
+        out += ["", f"== {res['db']}  ({v.get('db', '?')}; Python {v.get('python')}, Django {v.get('django')}, "
+                f"gunicorn {v.get('gunicorn')})", table_text(rows_for(res))]
+        for name, ok, detail in targets(res):
+            out.append(f"  [{'met' if ok else 'NOT met'}] {name}: {detail}")
+    return "\n".join(out)
+
+
+def report_md(results: list[dict], info: dict, args) -> str:
+    out = [MARK_START, "",
+           f"Run {info['date']} by `bench/api.py {' '.join(sys.argv[1:])}` at commit {info['commit']}.",
+           "",
+           f"- Machine: {info['nproc']} cores, {info['cpu']}, {info['mem']} RAM, Linux {info['kernel']}; "
+           f"load average before the run {info['load']}",
+           f"- Settings: {settings_line(args)}; {info['wrk']}, on the same 2 cores as the server",
+           ]
+    for res in results:
+        v = res.get("versions", {})
+        out += ["", f"### {res['db']}", "",
+                f"{v.get('db', '?')}; Python {v.get('python')}, Django {v.get('django')}, "
+                f"gunicorn {v.get('gunicorn')}", "", table_md(rows_for(res)), ""]
+        for name, ok, detail in targets(res):
+            out.append(f"- **{'met' if ok else 'not met'}** — {name}: {detail}")
+    out += ["", MARK_END]
+    return "\n".join(out)
+
+
+def write_markdown(block: str) -> None:
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n## Results\n\n"
+    if MARK_START in text and MARK_END in text:
+        head, rest = text.split(MARK_START, 1)
+        _, tail = rest.split(MARK_END, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    DOC.write_text(text)
+    log(f"results written to {DOC.relative_to(ROOT)}")
+
+
+# --- main -------------------------------------------------------------------------------
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    p.add_argument("-d", "--duration", type=float, default=10, help="seconds of load per action (default 10)")
+    p.add_argument("-c", "--connections", type=int, default=32, help="wrk connections (default 32)")
+    p.add_argument("-t", "--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
+    p.add_argument("--warmup", type=float, default=2, help="seconds of unmeasured load before each run (default 2)")
+    p.add_argument("--quick", action="store_true", help="3 s runs, 1 s warm-up")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn workers, for the panel and bare (default 2)")
+    p.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (default 8)")
+    p.add_argument("--only", default=",".join(ACTIONS), help=f"actions to run, comma-separated ({','.join(ACTIONS)})")
+    p.add_argument("--no-bare", action="store_true", help="skip the bare WSGI handler")
+    p.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432",
+                   help="PostgreSQL server URL, without a database (default postgres://postgres@127.0.0.1:5432)")
+    p.add_argument("--pg-db", default="smmpanel_bench",
+                   help="throwaway database to create and drop; its name must contain 'bench'")
+    p.add_argument("--keep", action="store_true", help="keep the data dirs and the PostgreSQL database")
+    p.add_argument("--markdown", action="store_true", help=f"write the results into {DOC.relative_to(ROOT)}")
+    p.add_argument("--json", type=Path, help="also write the raw results as JSON to this file")
+    p.add_argument("--profile", type=Path, metavar="DIR",
+                   help="record each measured panel run with py-spy into DIR and print the top frames "
+                        "(figures are then perturbed: use for where-time-goes, not for the table)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup = 3, 1
+    args.only = [a.strip() for a in args.only.split(",") if a.strip()]
+    unknown = set(args.only) - set(ACTIONS)
+    if unknown:
+        p.error(f"unknown action(s): {', '.join(sorted(unknown))}")
+    if "bench" not in args.pg_db or not re.fullmatch(r"[A-Za-z0-9_]+", args.pg_db):
+        p.error("--pg-db must be a plain name containing 'bench' (it is dropped)")
+    if not re.match(r"postgres(ql)?://[^/]*@?(127\.0\.0\.1|localhost)(:\d+)?/?$", args.pg_url):
+        p.error("--pg-url must point at 127.0.0.1 or localhost")
+    if args.duration <= 0 or args.duration > 600:
+        p.error("--duration must be in (0, 600]")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench/api.py needs wrk, which is not installed.\n"
+              "  Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y wrk\n"
+              "  macOS:         brew install wrk", file=sys.stderr)
+        return 2
+    if args.profile and shutil.which("py-spy") is None:
+        print("--profile needs py-spy on PATH (e.g. `.venv/bin/pip install py-spy`, "
+              "and run with .venv/bin on PATH).", file=sys.stderr)
+        return 2
+    try:
+        import django  # noqa: F401
+        import gunicorn  # noqa: F401
+    except ImportError:
+        print(f"{PY} cannot import django/gunicorn: run this with the project's virtualenv, "
+              "e.g. .venv/bin/python bench/api.py", file=sys.stderr)
+        return 2
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+
+    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    info = machine_info()
+    workdir = Path(tempfile.mkdtemp(prefix="smmpanel-bench-"))
+    log(f"work dir {workdir}")
+    results = []
+    try:
+        for db in dbs:
+            results.append(bench_database(db, args, workdir))
+    except BenchError as e:
+        log(f"FAILED: {e}")
+        return 1
+    finally:
+        if args.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    print(report_text(results, info, args))
+    if args.profile:
+        for f in sorted(args.profile.glob("*.txt")):
+            print(f"\n== profile {f.name}\n{summarize_profile(f)}")
+    if args.json:
+        args.json.write_text(json.dumps({"info": info, "results": results}, indent=2))
+    if args.markdown:
+        write_markdown(report_md(results, info, args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

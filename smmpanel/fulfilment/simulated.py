@@ -1,0 +1,141 @@
+"""Simulated fulfilment: orders progress by themselves, at a per-service pace.
+
+Powers the demo and the tests. Each order's fate is drawn from a random
+generator seeded with its id, so an order behaves the same however often and
+by whichever worker it is looked at:
+  - Pending for START_DELAY, then In progress with a start count;
+  - delivery at `sim_units_per_minute`, drip-feed runs every `interval` minutes;
+  - with probability `sim_partial_percent` it stops short and ends Partial;
+  - a cancel request ends it Canceled (nothing delivered) or Partial;
+  - subscriptions make an order for each old post at once and for a new post
+    every `sim_post_every_seconds`, until `posts` is reached or expiry passes.
+Refills go Pending → In progress → Completed.
+"""
+
+import random
+from datetime import date, timedelta
+
+from smmpanel.fulfilment.base import Fulfilment, register
+from smmpanel.orders import services
+from smmpanel.orders.models import Order, Refill, Status
+
+START_DELAY = timedelta(seconds=2)
+TICK = timedelta(seconds=1)
+REFILL_STEP = timedelta(seconds=3)
+
+
+def _delivered(order: Order, elapsed: float) -> int:
+    """Units delivered `elapsed` seconds after the order started."""
+    per_second = order.service.sim_units_per_minute / 60
+    if not order.runs:
+        return min(order.total, int(per_second * elapsed))
+    done = 0
+    for run in range(order.runs):
+        run_elapsed = elapsed - run * order.interval * 60
+        if run_elapsed < 0:
+            break
+        done += min(order.quantity, int(per_second * run_elapsed))
+    return done
+
+
+def _next_run_start(order: Order, elapsed: float) -> float | None:
+    if not order.runs:
+        return None
+    for run in range(order.runs):
+        start = run * order.interval * 60
+        if start > elapsed:
+            return start
+    return None
+
+
+def post_link(username: str, number: int, old: bool) -> str:
+    base = username.rstrip("/") if username.startswith("http") else f"https://social.example/{username.lstrip('@')}"
+    return f"{base}/posts/{'old-' if old else ''}{number}"
+
+
+class Simulated(Fulfilment):
+    name = "simulated"
+
+    def advance_order(self, order: Order, now):
+        if order.is_subscription:
+            return self._advance_subscription(order, now)
+        rng = random.Random(order.pk)
+        start_count = rng.randint(100, 10_000)
+        stops_short = rng.random() * 100 < order.service.sim_partial_percent
+        stop_at = max(1, int(order.total * rng.uniform(0.4, 0.9))) if order.total > 1 else order.total
+
+        if order.cancel_requested_at is not None:
+            services.apply_status(
+                order.pk, Status.CANCELED if order.remains >= order.total else Status.PARTIAL, now=now
+            )
+            return None
+        if order.status == Status.PENDING:
+            if now - order.created < START_DELAY:
+                return order.created + START_DELAY
+            services.apply_status(order.pk, Status.IN_PROGRESS, start_count=start_count, now=now)
+            return now + TICK
+
+        elapsed = (now - (order.started_at or now)).total_seconds()
+        delivered = _delivered(order, elapsed)
+        if stops_short and delivered >= stop_at:
+            services.apply_status(order.pk, Status.PARTIAL, remains=order.total - stop_at, now=now)
+            return None
+        if delivered >= order.total:
+            services.apply_status(order.pk, Status.COMPLETED, now=now)
+            return None
+        services.apply_status(order.pk, Status.IN_PROGRESS, remains=order.total - delivered, now=now)
+        if order.runs and delivered >= sum(
+            order.quantity for run in range(order.runs) if run * order.interval * 60 <= elapsed
+        ):
+            # Between drip-feed runs: sleep until the next one starts.
+            next_start = _next_run_start(order, elapsed)
+            if next_start is not None:
+                return order.started_at + timedelta(seconds=next_start)
+        return now + TICK
+
+    def _advance_subscription(self, sub: Order, now):
+        params = sub.params
+        if sub.cancel_requested_at is not None:
+            services.apply_status(sub.pk, Status.CANCELED, now=now)
+            return None
+        expiry = params.get("expiry")
+        if expiry and now.date() > date.fromisoformat(expiry):
+            services.apply_status(sub.pk, Status.EXPIRED, now=now)
+            return None
+        rng = random.Random(f"{sub.pk}:{sub.posts_done}:{sub.old_posts_done}")
+        username = params["username"]
+
+        def quantity():
+            return rng.randint(int(params["min"]), int(params["max"]))
+
+        while sub.old_posts_done < int(params.get("old_posts", 0)):
+            n = sub.old_posts_done + 1
+            if not services.add_post_order(sub.pk, link=post_link(username, n, True), quantity=quantity(), old=True, now=now):
+                return now + TICK * 5  # Paused: try again when funds may be there
+            sub.old_posts_done = n
+        every = sub.service.sim_post_every_seconds or 30
+        posted = int((now - sub.created).total_seconds() // every)
+        limit = params.get("posts")
+        if limit is not None:
+            posted = min(posted, int(limit))
+        while sub.posts_done < posted:
+            n = sub.posts_done + 1
+            if not services.add_post_order(sub.pk, link=post_link(username, n, False), quantity=quantity(), old=False, now=now):
+                return now + TICK * 5
+            sub.posts_done = n
+        if limit is not None and sub.posts_done >= int(limit):
+            services.apply_status(sub.pk, Status.COMPLETED, now=now)
+            return None
+        return sub.created + timedelta(seconds=every * (sub.posts_done + 1))
+
+    def advance_refill(self, refill: Refill, now):
+        if now - refill.updated < REFILL_STEP:
+            return refill.updated + REFILL_STEP
+        if refill.status == Refill.Status.PENDING:
+            services.apply_refill_status(refill.pk, Refill.Status.IN_PROGRESS)
+            return now + REFILL_STEP
+        services.apply_refill_status(refill.pk, Refill.Status.COMPLETED)
+        return None
+
+
+register(Simulated())

@@ -1,0 +1,50 @@
+"""`smmpanel worker`: the background worker loop (simulated fulfilment now, providers later).
+
+Run as many as you like, on as many machines as share the database: rows are
+claimed (see smmpanel/worker/claims.py), never taken twice. SIGTERM or Ctrl-C
+finish the current pass and exit cleanly.
+"""
+
+import signal
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from smmpanel.worker.loop import run_once
+
+
+class Command(BaseCommand):
+    help = "Run the background worker: advance due orders, subscriptions and refills."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="one pass over what is due now, then exit")
+        parser.add_argument("--poll", type=float, default=None, help="seconds between idle passes")
+
+    def handle(self, *args, **opts):
+        self.stopping = False
+
+        def stop(signum, frame):
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        poll = opts["poll"] if opts["poll"] is not None else settings.WORKER_POLL_SECONDS
+        if opts["once"]:
+            self.stdout.write(f"handled {run_once()}")
+            return
+        self.stdout.write("smmpanel worker started")
+        while not self.stopping:
+            close_old_connections()
+            try:
+                handled = run_once()
+            except Exception as e:  # the database may be restarting: wait, do not die
+                self.stderr.write(f"worker pass failed: {e}")
+                handled = 0
+            if not handled:
+                # Sleep in small steps so a stop request is honoured quickly.
+                deadline = time.monotonic() + poll
+                while not self.stopping and time.monotonic() < deadline:
+                    time.sleep(min(0.1, poll))
+        self.stdout.write("smmpanel worker stopped")

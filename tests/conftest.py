@@ -1,0 +1,411 @@
+"""Shared helpers for the API test suite.
+
+- ``customer``: a factory making a Django user + Account with an API key and a deposit.
+- ``service``: a factory making an active service (and its category).
+- ``api``: calls /api/v2 in-process, asserts HTTP 200 + JSON, returns the parsed body.
+- ``postgres_admin_url``: a reachable PostgreSQL admin URL, or skip (fail on CI).
+- ``throwaway_postgres_db``, ``panel_server``: a real gunicorn server on a fresh database.
+"""
+
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = Path(sys.executable)
+_counter = itertools.count(1)
+
+ENCODINGS = ("form", "json", "get")
+
+
+# --- customers, services ------------------------------------------------------------
+
+
+@dataclass
+class Customer:
+    user: object
+    account: object
+    key: str
+
+    def balance(self) -> Decimal:
+        self.account.refresh_from_db(fields=["balance"])
+        return self.account.balance
+
+    def ledger_sum(self) -> Decimal:
+        from django.db.models import Sum
+
+        from smmpanel.ledger.models import LedgerEntry
+
+        total = LedgerEntry.objects.filter(account_id=self.account.pk).aggregate(s=Sum("amount"))["s"]
+        return Decimal(total or 0).quantize(Decimal("0.00001"))
+
+    def orders(self):
+        from smmpanel.orders.models import Order
+
+        return Order.objects.filter(account_id=self.account.pk)
+
+
+@pytest.fixture
+def customer(db):
+    """customer(balance="100") -> Customer with an API key and that much deposited."""
+    from django.contrib.auth import get_user_model
+
+    from smmpanel.accounts.models import Account
+    from smmpanel.ledger.services import deposit
+
+    def make(balance="100", username=None) -> Customer:
+        user = get_user_model().objects.create_user(
+            username=username or f"customer{next(_counter)}"
+        )  # no password: hashing one would cost ~0.3 s per customer
+        account = Account.objects.create(user=user)
+        key = account.regenerate_api_key()
+        if Decimal(balance) > 0:
+            deposit(account, Decimal(balance), memo="test deposit")
+        account.refresh_from_db()
+        return Customer(user=user, account=account, key=key)
+
+    return make
+
+
+@pytest.fixture
+def service(db):
+    """service(type="Default", rate="1", min=10, max=10000, ...) -> an active Service."""
+    from smmpanel.catalog.models import Category, Service
+
+    def make(type="Default", rate="1", min=10, max=10000, category="Tests", **fields):
+        cat, _ = Category.objects.get_or_create(name=category)
+        return Service.objects.create(
+            name=fields.pop("name", f"{type} service {next(_counter)}"),
+            category=cat,
+            type=type,
+            rate=Decimal(str(rate)),
+            min=min,
+            max=max,
+            **fields,
+        )
+
+    return make
+
+
+# --- calling the API ---------------------------------------------------------------------
+
+
+def call_api(client, params: dict, *, via: str = "form", path: str = "/api/v2"):
+    """One request to the API in the given encoding; returns the raw response."""
+    if via == "form":
+        return client.post(path, data=params)
+    if via == "json":
+        return client.post(path, data=json.dumps(params), content_type="application/json")
+    if via == "get":
+        return client.get(path, data=params)
+    raise ValueError(via)
+
+
+def parsed(response):
+    """The JSON body of an API answer, after checking it is HTTP 200 + application/json."""
+    assert response.status_code == 200, (response.status_code, response.content[:500])
+    assert response["Content-Type"].split(";")[0].strip() == "application/json", response["Content-Type"]
+    return json.loads(response.content)
+
+
+@pytest.fixture
+def api(client, db):
+    """api(key, action, via="form"|"json"|"get", path="/api/v2", **params) -> parsed JSON."""
+
+    def call(key=None, action=None, *, via="form", path="/api/v2", **params):
+        data = dict(params)
+        if key is not None:
+            data["key"] = key
+        if action is not None:
+            data["action"] = action
+        return parsed(call_api(client, data, via=via, path=path))
+
+    return call
+
+
+def money_is_conserved(cust: Customer) -> None:
+    """Balance equals the ledger, is never negative, and matches what the orders kept."""
+    from django.db.models import Sum
+
+    from smmpanel.ledger.models import LedgerEntry
+
+    balance = cust.balance()
+    assert balance == cust.ledger_sum()
+    assert balance >= 0
+    deposits = LedgerEntry.objects.filter(account_id=cust.account.pk, kind="deposit").aggregate(
+        s=Sum("amount")
+    )["s"] or Decimal(0)
+    kept = sum((o.charge - o.refunded for o in cust.orders() if not o.paid_by_parent), Decimal(0))
+    assert deposits - balance == kept
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def _postgres_required() -> bool:
+    return (
+        os.environ.get("CI", "").strip().lower() == "true"
+        or os.environ.get("SMMPANEL_REQUIRE_POSTGRES", "").strip() == "1"
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url():
+    """An admin URL of a reachable PostgreSQL server (it may create databases).
+
+    From SMMPANEL_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+    Unreachable: the test is skipped with the reason, unless CI=true or
+    SMMPANEL_REQUIRE_POSTGRES=1, where a missing PostgreSQL is a failure.
+    """
+    url = os.environ.get("SMMPANEL_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+    except Exception as e:  # noqa: BLE001 - any reason counts as unreachable
+        reason = f"PostgreSQL is not reachable at {url} ({type(e).__name__}: {str(e).strip()[:200]})"
+        if _postgres_required():
+            pytest.fail(reason + "; CI=true or SMMPANEL_REQUIRE_POSTGRES=1 requires it", pytrace=False)
+        pytest.skip(reason + "; set SMMPANEL_TEST_POSTGRES_URL to run the PostgreSQL tests")
+    return url
+
+
+@pytest.fixture
+def throwaway_postgres_db(postgres_admin_url):
+    """A fresh empty PostgreSQL database for this test, dropped afterwards; yields its URL."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict
+
+    name = f"smmpanel_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    info = conninfo_to_dict(postgres_admin_url)
+    user = info.get("user", "postgres")
+    password = info.get("password")
+    host = info.get("host", "127.0.0.1")
+    port = info.get("port", "5432")
+    auth = user + (f":{password}" if password else "")
+    try:
+        yield f"postgres://{auth}@{host}:{port}/{name}"
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# --- a real server -------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PanelServer:
+    """gunicorn serving smmpanel on its own database; `manage` runs commands on that database."""
+
+    def __init__(self, database_url: str, data_dir: Path):
+        self.data_dir = data_dir
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SMMPANEL_DATA_DIR": str(data_dir),
+            "DJANGO_SETTINGS_MODULE": "smmpanel.settings",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api/v2"
+        self.process = None
+        self.log = data_dir / "gunicorn.log"
+
+    def manage(self, *args: str, timeout: float = 120) -> str:
+        done = subprocess.run(
+            [str(PYTHON), "-m", "smmpanel", *args],
+            cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout,
+        )
+        assert done.returncode == 0, f"smmpanel {args[0]} failed:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def python(self, code: str) -> dict:
+        """Run `code` in `smmpanel shell`; it must print one JSON object as its last line."""
+        out = self.manage("shell", "-c", code)
+        return json.loads(out.strip().splitlines()[-1])
+
+    def start(self, workers: int = 2, threads: int = 8) -> None:
+        gunicorn = PYTHON.parent / "gunicorn"
+        self._log_file = open(self.log, "wb")
+        self.process = subprocess.Popen(
+            [str(gunicorn), "smmpanel.wsgi:application", "-b", f"127.0.0.1:{self.port}",
+             "--workers", str(workers), "--threads", str(threads), "--timeout", "60"],
+            cwd=REPO, env=self.env, stdout=self._log_file, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"gunicorn exited:\n{self.log.read_text(errors='replace')}")
+            try:
+                httpx.get(self.url, timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError(f"gunicorn did not answer in 30s:\n{self.log.read_text(errors='replace')}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None:
+            self._log_file.close()
+
+
+@pytest.fixture
+def panel_server(tmp_path):
+    """panel_server(database_url) -> a migrated, running PanelServer; stopped after the test."""
+    servers = []
+
+    def start(database_url: str, **kwargs) -> PanelServer:
+        data_dir = tmp_path / f"server{len(servers)}"
+        data_dir.mkdir()
+        server = PanelServer(database_url, data_dir)
+        servers.append(server)
+        server.manage("migrate", "--noinput")
+        server.start(**kwargs)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+# --- small conveniences ---------------------------------------------------------------------
+
+
+def new_link() -> str:
+    """A link no other order of the run uses (so the duplicate-link rule stays out of the way)."""
+    return f"https://example.com/post/{next(_counter)}"
+
+
+@pytest.fixture
+def place(api):
+    """place(customer, service, **params) -> the new order's id (asserts the add succeeded)."""
+
+    def call(cust: Customer, svc, **params):
+        params.setdefault("link", new_link())
+        if svc.order_type.takes_quantity:
+            params.setdefault("quantity", svc.min)
+        body = api(cust.key, "add", service=svc.pk, **params)
+        assert set(body) == {"order"}, body
+        assert type(body["order"]) is int
+        return body["order"]
+
+    return call
+
+
+# --- the reference's example `add` of each of the 16 order types ------------------------------
+#
+# type -> (service fields, request fields, expected quantity, expected charge, expected stored params)
+
+ORDER_EXAMPLES = {
+    "Default": (
+        dict(rate="0.90", min=50, max=10000),
+        dict(link="https://instagram.com/p/default", quantity="1000"),
+        1000, "0.90000", {},
+    ),
+    "Package": (
+        dict(rate="5.5", min=1, max=1),
+        dict(link="https://instagram.com/p/package"),
+        1, "5.50000", {},
+    ),
+    "SEO": (
+        dict(rate="2", min=100, max=10000),
+        dict(link="https://example.com/seo", quantity="500", keywords="smm panel\r\ncheap followers"),
+        500, "1.00000", {"keywords": "smm panel\r\ncheap followers"},
+    ),
+    "Custom Comments": (
+        dict(rate="8", min=1, max=1500),
+        dict(link="https://instagram.com/p/comments", comments="Nice!\r\nGreat post\n\n  \nWow\n"),
+        3, "0.02400", {"comments": "Nice!\r\nGreat post\n\n  \nWow\n"},
+    ),
+    "Mentions": (
+        dict(rate="3", min=100, max=10000),
+        dict(link="https://instagram.com/p/mentions", quantity="1000", usernames="alice\nbob"),
+        1000, "3.00000", {"usernames": "alice\nbob"},
+    ),
+    "Mentions with Hashtags": (
+        dict(rate="4", min=100, max=10000),
+        dict(link="https://instagram.com/p/mwh", quantity="250", usernames="alice\nbob",
+             hashtags="#travel\n#food"),
+        250, "1.00000", {"usernames": "alice\nbob", "hashtags": "#travel\n#food"},
+    ),
+    "Mentions Custom List": (
+        dict(rate="10", min=1, max=1000),
+        dict(link="https://instagram.com/p/mcl", usernames="alice\r\nbob\r\ncarol"),
+        3, "0.03000", {"usernames": "alice\r\nbob\r\ncarol"},
+    ),
+    "Mentions Hashtag": (
+        dict(rate="1.2", min=100, max=10000),
+        dict(link="https://instagram.com/p/mh", quantity="500", hashtag="#travel"),
+        500, "0.60000", {"hashtag": "#travel"},
+    ),
+    "Mentions User Followers": (
+        dict(rate="1", min=100, max=10000),
+        dict(link="https://instagram.com/p/muf", quantity="100", username="https://instagram.com/nasa"),
+        100, "0.10000", {"username": "https://instagram.com/nasa"},
+    ),
+    "Mentions Media Likers": (
+        dict(rate="1", min=100, max=10000),
+        dict(link="https://instagram.com/p/mml", quantity="150", media="https://instagram.com/p/source"),
+        150, "0.15000", {"media": "https://instagram.com/p/source"},
+    ),
+    "Subscriptions": (
+        dict(rate="1", min=10, max=1000),
+        dict(username="nasa", min="100", max="200", posts="5", old_posts="2", delay="30",
+             expiry="31/12/2099"),
+        0, "1.40000",  # a subscription's own quantity: it delivers through the orders it makes
+        {"username": "nasa", "min": 100, "max": 200, "delay": 30, "old_posts": 2, "posts": 5,
+         "expiry": "2099-12-31"},
+    ),
+    "Custom Comments Package": (
+        dict(rate="7.5", min=1, max=100),
+        dict(link="https://instagram.com/p/ccp", comments="first\nsecond"),
+        2, "7.50000", {"comments": "first\nsecond"},
+    ),
+    "Comment Likes": (
+        dict(rate="2", min=50, max=5000),
+        dict(link="https://instagram.com/p/cl", quantity="100", username="commenter"),
+        100, "0.20000", {"username": "commenter"},
+    ),
+    "Poll": (
+        dict(rate="3", min=10, max=5000),
+        dict(link="https://t.me/channel/42", quantity="100", answer_number="2"),
+        100, "0.30000", {"answer_number": "2"},
+    ),
+    "Comment Replies": (
+        dict(rate="9", min=1, max=100),
+        dict(link="https://instagram.com/p/cr", username="alice", comments="reply one\nreply two"),
+        2, "0.01800", {"username": "alice", "comments": "reply one\nreply two"},
+    ),
+    "Invites from Groups": (
+        dict(rate="5", min=100, max=10000),
+        dict(link="https://t.me/mygroup", quantity="200", groups="https://t.me/g1\nhttps://t.me/g2"),
+        200, "1.00000", {"groups": "https://t.me/g1\nhttps://t.me/g2"},
+    ),
+}
