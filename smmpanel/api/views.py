@@ -9,6 +9,7 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from smmpanel.accounts.keys import hash_key
@@ -160,7 +161,7 @@ def api_v2(request):
         return _json({"error": e.text})
     except RequestDataTooBig:
         return _json({"error": "Request body is too large"})
-    except SuspiciousOperation:
+    except (SuspiciousOperation, MultiPartParserError):
         return _json({"error": "Incorrect request"})
     except Exception:
         # A real fault (database down, a bug): JSON still, and a 500 so that

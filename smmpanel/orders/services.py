@@ -80,8 +80,8 @@ def place_order(account_id: int, req: OrderRequest) -> Order:
     except ledger.NotEnoughFunds:
         raise OrderError("funds") from None
     except IntegrityError:
-        # Only the one-active-order-per-link constraint can fail here: a
-        # concurrent add of the same link won the race.
+        # Only the one-active-order-per-link constraint can fail here (the
+        # database checks it, so that concurrent adds cannot both get in).
         raise OrderError("duplicate") from None
     return order
 
