@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -26,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 PYTHON = Path(sys.executable)
 _counter = itertools.count(1)
 
-ENCODINGS = ("form", "json", "get")
+ENCODINGS = ("form", "json", "get")  # plus "multipart", which call_api also speaks
 
 
 # --- customers, services ------------------------------------------------------------
@@ -103,7 +104,10 @@ def service(db):
 
 def call_api(client, params: dict, *, via: str = "form", path: str = "/api/v2"):
     """One request to the API in the given encoding; returns the raw response."""
-    if via == "form":
+    if via == "form":  # application/x-www-form-urlencoded, as curl -d and the PHP example send
+        return client.post(path, data=urlencode(params, doseq=True),
+                           content_type="application/x-www-form-urlencoded")
+    if via == "multipart":
         return client.post(path, data=params)
     if via == "json":
         return client.post(path, data=json.dumps(params), content_type="application/json")
@@ -176,7 +180,8 @@ def postgres_admin_url():
         with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
             conn.execute("SELECT 1")
     except Exception as e:  # noqa: BLE001 - any reason counts as unreachable
-        reason = f"PostgreSQL is not reachable at {url} ({type(e).__name__}: {str(e).strip()[:200]})"
+        detail = " ".join(str(e).split())[:200]
+        reason = f"PostgreSQL is not reachable at {url} ({type(e).__name__}: {detail})"
         if _postgres_required():
             pytest.fail(reason + "; CI=true or SMMPANEL_REQUIRE_POSTGRES=1 requires it", pytrace=False)
         pytest.skip(reason + "; set SMMPANEL_TEST_POSTGRES_URL to run the PostgreSQL tests")
@@ -236,7 +241,7 @@ class PanelServer:
     def manage(self, *args: str, timeout: float = 120) -> str:
         done = subprocess.run(
             [str(PYTHON), "-m", "smmpanel", *args],
-            cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout,
+            cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout, check=False,
         )
         assert done.returncode == 0, f"smmpanel {args[0]} failed:\n{done.stdout}\n{done.stderr}"
         return done.stdout
@@ -248,7 +253,7 @@ class PanelServer:
 
     def start(self, workers: int = 2, threads: int = 8) -> None:
         gunicorn = PYTHON.parent / "gunicorn"
-        self._log_file = open(self.log, "wb")
+        self._log_file = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [str(gunicorn), "smmpanel.wsgi:application", "-b", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--threads", str(threads), "--timeout", "60"],

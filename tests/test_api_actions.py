@@ -82,6 +82,13 @@ def test_it_answers_malformed_json_with_a_json_error(client, db):
     assert parsed(response) == {"error": "Request body is not valid JSON"}
 
 
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "multipart/form-data; boundary=",
+                                          "multipart/form-data; boundary=\x00"])
+def test_a_malformed_multipart_body_is_an_incorrect_request(client, db, content_type):
+    response = client.generic("POST", "/api/v2", data=b"key=x&action=balance", content_type=content_type)
+    assert parsed(response) == {"error": "Incorrect request"}
+
+
 def test_a_json_body_sent_without_a_json_content_type_is_still_read(client, customer):
     cust = customer("3")
     body = json.dumps({"key": cust.key, "action": "balance"}).encode()
@@ -278,8 +285,9 @@ def test_refill_of_one_order_answers_the_refill_id_as_a_string(api, customer, se
     assert (refill.order_id, refill.status) == (order_id, "Pending")
 
 
-def test_refill_of_an_unknown_order_is_an_incorrect_order_id(api, customer):
-    assert api(customer().key, "refill", order="424242") == {"error": "Incorrect order ID"}
+@pytest.mark.parametrize("order_id", ["424242", "abc", "²", "1.0"])
+def test_refill_of_an_unknown_order_is_an_incorrect_order_id(api, customer, order_id):
+    assert api(customer().key, "refill", order=order_id) == {"error": "Incorrect order ID"}
 
 
 def test_refill_on_a_service_without_refill_is_disabled(api, customer, service, place):
@@ -364,11 +372,12 @@ def test_cancel_is_a_list_with_1_for_accepted_and_per_item_errors(api, customer,
     cust = customer()
     order_id = place(cust, service(cancel=True))
 
-    body = api(cust.key, "cancel", orders=f"9999999, {order_id} ")
+    body = api(cust.key, "cancel", orders=f"9999999, {order_id} , #{order_id}")
 
     assert body == [
         {"order": 9999999, "cancel": {"error": "Incorrect order ID"}},
         {"order": order_id, "cancel": 1},
+        {"order": f"#{order_id}", "cancel": {"error": "Incorrect order ID"}},
     ]
     assert Order.objects.get(pk=order_id).cancel_requested_at is not None
 
@@ -414,7 +423,7 @@ def test_cancel_without_ids_is_an_incorrect_request(api, customer):
 
 
 @pytest.mark.parametrize("path", PATHS)
-@pytest.mark.parametrize("via", ENCODINGS)
+@pytest.mark.parametrize("via", [*ENCODINGS, "multipart"])
 def test_every_encoding_and_both_paths_behave_alike(api, customer, service, via, path):
     cust = customer("10")
     svc = service(rate="1", min=10, max=1000, refill=True, cancel=True, name="Likes", category="Cat")

@@ -55,7 +55,7 @@ def test_a_partial_drip_feed_refunds_its_share_of_all_runs(api, customer, servic
     svc = service(rate="2", dripfeed=True)
     order_id = place(cust, svc, quantity="1000", runs="4", interval="10")  # 4000 units, 8.00
     apply_status(order_id, "Partial", remains=1000)
-    assert refunds_of(order_id) == [("partial", Decimal("2"))]
+    assert refunds_of(order_id) == [("partial", Decimal(2))]
     assert api(cust.key, "status", order=order_id)["charge"] == "6.00000"
     money_is_conserved(cust)
 
@@ -146,7 +146,7 @@ def test_the_database_itself_refuses_a_negative_balance(customer):
     cust = customer("1")
     with pytest.raises(IntegrityError), transaction.atomic():
         Account.objects.filter(pk=cust.account.pk).update(balance=Decimal("-0.00001"))
-    assert cust.balance() == Decimal("1")
+    assert cust.balance() == Decimal(1)
 
 
 def test_a_debit_larger_than_the_balance_changes_nothing(customer, service, place):
@@ -154,14 +154,14 @@ def test_a_debit_larger_than_the_balance_changes_nothing(customer, service, plac
     order = Order.objects.get(pk=place(cust, service(rate="0"), quantity="100"))
     with pytest.raises(ledger.NotEnoughFunds), transaction.atomic():
         ledger.debit(cust.account.pk, Decimal("1.00001"), order)
-    assert cust.balance() == Decimal("1") == cust.ledger_sum()
+    assert cust.balance() == Decimal(1) == cust.ledger_sum()
 
 
 def test_an_adjustment_cannot_take_the_balance_below_zero(customer):
     cust = customer("5")
     with pytest.raises(ledger.NotEnoughFunds), transaction.atomic():
         ledger.adjust(cust.account, Decimal("-5.00001"), memo="too much")
-    ledger.adjust(cust.account, Decimal("-5"), memo="all of it")
+    ledger.adjust(cust.account, Decimal(-5), memo="all of it")
     assert cust.balance() == 0 == cust.ledger_sum()
 
 
@@ -253,7 +253,7 @@ def test_a_pay_per_post_subscription_pays_each_order_and_pauses_when_funds_run_o
     assert cust.balance() == Decimal("0.05")
     money_is_conserved(cust)
 
-    ledger.deposit(cust.account, Decimal("1"))
+    ledger.deposit(cust.account, Decimal(1))
     resumed = add_post_order(sub_id, link="https://instagram.com/p/9", quantity=100, old=False)
     assert resumed is not None
     assert api(cust.key, "status", order=sub_id)["status"] == "Active"

@@ -23,7 +23,6 @@ MESSAGES = {
     "bad_quantity": "Quantity must be a whole number",
     "bad_username": "Bad username",
     "bad_param": "Incorrect {name}",
-    "empty_list": "The {name} list is empty",
     "list_too_long": "The {name} list has more than {maximum} lines",
     "line_too_long": "A line of the {name} list is longer than {maximum} characters",
     "dripfeed_disabled": "Drip-feed is disabled for this service",

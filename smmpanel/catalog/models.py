@@ -31,7 +31,9 @@ class Service(models.Model):
     min = models.PositiveIntegerField(default=1)
     max = models.PositiveIntegerField(default=10000)
     refill = models.BooleanField(default=False)
-    refill_days = models.PositiveIntegerField(default=30, help_text="How long after completion a refill may be asked for.")
+    refill_days = models.PositiveIntegerField(
+        default=30, help_text="How long after completion a refill may be asked for."
+    )
     cancel = models.BooleanField(default=False)
     dripfeed = models.BooleanField(default=False)
     description = models.TextField(blank=True)

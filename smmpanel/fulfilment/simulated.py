@@ -110,7 +110,8 @@ class Simulated(Fulfilment):
 
         while sub.old_posts_done < int(params.get("old_posts", 0)):
             n = sub.old_posts_done + 1
-            if not services.add_post_order(sub.pk, link=post_link(username, n, True), quantity=quantity(), old=True, now=now):
+            link = post_link(username, n, old=True)
+            if not services.add_post_order(sub.pk, link=link, quantity=quantity(), old=True, now=now):
                 return now + TICK * 5  # Paused: try again when funds may be there
             sub.old_posts_done = n
         every = sub.service.sim_post_every_seconds or 30
@@ -120,7 +121,8 @@ class Simulated(Fulfilment):
             posted = min(posted, int(limit))
         while sub.posts_done < posted:
             n = sub.posts_done + 1
-            if not services.add_post_order(sub.pk, link=post_link(username, n, False), quantity=quantity(), old=False, now=now):
+            link = post_link(username, n, old=False)
+            if not services.add_post_order(sub.pk, link=link, quantity=quantity(), old=False, now=now):
                 return now + TICK * 5
             sub.posts_done = n
         if limit is not None and sub.posts_done >= int(limit):

@@ -31,7 +31,17 @@ ORDER_STATUSES = (
 SUBSCRIPTION_STATUSES = (Status.ACTIVE, Status.PAUSED, Status.COMPLETED, Status.EXPIRED, Status.CANCELED)
 
 
-class Order(models.Model):
+class Claimable(models.Model):
+    """A unit of the worker's work: due again at `due_at` (None: nothing to do), leased until `locked_until`."""
+
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Order(Claimable):
     account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="orders")
     service = models.ForeignKey("catalog.Service", on_delete=models.PROTECT, related_name="orders")
     type = models.CharField(max_length=40)
@@ -69,8 +79,6 @@ class Order(models.Model):
     updated = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -105,7 +113,7 @@ class Order(models.Model):
         return self.charge - self.refunded
 
 
-class Refill(models.Model):
+class Refill(Claimable):
     class Status(models.TextChoices):
         PENDING = "Pending"
         IN_PROGRESS = "In progress"
@@ -119,8 +127,6 @@ class Refill(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
-    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

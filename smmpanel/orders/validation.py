@@ -51,7 +51,7 @@ def _missing(value) -> bool:
 
 def parse_int(value, code: str, minimum: int = 0, maximum: int = MAX_INT, **values) -> int:
     text = str(value).strip()
-    if not re.fullmatch(r"[+]?\d{1,12}", text):
+    if not re.fullmatch(r"[+]?[0-9]{1,12}", text):
         raise OrderError(code, value=text[:50], **values)
     number = int(text)
     if number < minimum or number > maximum:
@@ -93,9 +93,7 @@ def _check_param(name: str, kind: str, value):
         raise OrderError("missing")
     text = str(value)
     if kind == ot.LIST:
-        lines = split_lines(text)
-        if not lines:
-            raise OrderError("empty_list", name=name)
+        lines = split_lines(text)  # not empty: a blank value is a missing one
         if len(lines) > MAX_LINES:
             raise OrderError("list_too_long", name=name, maximum=MAX_LINES)
         if any(len(line) > MAX_LINE for line in lines):
