@@ -23,7 +23,7 @@ def service_item(service) -> dict:
     }
 
 
-def order_statuses(orders: list[Order]) -> dict[int, dict]:
+def order_statuses(orders) -> dict[int, dict]:
     """The `status` answer of each order, by id; subscriptions get their posts and orders too."""
     subs = [o.pk for o in orders if o.is_subscription]
     children: dict[int, list] = {pk: [] for pk in subs}

@@ -13,14 +13,13 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from smmpanel.accounts.keys import hash_key
-from smmpanel.accounts.models import Account
-from smmpanel.api import render
+from smmpanel.api import queries, render
 from smmpanel.api.errors import ApiError, message
 from smmpanel.api.params import echo_id, id_list, read_fields
 from smmpanel.catalog.models import Service
 from smmpanel.orders import services
 from smmpanel.orders.errors import OrderError
-from smmpanel.orders.models import Order, Refill
+from smmpanel.orders.models import Refill
 from smmpanel.orders.validation import validate_order
 
 log = logging.getLogger(__name__)
@@ -30,15 +29,11 @@ def _json(body) -> JsonResponse:
     return JsonResponse(body, safe=False, json_dumps_params={"ensure_ascii": False})
 
 
-def _authenticate(fields: dict) -> Account:
+def _authenticate(fields: dict) -> queries.ApiAccount:
     key = fields.get("key", "").strip()
     if not key or len(key) > 200:
         raise ApiError("key")
-    account = (
-        Account.objects.filter(api_key_hash=hash_key(key), user__is_active=True)
-        .only("id", "balance")
-        .first()
-    )
+    account = queries.account_by_key_hash(hash_key(key))
     if account is None:
         raise ApiError("key")
     return account
@@ -67,7 +62,7 @@ def action_add(account, fields):
     service_id = services.parse_id(_required(fields, "service"))
     service = None
     if service_id is not None:
-        service = Service.objects.filter(pk=service_id, active=True).first()
+        service = queries.active_service(service_id)
     if service is None:
         raise ApiError("bad_service")
     try:
@@ -78,22 +73,21 @@ def action_add(account, fields):
     return {"order": order.pk}
 
 
-def _own_orders(account, raw_ids: list[str]) -> dict[int, Order]:
-    ids = {services.parse_id(r) for r in raw_ids} - {None}
-    return {o.pk: o for o in Order.objects.filter(pk__in=ids, account_id=account.pk)}
+def _ids(raw_ids: list[str]) -> set[int]:
+    return {services.parse_id(r) for r in raw_ids} - {None}
 
 
 def action_status(account, fields):
-    if fields.get("orders", "").strip():
-        raw_ids = id_list(fields["orders"])
-        orders = _own_orders(account, raw_ids)
-        bodies = render.order_statuses(list(orders.values()))
-        not_found = {"error": message("bad_order")}
-        return {raw: bodies.get(services.parse_id(raw), not_found) for raw in raw_ids}
-    order = services.own_order(account.pk, _required(fields, "order"))
-    if order is None:
-        raise ApiError("bad_order")
-    return render.order_statuses([order])[order.pk]
+    multi = bool(fields.get("orders", "").strip())
+    raw_ids = id_list(fields["orders"]) if multi else [_required(fields, "order")]
+    bodies = render.order_statuses(queries.own_orders(account.pk, _ids(raw_ids)))
+    if not multi:
+        body = bodies.get(services.parse_id(raw_ids[0]))
+        if body is None:
+            raise ApiError("bad_order")
+        return body
+    not_found = {"error": message("bad_order")}
+    return {raw: bodies.get(services.parse_id(raw), not_found) for raw in raw_ids}
 
 
 def _refill_one(account, raw):
@@ -113,8 +107,7 @@ def action_refill(account, fields):
 def action_refill_status(account, fields):
     multi = bool(fields.get("refills", "").strip())
     raw_ids = id_list(fields["refills"]) if multi else [_required(fields, "refill")]
-    ids = {services.parse_id(r) for r in raw_ids} - {None}
-    found = dict(Refill.objects.filter(pk__in=ids, account_id=account.pk).values_list("id", "status"))
+    found = dict(Refill.objects.filter(pk__in=_ids(raw_ids), account_id=account.pk).values_list("id", "status"))
     not_found = {"error": message("refill_not_found")}
     if not multi:
         status = found.get(services.parse_id(raw_ids[0]))

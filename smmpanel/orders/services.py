@@ -14,10 +14,8 @@ from django.utils import timezone
 from smmpanel.ledger import services as ledger
 from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5
 from smmpanel.orders.errors import OrderError
-from smmpanel.orders.models import FINAL, Order, Refill, Status
+from smmpanel.orders.models import Order, Refill, Status
 from smmpanel.orders.validation import OrderRequest
-
-ACTIVE = [s for s in Status.values if s not in FINAL]
 
 # Fulfilments the worker drives; orders of the others wait for a person.
 WORKER_FULFILMENTS = {"simulated"}
@@ -49,10 +47,6 @@ def own_order(account_id: int, raw_id) -> Order | None:
 
 def place_order(account_id: int, req: OrderRequest) -> Order:
     service = req.service
-    if Order.objects.filter(
-        account_id=account_id, service=service, link=req.link, parent__isnull=True, status__in=ACTIVE
-    ).exists():
-        raise OrderError("duplicate")
     if req.charge > MAX_AMOUNT:
         # More than any balance can hold (and than the money column can store).
         raise OrderError("funds")
@@ -80,8 +74,9 @@ def place_order(account_id: int, req: OrderRequest) -> Order:
     except ledger.NotEnoughFunds:
         raise OrderError("funds") from None
     except IntegrityError:
-        # Only the one-active-order-per-link constraint can fail here (the
-        # database checks it, so that concurrent adds cannot both get in).
+        # Only the one-active-order-per-link constraint can fail here. The
+        # database is the check (no SELECT first): it also holds for
+        # concurrent adds, and costs nothing on the common path.
         raise OrderError("duplicate") from None
     return order
 
