@@ -13,7 +13,8 @@ class Kind(models.TextChoices):
 
 
 class LedgerEntry(models.Model):
-    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="ledger")
+    # Indexed by `ledger_account_recent` below (a customer's statement, newest first).
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="ledger", db_index=False)
     kind = models.CharField(max_length=12, choices=Kind.choices)
     # Signed: deposits and refunds are positive, charges negative.
     amount = MoneyField()
@@ -25,11 +26,12 @@ class LedgerEntry(models.Model):
     # order it names one refund, which the constraint below makes unrepeatable.
     reason = models.CharField(max_length=40, blank=True)
     memo = models.CharField(max_length=500, blank=True)
-    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-id"]
         verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["account", "-id"], name="ledger_account_recent")]
         constraints = [
             models.UniqueConstraint(
                 fields=["order", "reason"],

@@ -34,7 +34,8 @@ SUBSCRIPTION_STATUSES = (Status.ACTIVE, Status.PAUSED, Status.COMPLETED, Status.
 class Claimable(models.Model):
     """A unit of the worker's work: due again at `due_at` (None: nothing to do), leased until `locked_until`."""
 
-    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Indexed (partially: only rows with work due) by each concrete model.
+    due_at = models.DateTimeField(null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -42,7 +43,10 @@ class Claimable(models.Model):
 
 
 class Order(Claimable):
-    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="orders")
+    # Indexed by `order_account_recent` below (account, newest first).
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     service = models.ForeignKey("catalog.Service", on_delete=models.PROTECT, related_name="orders")
     type = models.CharField(max_length=40)
     # The link (a subscription keeps its username here: it plays the link's
@@ -57,14 +61,14 @@ class Order(Claimable):
 
     charge = MoneyField(default=0)
     refunded = MoneyField(default=0)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     start_count = models.BigIntegerField(default=0)
     remains = models.BigIntegerField(default=0)
     runs_done = models.PositiveIntegerField(default=0)
 
     # A subscription's orders, one per post, point at it.
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children", db_index=False
     )
     # True when the parent subscription paid for this order up front.
     paid_by_parent = models.BooleanField(default=False)
@@ -72,10 +76,10 @@ class Order(Claimable):
     old_posts_done = models.PositiveIntegerField(default=0, help_text="Subscriptions: old posts handled.")
 
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
-    needs_attention = models.BooleanField(default=False, db_index=True)
+    needs_attention = models.BooleanField(default=False)
     attention_note = models.CharField(max_length=500, blank=True)
 
-    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -94,7 +98,14 @@ class Order(Claimable):
             models.CheckConstraint(condition=Q(refunded__lte=models.F("charge")), name="refund_within_charge"),
             models.CheckConstraint(condition=Q(remains__gte=0), name="remains_not_negative"),
         ]
-        indexes = [models.Index(fields=["account", "-id"], name="order_account_recent")]
+        # Every index costs each `add` a write: only partial ones where the
+        # rows of interest are few (due work, orders needing attention, children).
+        indexes = [
+            models.Index(fields=["account", "-id"], name="order_account_recent"),
+            models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="order_due"),
+            models.Index(fields=["id"], condition=Q(needs_attention=True), name="order_needs_attention"),
+            models.Index(fields=["parent"], condition=Q(parent__isnull=False), name="order_children"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.id} {self.type} {self.status}"
@@ -137,6 +148,7 @@ class Refill(Claimable):
                 name="one_open_refill_per_order",
             )
         ]
+        indexes = [models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="refill_due")]
 
     def __str__(self) -> str:
         return f"refill #{self.id} of order #{self.order_id} {self.status}"
