@@ -16,18 +16,26 @@ For each database this script
      ledger rows = initial − sum of order charges, one charge row per order of
      the same amount, and orders placed vs {"order": N} answers;
   5. serves bench/bare_wsgi.py with the same gunicorn settings and database and
-     runs the same wrk load on it: one ``SELECT balance … WHERE api_key_hash=%s``
-     through Django's connection and nothing else, the practical limit;
+     runs the same wrk load on it (between ``balance`` and ``status``): one
+     ``SELECT balance … WHERE api_key_hash=%s`` through Django's connection and
+     nothing else, the practical limit;
   6. prints a table per database (req/s, p50/p99 latency, errors, ratio to the
-     bare handler) and the targets (balance and status-1 ≥ 60 % of bare, add ≥
-     500 orders/s with the ledger exact); ``--markdown`` writes the results
-     into docs/benchmarks.md between its ``bench:results`` markers.
+     bare handler, CPU per request of the servers / PostgreSQL / wrk, CPU taken
+     by other processes meanwhile) and the targets (balance and status-1 ≥ 60 %
+     of bare, add ≥ 500 orders/s with the ledger exact); ``--markdown`` writes
+     the results into docs/benchmarks.md between its ``bench:results`` markers.
+
+The servers run from a copy of smmpanel/ taken at start (``--in-place``: the
+tree itself), so edits made by others during a run cannot mix code versions.
+``--repeat N`` measures every action N times, interleaved, and reports the
+median run. docs/benchmarks.md explains the columns and the figures.
 
 Usage (from the repository root, with the project's virtualenv)::
 
     .venv/bin/python bench/api.py                    # both databases, 10 s per action
     .venv/bin/python bench/api.py --quick            # ~3 s per action
-    .venv/bin/python bench/api.py --db postgres -d 20 -c 64 --markdown
+    .venv/bin/python bench/api.py --repeat 3 --wait-quiet 60 --markdown
+    .venv/bin/python bench/api.py --db postgres -d 20 -c 64
     .venv/bin/python bench/api.py --db postgres --only balance,add --profile /tmp/prof
 
 Needs wrk (``apt-get install -y wrk``); ``--profile`` needs py-spy. Standard
@@ -40,6 +48,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -52,13 +61,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
+# Where the commands under test run from (their cwd comes first on sys.path, so `python -m smmpanel`
+# and gunicorn import the smmpanel/ found there): a snapshot copied at start, unless --in-place.
+CODE = ROOT
 LUA = BENCH_DIR / "api.lua"
 DOC = ROOT / "docs" / "benchmarks.md"
 MARK_START = "<!-- bench:results:start -->"
@@ -71,8 +82,12 @@ RATE = "1.23456"  # per 1000: a charge of 0.12346 for 100 units, so rounding is 
 QUANTITY = 100
 STATUS_ORDERS = 100
 ACTIONS = ["services", "balance", "status1", "status100", "add"]
+# The order the runs are made in: the bare handler between the two actions compared with it,
+# add last (it grows the orders table).
+ORDER = ["balance", "bare", "status1", "services", "status100", "add"]
 TARGET_RATIO = 0.60
 TARGET_ADD = 500.0
+LOPSIDED = 0.75  # one gunicorn worker doing more than this share of a run's work: see run_wrk
 
 
 def log(msg: str) -> None:
@@ -87,7 +102,7 @@ class BenchError(Exception):
 
 
 def run(cmd: list[str], env: dict, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    p = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(cmd, env=env, cwd=CODE, capture_output=True, text=True, timeout=timeout, check=False)
     if check and p.returncode != 0:
         raise BenchError(f"{' '.join(cmd[:4])}… failed ({p.returncode}):\n{p.stderr[-3000:]}")
     return p
@@ -118,26 +133,62 @@ def children(pid: int) -> list[int]:
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def proc_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by one process."""
+def proc_cpu(pid: int, part: str = "all") -> float:
+    """CPU seconds used so far by one process: user + system, or only "sys"."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        utime, stime = int(fields[11]), int(fields[12])
     except (OSError, IndexError, ValueError):
         return 0.0
+    return (stime if part == "sys" else utime + stime) / CLK_TCK
 
 
-def postgres_cpu() -> float:
-    """CPU seconds used so far by every local ``postgres`` process (server and backends)."""
+def postgres_cpu(dbname: str | None) -> float:
+    """CPU seconds used so far by the local PostgreSQL backends serving `dbname` (0 without one).
+
+    Backends show their database in their process title ("postgres: 15/main: user DB host(port) …"),
+    so other people's databases on the same server are left out; shared background processes
+    (WAL writer, checkpointer) are left out too.
+    """
+    if not dbname:
+        return 0.0
     total = 0.0
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
-                if d.joinpath("comm").read_text().strip() == "postgres":
+                if d.joinpath("comm").read_text().strip() != "postgres":
+                    continue
+                if f" {dbname} " in d.joinpath("cmdline").read_bytes().decode(errors="replace").replace("\0", " "):
                     total += proc_cpu(int(d.name))
             except OSError:
                 pass
     return total
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine so far, from /proc/stat."""
+    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(v) - v[3] - v[4], sum(v)
+
+
+def cpu_busy(interval: float = 1.0) -> float:
+    """Share (0..1) of the machine's CPU time that was busy over `interval` seconds (/proc/stat)."""
+    b0, t0 = machine_cpu()
+    time.sleep(interval)
+    b1, t1 = machine_cpu()
+    return (b1 - b0) / max(t1 - t0, 1)
+
+
+def wait_quiet(limit: float) -> float:
+    """Before a measured run: the machine's busy share now; with `limit` > 0, first wait up to that
+    many seconds for it to drop under 15 % (other people's jobs on a shared machine skew figures)."""
+    deadline = time.monotonic() + limit
+    busy = cpu_busy()
+    while busy > 0.15 and time.monotonic() < deadline:
+        busy = cpu_busy()
+    if busy > 0.15:
+        log(f"machine already {busy:.0%} busy before this run: figures will be low")
+    return busy
 
 
 class Server:
@@ -146,9 +197,9 @@ class Server:
     def __init__(self, name: str, cmd: list[str], env: dict, port: int, logdir: Path):
         self.name, self.port = name, port
         self.logfile = logdir / f"{name}.log"
-        self._log = open(self.logfile, "w")
+        self._log = open(self.logfile, "w")  # noqa: SIM115 -- open for the server's lifetime, closed in stop()
         self.proc = subprocess.Popen(
-            cmd, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd, env=env, cwd=CODE, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     @property
@@ -314,7 +365,7 @@ def create_customer(env: dict) -> str:
 # --- wrk ----------------------------------------------------------------------------
 
 
-def run_wrk(server: "Server", script_args: list[str], args, duration: float) -> dict:
+def run_wrk(server: Server, script_args: list[str], args, duration: float) -> dict:
     """One wrk run against ``server``; adds req/s, error totals and CPU seconds per request.
 
     cpu_app_ms / cpu_db_ms / cpu_wrk_ms: CPU time per request of the gunicorn
@@ -322,15 +373,24 @@ def run_wrk(server: "Server", script_args: list[str], args, duration: float) -> 
     """
     url = server.url
     pids = server.python_pids()
-    app0, db0 = sum(proc_cpu(p) for p in pids), postgres_cpu()
+    m0 = machine_cpu()
+    per_pid0 = {pid: proc_cpu(pid) for pid in pids}
+    db0 = postgres_cpu(args.dbname)
+    sys0 = sum(proc_cpu(pid, "sys") for pid in pids)
     wrk0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cmd = ["wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{duration:g}s", "--timeout", "10s",
            "--latency", "-s", str(LUA), url, "--"] + script_args
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
     wrk1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    app = sum(proc_cpu(p) for p in pids) - app0
-    db = postgres_cpu() - db0
+    per_pid = {pid: proc_cpu(pid) - per_pid0[pid] for pid in pids}
+    app = sum(per_pid.values())
+    app_sys = sum(proc_cpu(pid, "sys") for pid in pids) - sys0
+    db = postgres_cpu(args.dbname) - db0
     wrk = (wrk1.ru_utime + wrk1.ru_stime) - (wrk0.ru_utime + wrk0.ru_stime)
+    m1 = machine_cpu()
+    # What the rest of the machine used meanwhile (other people's jobs, PostgreSQL's shared
+    # background processes), as a share of all CPU time: the run's figures are low by about that.
+    other = max(0.0, (m1[0] - m0[0]) / CLK_TCK - app - db - wrk) / max((m1[1] - m0[1]) / CLK_TCK, 1e-9)
     for line in p.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
             r = json.loads(line[len("BENCH_RESULT "):])
@@ -339,6 +399,12 @@ def run_wrk(server: "Server", script_args: list[str], args, duration: float) -> 
             r["errors"] = r["api_errors"] + r["non200"] + r["socket_errors"]
             n = max(r["requests"], 1)
             r["cpu_app_ms"], r["cpu_db_ms"], r["cpu_wrk_ms"] = (1000 * app / n, 1000 * db / n, 1000 * wrk / n)
+            r["cpu_app_sys_ms"] = 1000 * app_sys / n  # the kernel's part of cpu_app_ms
+            r["other_busy"] = other
+            # How the work split between the gunicorn workers (the master left out). wrk's keep-alive
+            # connections stay with the worker that accepted them, so an uneven split (say 24/8)
+            # leaves one worker's GIL the bottleneck while the other idles: a source of variance.
+            r["worker_cpu_share"] = [round(per_pid[pid] / app, 3) if app else 0.0 for pid in pids[1:]]
             return r
     raise BenchError(f"wrk gave no result (exit {p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
 
@@ -414,6 +480,7 @@ def bench_database(db: str, args, workdir: Path) -> dict:
         pg_admin(f'CREATE DATABASE "{args.pg_db}"', args.pg_url, data_dir)
         pg_created = True
     env = base_env(data_dir, database_url)
+    args.dbname = args.pg_db if db == "postgres" else None
     result: dict = {"db": db, "actions": {}, "bare": None, "ledger": None}
     servers: list[Server] = []
     try:
@@ -455,52 +522,64 @@ def bench_database(db: str, args, workdir: Path) -> dict:
                 return ["add", key, str(service), str(QUANTITY), nonce]
             return ["static", urllib.parse.urlencode(bodies[action])]
 
-        def measure(srv: Server, action: str, label: str) -> dict:
-            if args.warmup > 0:
+        def measure(srv: Server, action: str, label: str, warm: bool = True) -> dict:
+            if warm and args.warmup > 0:
                 run_wrk(srv, script_args(action), args, args.warmup)
-            prof = None
-            if args.profile:
-                prof = Profiler(srv, args.profile / f"{db}-{label}.txt", args.duration)
-            try:
-                r = run_wrk(srv, script_args(action), args, args.duration)
-            finally:
-                if prof:
-                    prof.finish()
-            log(f"{db} {label:>10}: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms  "
-                f"p99 {r['p99_us'] / 1000:6.1f} ms  errors {r['errors']}")
-            return r
-
-        for action in args.only:
-            if action == "add":
-                if args.warmup > 0:
-                    run_wrk(server, script_args("add"), args, args.warmup)
-                    time.sleep(1)
-                before = shell(COUNT_ORDERS, env)["orders"]
-                prof = Profiler(server, args.profile / f"{db}-add.txt", args.duration) if args.profile else None
+            lopsided_runs = []
+            for attempt in range(2):
+                busy = wait_quiet(args.wait_quiet)
+                prof = None
+                if args.profile:
+                    prof = Profiler(srv, args.profile / f"{db}-{label}.txt", args.duration)
                 try:
-                    r = run_wrk(server, script_args("add"), args, args.duration)
+                    r = run_wrk(srv, script_args(action), args, args.duration)
                 finally:
                     if prof:
                         prof.finish()
-                time.sleep(1.5)  # let requests still in flight when wrk stopped finish
-                after = shell(COUNT_ORDERS, env)["orders"]
-                r["placed"] = after - before
-                # Orders answered within the measured time; `placed` also counts the
-                # requests still in flight when wrk stopped (up to one per connection).
-                r["orders_per_s"] = r["orders"] / (r["duration_us"] / 1e6)
-                log(f"{db}        add: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms  "
-                    f"p99 {r['p99_us'] / 1000:6.1f} ms  errors {r['errors']}  placed {r['placed']} "
-                    f"(answers with an order id: {r['orders']})")
-                result["actions"]["add"] = r
-            else:
-                result["actions"][action] = measure(server, action, action)
-        server.stop()
-        servers.remove(server)
-        if "add" in args.only:
-            result["ledger"] = shell(LEDGER_CHECK % INITIAL_BALANCE, env)
-            log(f"{db}: ledger {'exact' if result['ledger']['exact'] else 'NOT EXACT'}: {result['ledger']}")
+                r["busy_before"] = busy
+                log(f"{db} {label:>10}: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms  "
+                    f"p99 {r['p99_us'] / 1000:6.1f} ms  errors {r['errors']}  CPU/req app {r['cpu_app_ms']:.2f} ms "
+                    f"(kernel {r['cpu_app_sys_ms']:.2f}) db {r['cpu_db_ms']:.2f} wrk {r['cpu_wrk_ms']:.2f}; "
+                    f"others used {r['other_busy']:.0%} of the CPU meanwhile (busy before {busy:.0%}); "
+                    f"split between workers {'/'.join(f'{x:.0%}' for x in r['worker_cpu_share'])}")
+                if not is_lopsided(r) or attempt == 1:
+                    break
+                # One worker got (nearly) all of wrk's connections: that measures one process,
+                # not the server. Keep the figures (reported) and measure once more.
+                log(f"{db} {label:>10}: one worker did most of the work; measuring again")
+                lopsided_runs.append(r["rps"])
+            r["lopsided_retried"] = lopsided_runs
+            return r
 
+        def measure_add(warm: bool = True) -> dict:
+            if warm and args.warmup > 0:
+                run_wrk(server, script_args("add"), args, args.warmup)
+                time.sleep(1)
+            before = shell(COUNT_ORDERS, env)["orders"]
+            busy = wait_quiet(args.wait_quiet)
+            prof = Profiler(server, args.profile / f"{db}-add.txt", args.duration) if args.profile else None
+            try:
+                r = run_wrk(server, script_args("add"), args, args.duration)
+            finally:
+                if prof:
+                    prof.finish()
+            r["busy_before"] = busy
+            time.sleep(1.5)  # let requests still in flight when wrk stopped finish
+            after = shell(COUNT_ORDERS, env)["orders"]
+            r["placed"] = after - before
+            # Orders answered within the measured time; `placed` also counts the
+            # requests still in flight when wrk stopped (up to one per connection).
+            r["orders_per_s"] = r["orders"] / (r["duration_us"] / 1e6)
+            log(f"{db}        add: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms  "
+                f"p99 {r['p99_us'] / 1000:6.1f} ms  errors {r['errors']}  placed {r['placed']} "
+                f"(answers with an order id: {r['orders']})  CPU/req app {r['cpu_app_ms']:.2f} ms "
+                f"db {r['cpu_db_ms']:.2f} wrk {r['cpu_wrk_ms']:.2f}; others used {r['other_busy']:.0%}")
+            return r
+
+        bare = None
         if not args.no_bare:
+            # Started now and left idle until its turn: its run then sits between `balance`
+            # and `status (1 id)`, so that both ratios compare runs close together in time.
             port = free_port()
             bare = Server(
                 f"{db}-bare",
@@ -511,9 +590,36 @@ def bench_database(db: str, args, workdir: Path) -> dict:
             )
             servers.append(bare)
             bare.wait_ready(key)
-            result["bare"] = measure(bare, "balance", "bare")
-            bare.stop()
-            servers.remove(bare)
+            log(f"{db}: bare handler up on :{port}")
+
+        runs: dict[str, list] = collections.defaultdict(list)
+        for rep in range(args.repeat):
+            if args.repeat > 1:
+                log(f"{db}: round {rep + 1} of {args.repeat}")
+            warm = rep == 0
+            for action in ORDER:
+                if action == "bare":
+                    if bare:
+                        runs["bare"].append(measure(bare, "balance", "bare", warm))
+                elif action not in args.only:
+                    continue
+                elif action == "add":
+                    runs["add"].append(measure_add(warm))
+                else:
+                    runs[action].append(measure(server, action, action, warm))
+        for action, rs in runs.items():
+            if action == "bare":
+                result["bare"] = median_run(rs)
+            else:
+                result["actions"][action] = median_run(rs)
+        for srv in list(servers):
+            srv.stop()
+            servers.remove(srv)
+        if "add" in args.only:
+            result["ledger"] = shell(LEDGER_CHECK % INITIAL_BALANCE, env)
+            log(f"{db}: ledger {'exact' if result['ledger']['exact'] else 'NOT EXACT'}: {result['ledger']}")
+        # The table lists actions in their usual order, whatever order they ran in.
+        result["actions"] = {a: result["actions"][a] for a in ACTIONS if a in result["actions"]}
     finally:
         for s in servers:
             s.stop()
@@ -548,25 +654,58 @@ LABELS = {
 }
 
 
+def is_lopsided(r: dict) -> bool:
+    """Did one gunicorn worker do most of this run's work (see run_wrk)?"""
+    split = r.get("worker_cpu_share") or []
+    return bool(split) and max(split) > LOPSIDED
+
+
+def median_run(runs: list[dict]) -> dict:
+    """Of repeated runs, the one with the median req/s (its latencies too), noting the others' req/s.
+
+    Runs where one worker did most of the work are left out of the median when others exist.
+    """
+    balanced = [r for r in runs if not is_lopsided(r)] or runs
+    ordered = sorted(balanced, key=lambda r: r["rps"])
+    pick = dict(ordered[(len(ordered) - 1) // 2])
+    pick["rps_all"] = [r["rps"] for r in runs]
+    pick["worker_split_all"] = [r.get("worker_cpu_share", []) for r in runs]
+    pick["lopsided_retried_all"] = [x for r in runs for x in r.get("lopsided_retried", [])]
+    if "orders_per_s" in pick:
+        pick["orders_per_s_all"] = [r["orders_per_s"] for r in runs]
+        pick["placed_total"] = sum(r["placed"] for r in runs)
+        pick["orders_total"] = sum(r["orders"] for r in runs)
+        pick["api_errors_total"] = sum(r["api_errors"] for r in runs)
+        pick["non200_total"] = sum(r["non200"] for r in runs)
+    return pick
+
+
 def machine_info() -> dict:
     def out(cmd: str) -> str:
         try:
-            return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=10).stdout.strip()
+            p = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=10, check=False)
+            return p.stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             return "?"
 
     wrk_version = out("wrk -v 2>&1 | head -1").split(" [")[0]
     commit = out(f"git -C {ROOT} rev-parse --short HEAD")
     dirty = out(f"git -C {ROOT} status --porcelain -- smmpanel")
+    if dirty:
+        # Name the exact state of the uncommitted code: a digest of smmpanel/'s Python sources.
+        digest = hashlib.sha256()
+        for f in sorted((ROOT / "smmpanel").rglob("*.py")):
+            digest.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
+        dirty = f"{len(dirty.splitlines())} files, sources sha256 {digest.hexdigest()[:12]}"
     return {
         "nproc": out("nproc"),
         "cpu": out("lscpu | grep 'Model name' | sed 's/.*: *//'"),
         "mem": out("free -h | awk '/^Mem:/ {print $2}'"),
         "kernel": platform.release(),
         "wrk": wrk_version,
-        "commit": commit + (" + uncommitted changes in smmpanel/" if dirty else ""),
+        "commit": commit + (f" + uncommitted changes in smmpanel/ ({dirty})" if dirty else ""),
         "load": out("cut -d' ' -f1-3 /proc/loadavg"),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
@@ -580,18 +719,29 @@ def rows_for(result: dict) -> list[list[str]]:
     for action, r in result["actions"].items():
         ratio = ""
         if bare and action in ("balance", "status1") and bare["rps"]:
-            ratio = f"{100 * r['rps'] / bare['rps']:.0f} %"
+            ratio = f"{100 * r['rps'] / bare['rps']:.0f} % (CPU {100 * cpu_total(bare) / cpu_total(r):.0f} %)"
         errors = str(r["errors"])
         if r["errors"]:
             errors += f" (api {r['api_errors']}, http {r['non200']}, socket {r['socket_errors']})"
-        rps = f"{r['rps']:.0f}"
+        rps = f"{r['rps']:.0f}" + ("*" if is_lopsided(r) else "") + spread(r)
         if action == "add":
-            rps += f" ({r['orders_per_s']:.0f} orders/s)"
-        rows.append([LABELS[action], rps, ms(r["p50_us"]), ms(r["p99_us"]), errors, ratio, cpu(r)])
+            rps += f"; {r['orders_per_s']:.0f} orders/s"
+        rows.append([LABELS[action], rps, ms(r["p50_us"]), ms(r["p99_us"]), errors, ratio, cpu(r),
+                     f"{r['other_busy']:.0%}"])
     if bare:
-        rows.append(["bare WSGI, same read", f"{bare['rps']:.0f}", ms(bare["p50_us"]), ms(bare["p99_us"]),
-                     str(bare["errors"]), "100 %", cpu(bare)])
+        rows.append(["bare WSGI, same read", f"{bare['rps']:.0f}" + ("*" if is_lopsided(bare) else "")
+                     + spread(bare), ms(bare["p50_us"]), ms(bare["p99_us"]),
+                     str(bare["errors"]), "100 %", cpu(bare), f"{bare['other_busy']:.0%}"])
     return rows
+
+
+def spread(r: dict) -> str:
+    rs = r.get("rps_all", [])
+    return f" ({min(rs):.0f}–{max(rs):.0f})" if len(rs) > 1 else ""
+
+
+def cpu_total(r: dict) -> float:
+    return r["cpu_app_ms"] + r["cpu_db_ms"] + r["cpu_wrk_ms"]
 
 
 def cpu(r: dict) -> str:
@@ -608,62 +758,107 @@ def targets(result: dict) -> list[tuple[str, bool | None, str]]:
     if "add" in acts:
         a, ledger = acts["add"], result["ledger"] or {}
         out.append((f"add ≥ {TARGET_ADD:.0f} orders/s", a["orders_per_s"] >= TARGET_ADD, f"{a['orders_per_s']:.0f}/s"))
-        exact = bool(ledger.get("exact")) and a["api_errors"] == 0 and a["non200"] == 0
-        out.append(("ledger exact after add", exact,
-                    f"balance {ledger.get('balance')} = ledger {ledger.get('ledger_sum')} = initial − charges "
-                    f"{ledger.get('expected')}; {ledger.get('orders')} orders, "
-                    f"{ledger.get('orders_bad_charge_row')} without exactly one matching charge row; "
-                    f"placed {a['placed']} vs {a['orders']} order answers, {a['api_errors']} error answers"))
+        api_errors, non200 = a.get("api_errors_total", a["api_errors"]), a.get("non200_total", a["non200"])
+        exact = bool(ledger.get("exact")) and api_errors == 0 and non200 == 0
+        detail = (
+            f"balance {ledger.get('balance')} = ledger {ledger.get('ledger_sum')} = initial − charges "
+            f"{ledger.get('expected')}; {ledger.get('orders')} orders, "
+            f"{ledger.get('orders_bad_charge_row')} without exactly one matching charge row; "
+            f"placed {a.get('placed_total', a['placed'])} vs {a.get('orders_total', a['orders'])} "
+            f"order answers (the difference: requests in flight when wrk stopped), "
+            f"{api_errors} error answers, {non200} non-200"
+        )
+        out.append(("ledger exact after add", exact, detail))
     return out
 
 
-HEAD = ["action", "req/s", "p50 ms", "p99 ms", "errors", "vs bare", "CPU ms/req: app / db / wrk"]
+HEAD = ["action", "req/s", "p50 ms", "p99 ms", "errors", "vs bare", "CPU ms/req: app / db / wrk", "others' CPU"]
 
 
 def table_text(rows: list[list[str]]) -> str:
     head = HEAD
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-    fmt = lambda r: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+
     return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
 
 
 def table_md(rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(HEAD) + " |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| " + " | ".join(HEAD) + " |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
+PASSED_ENV = ("GUNICORN_CMD_ARGS", "PGOPTIONS")  # reach both servers unchanged; shown in the report
+
+
 def settings_line(args) -> str:
+    extra = "".join(f"; {k}={os.environ[k]!r}" for k in PASSED_ENV if os.environ.get(k))
+    rounds = f"; median of {args.repeat} interleaved runs" if args.repeat > 1 else ""
     return (f"gunicorn gthread --workers {args.workers} --threads {args.threads}; "
             f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration:g}s "
-            f"(warm-up {args.warmup:g}s per action)")
+            f"(warm-up {args.warmup:g}s per action){rounds}{extra}")
+
+
+def lopsided(results: list[dict]) -> str:
+    """How many runs had one gunicorn worker doing most of the work (see run_wrk)."""
+    runs = bad = 0
+    for res in results:
+        for r in list(res["actions"].values()) + [res["bare"]]:
+            for split in (r or {}).get("worker_split_all", []):
+                if split:
+                    runs += 1
+                    bad += max(split) > LOPSIDED
+            retried = len((r or {}).get("lopsided_retried_all", []))
+            runs += retried
+            bad += retried
+    return f"{bad} of {runs}" if runs else "?"
+
+
+def others_range(results: list[dict]) -> str:
+    seen = [r["other_busy"] for res in results for r in list(res["actions"].values()) + [res["bare"]] if r]
+    return f"{min(seen):.0%}–{max(seen):.0%}" if seen else "?"
 
 
 def report_text(results: list[dict], info: dict, args) -> str:
-    out = [f"smmpanel API v2 benchmark — {info['date']}, {info['nproc']} cores ({info['cpu']}), "
-           f"commit {info['commit']}, load before {info['load']}",
-           settings_line(args) + "; wrk runs on the same cores as the server"]
+    out = [(f"smmpanel API v2 benchmark — {info['date']}, {info['nproc']} cores ({info['cpu']}), "
+            f"commit {info['commit']}, load before {info['load']}"),
+           settings_line(args) + "; wrk runs on the same cores as the server",
+           f"CPU used by other processes during the measured runs: {others_range(results)} of the machine",
+           (f"runs where one gunicorn worker did > {LOPSIDED:.0%} of the work (its keep-alive connections "
+            f"landed mostly on it): {lopsided(results)}")]
     for res in results:
         v = res.get("versions", {})
-        out += ["", f"== {res['db']}  ({v.get('db', '?')}; Python {v.get('python')}, Django {v.get('django')}, "
-                f"gunicorn {v.get('gunicorn')})", table_text(rows_for(res))]
+        out += ["", (f"== {res['db']}  ({v.get('db', '?')}; Python {v.get('python')}, "
+                     f"Django {v.get('django')}, gunicorn {v.get('gunicorn')})"), table_text(rows_for(res))]
+        if any("*" in row[1] for row in rows_for(res)):
+            out.append(f"  * one gunicorn worker did > {LOPSIDED:.0%} of that run's work")
         for name, ok, detail in targets(res):
             out.append(f"  [{'met' if ok else 'NOT met'}] {name}: {detail}")
     return "\n".join(out)
 
 
 def report_md(results: list[dict], info: dict, args) -> str:
+    command = info.get("command") or f"bench/api.py {' '.join(sys.argv[1:])}"
     out = [MARK_START, "",
-           f"Run {info['date']} by `bench/api.py {' '.join(sys.argv[1:])}` at commit {info['commit']}.",
+           f"Run {info['date']} by `{command}` at commit {info['commit']}.",
            "",
-           f"- Machine: {info['nproc']} cores, {info['cpu']}, {info['mem']} RAM, Linux {info['kernel']}; "
-           f"load average before the run {info['load']}",
-           f"- Settings: {settings_line(args)}; {info['wrk']}, on the same 2 cores as the server",
+           (f"- Machine: {info['nproc']} cores, {info['cpu']}, {info['mem']} RAM, Linux {info['kernel']}; "
+            f"load average before the run {info['load']}"),
+           f"- Settings: {settings_line(args)}; {info['wrk']}, on the same cores as the server",
+           (f"- CPU used by other processes during the measured runs: {others_range(results)} of the "
+            "machine (column *others' CPU*; a run's figures are low by roughly that share)"),
+           (f"- Runs where one gunicorn worker did > {LOPSIDED:.0%} of the work because wrk's "
+            f"keep-alive connections landed mostly on it: {lopsided(results)} (see *Variance* below)"),
            ]
     for res in results:
         v = res.get("versions", {})
         out += ["", f"### {res['db']}", "",
-                f"{v.get('db', '?')}; Python {v.get('python')}, Django {v.get('django')}, "
-                f"gunicorn {v.get('gunicorn')}", "", table_md(rows_for(res)), ""]
+                (f"{v.get('db', '?')}; Python {v.get('python')}, Django {v.get('django')}, "
+                 f"gunicorn {v.get('gunicorn')}"), "", table_md(rows_for(res)), ""]
+        if any("*" in row[1] for row in rows_for(res)):
+            out += [f"\\* one gunicorn worker did > {LOPSIDED:.0%} of that run's work", ""]
         for name, ok, detail in targets(res):
             out.append(f"- **{'met' if ok else 'not met'}** — {name}: {detail}")
     out += ["", MARK_END]
@@ -690,11 +885,15 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    p.add_argument("-d", "--duration", type=float, default=10, help="seconds of load per action (default 10)")
+    p.add_argument("-d", "--duration", type=int, default=10, help="seconds of load per action (default 10)")
     p.add_argument("-c", "--connections", type=int, default=32, help="wrk connections (default 32)")
     p.add_argument("-t", "--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
-    p.add_argument("--warmup", type=float, default=2, help="seconds of unmeasured load before each run (default 2)")
+    p.add_argument("--warmup", type=int, default=2,
+                   help="seconds of unmeasured load before each action's first run (default 2; 0: none)")
     p.add_argument("--quick", action="store_true", help="3 s runs, 1 s warm-up")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="measure every action N times, interleaved, and report the median run "
+                        "(req/s range in brackets); 3 is advisable on a shared machine")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers, for the panel and bare (default 2)")
     p.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (default 8)")
     p.add_argument("--only", default=",".join(ACTIONS), help=f"actions to run, comma-separated ({','.join(ACTIONS)})")
@@ -703,12 +902,20 @@ def parse_args(argv=None):
                    help="PostgreSQL server URL, without a database (default postgres://postgres@127.0.0.1:5432)")
     p.add_argument("--pg-db", default="smmpanel_bench",
                    help="throwaway database to create and drop; its name must contain 'bench'")
+    p.add_argument("--wait-quiet", type=float, default=0, metavar="S",
+                   help="before each measured run wait up to S seconds for the machine to be < 15%% busy "
+                        "(for shared machines; the busy share seen is reported either way)")
+    p.add_argument("--in-place", action="store_true",
+                   help="run the servers from the working tree itself instead of a copy of smmpanel/ "
+                        "taken at start (edits made during the run then reach servers started later)")
     p.add_argument("--keep", action="store_true", help="keep the data dirs and the PostgreSQL database")
     p.add_argument("--markdown", action="store_true", help=f"write the results into {DOC.relative_to(ROOT)}")
     p.add_argument("--json", type=Path, help="also write the raw results as JSON to this file")
+    p.add_argument("--from-json", type=Path, metavar="FILE",
+                   help="run nothing: print (with --markdown, write) the report of a run saved with --json")
     p.add_argument("--profile", type=Path, metavar="DIR",
-                   help="record each measured panel run with py-spy into DIR and print the top frames "
-                        "(figures are then perturbed: use for where-time-goes, not for the table)")
+                   help="record each measured run (panel and bare) with py-spy --gil into DIR and print "
+                        "the top frames (figures are then perturbed: for where time goes, not for the table)")
     args = p.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 3, 1
@@ -720,13 +927,27 @@ def parse_args(argv=None):
         p.error("--pg-db must be a plain name containing 'bench' (it is dropped)")
     if not re.match(r"postgres(ql)?://[^/]*@?(127\.0\.0\.1|localhost)(:\d+)?/?$", args.pg_url):
         p.error("--pg-url must point at 127.0.0.1 or localhost")
-    if args.duration <= 0 or args.duration > 600:
-        p.error("--duration must be in (0, 600]")
+    if not 1 <= args.duration <= 600 or not 0 <= args.warmup <= 60 or not 1 <= args.repeat <= 20:
+        p.error("--duration must be 1..600 s, --warmup 0..60 s, --repeat 1..20")
     return args
+
+
+def render_saved(args) -> int:
+    """--from-json: print (and with --markdown write) the report of a run saved with --json."""
+    saved = json.loads(args.from_json.read_text())
+    for k, v in saved.get("args", {}).items():
+        if k in ("workers", "threads", "wrk_threads", "connections", "duration", "warmup", "repeat"):
+            setattr(args, k, v)
+    print(report_text(saved["results"], saved["info"], args))
+    if args.markdown:
+        write_markdown(report_md(saved["results"], saved["info"], args))
+    return 0
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        return render_saved(args)
     if shutil.which("wrk") is None:
         print("bench/api.py needs wrk, which is not installed.\n"
               "  Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y wrk\n"
@@ -746,10 +967,16 @@ def main(argv=None) -> int:
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
 
+    global CODE
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    info = machine_info()
     workdir = Path(tempfile.mkdtemp(prefix="smmpanel-bench-"))
     log(f"work dir {workdir}")
+    if not args.in_place:
+        # Other people may edit smmpanel/ while this runs: measure one fixed copy of it.
+        CODE = workdir / "code"
+        shutil.copytree(ROOT / "smmpanel", CODE / "smmpanel", ignore=shutil.ignore_patterns("__pycache__"))
+    info = machine_info()
+    info["command"] = "bench/api.py " + " ".join(sys.argv[1:] if argv is None else argv)
     results = []
     try:
         for db in dbs:
@@ -768,7 +995,8 @@ def main(argv=None) -> int:
         for f in sorted(args.profile.glob("*.txt")):
             print(f"\n== profile {f.name}\n{summarize_profile(f)}")
     if args.json:
-        args.json.write_text(json.dumps({"info": info, "results": results}, indent=2))
+        settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        args.json.write_text(json.dumps({"info": info, "args": settings, "results": results}, indent=2))
     if args.markdown:
         write_markdown(report_md(results, info, args))
     return 0

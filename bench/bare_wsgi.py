@@ -32,11 +32,11 @@ from urllib.parse import parse_qs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smmpanel.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.db import close_old_connections, connection  # noqa: E402
+from django.db import close_old_connections, connection
 
 SQL = "SELECT balance FROM accounts_account WHERE api_key_hash = %s"
 UNITS = Decimal(100_000)  # smmpanel.ledger.fields.SCALE: balances are stored as 10^-5 USD

@@ -17,6 +17,7 @@ from django.db import connection
 
 from smmpanel.accounts.models import Account
 from smmpanel.catalog.models import Service
+from smmpanel.fastsql import column, table
 from smmpanel.ledger.fields import from_units
 from smmpanel.orders.models import Order
 
@@ -46,22 +47,14 @@ class OrderRow:
         return self.type == "Subscriptions"
 
 
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _column(model, name: str) -> str:
-    return connection.ops.quote_name(model._meta.get_field(name).column)
-
-
 @cache
 def _account_sql() -> str:
     User = get_user_model()
-    a, u = _table(Account), _table(User)
+    a, u = table(Account), table(User)
     return (
-        f"SELECT {a}.{_column(Account, 'id')}, {a}.{_column(Account, 'balance')} FROM {a} "
-        f"INNER JOIN {u} ON {u}.{_column(User, 'id')} = {a}.{_column(Account, 'user')} "
-        f"WHERE {a}.{_column(Account, 'api_key_hash')} = %s AND {u}.{_column(User, 'is_active')}"
+        f"SELECT {a}.{column(Account, 'id')}, {a}.{column(Account, 'balance')} FROM {a} "
+        f"INNER JOIN {u} ON {u}.{column(User, 'id')} = {a}.{column(Account, 'user')} "
+        f"WHERE {a}.{column(Account, 'api_key_hash')} = %s AND {u}.{column(User, 'is_active')}"
     )
 
 
@@ -71,11 +64,11 @@ ORDER_FIELDS = ["id", "type", "status", "charge", "refunded", "start_count", "re
 
 @cache
 def _orders_sql(count: int) -> str:
-    columns = ", ".join(_column(Order, f) for f in ORDER_FIELDS)
+    columns = ", ".join(column(Order, f) for f in ORDER_FIELDS)
     marks = ", ".join(["%s"] * count)
     return (
-        f"SELECT {columns} FROM {_table(Order)} "
-        f"WHERE {_column(Order, 'account')} = %s AND {_column(Order, 'id')} IN ({marks})"
+        f"SELECT {columns} FROM {table(Order)} "
+        f"WHERE {column(Order, 'account')} = %s AND {column(Order, 'id')} IN ({marks})"
     )
 
 
@@ -103,7 +96,7 @@ def own_orders(account_id: int, ids: set[int]) -> list[OrderRow]:
 
 @cache
 def _service_sql() -> str:
-    return f"SELECT * FROM {_table(Service)} WHERE {_column(Service, 'id')} = %s AND {_column(Service, 'active')}"
+    return f"SELECT * FROM {table(Service)} WHERE {column(Service, 'id')} = %s AND {column(Service, 'active')}"
 
 
 def active_service(service_id: int) -> Service | None:

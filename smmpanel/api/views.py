@@ -25,8 +25,11 @@ from smmpanel.orders.validation import validate_order
 log = logging.getLogger(__name__)
 
 
-def _json(body) -> JsonResponse:
-    return JsonResponse(body, safe=False, json_dumps_params={"ensure_ascii": False})
+def _json(body, status: int = 200) -> JsonResponse:
+    response = JsonResponse(body, safe=False, status=status, json_dumps_params={"ensure_ascii": False})
+    # Served without SecurityMiddleware in production (see smmpanel/wsgi.py).
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _authenticate(fields: dict) -> queries.ApiAccount:
@@ -160,4 +163,4 @@ def api_v2(request):
         # A real fault (database down, a bug): JSON still, and a 500 so that
         # monitoring sees it. Nothing was committed past the failing step.
         log.exception("API v2 request failed")
-        return JsonResponse({"error": "Internal server error, please try again later"}, status=500)
+        return _json({"error": "Internal server error, please try again later"}, status=500)
