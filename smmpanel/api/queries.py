@@ -26,6 +26,8 @@ from smmpanel.orders.models import Order
 class ApiAccount:
     pk: int
     balance: Decimal
+    # For `status`: the asked-for orders, read in the same round trip as the key.
+    orders: list | None = None
 
 
 @dataclass(frozen=True)
@@ -47,15 +49,24 @@ class OrderRow:
         return self.type == "Subscriptions"
 
 
-@cache
-def _account_sql() -> str:
+def _account_from_where() -> tuple[str, str]:
+    """FROM (account joined to its user) and WHERE (this key, an active user) of the key lookup."""
     User = get_user_model()
     a, u = table(Account), table(User)
     return (
-        f"SELECT {a}.{column(Account, 'id')}, {a}.{column(Account, 'balance')} FROM {a} "
-        f"INNER JOIN {u} ON {u}.{column(User, 'id')} = {a}.{column(Account, 'user')} "
-        f"WHERE {a}.{column(Account, 'api_key_hash')} = %s AND {u}.{column(User, 'is_active')}"
+        f"FROM {a} INNER JOIN {u} ON {u}.{column(User, 'id')} = {a}.{column(Account, 'user')}",
+        f"WHERE {a}.{column(Account, 'api_key_hash')} = %s AND {u}.{column(User, 'is_active')}",
     )
+
+
+def _account_columns() -> str:
+    return f"{table(Account)}.{column(Account, 'id')}, {table(Account)}.{column(Account, 'balance')}"
+
+
+@cache
+def _account_sql() -> str:
+    source, where = _account_from_where()
+    return f"SELECT {_account_columns()} {source} {where}"
 
 
 ORDER_FIELDS = ["id", "type", "status", "charge", "refunded", "start_count", "remains", "posts_done",
@@ -80,6 +91,39 @@ def account_by_key_hash(key_hash: str) -> ApiAccount | None:
     return None if row is None else ApiAccount(pk=row[0], balance=from_units(row[1]))
 
 
+@cache
+def _account_with_orders_sql(count: int) -> str:
+    a, o = table(Account), table(Order)
+    columns = ", ".join(f"{o}.{column(Order, f)}" for f in ORDER_FIELDS)
+    marks = ", ".join(["%s"] * count)
+    source, where = _account_from_where()
+    return (
+        f"SELECT {_account_columns()}, {columns} {source} "
+        f"LEFT JOIN {o} ON {o}.{column(Order, 'account')} = {a}.{column(Account, 'id')} "
+        f"AND {o}.{column(Order, 'id')} IN ({marks}) {where}"
+    )
+
+
+def _order_row(values) -> OrderRow:
+    pk, type_, status, charge, refunded, start, remains, posts, old = values
+    return OrderRow(pk, type_, status, from_units(charge), from_units(refunded), start, remains, posts, old)
+
+
+def account_with_orders(key_hash: str, ids: set[int]) -> ApiAccount | None:
+    """`account_by_key_hash` and `own_orders` in one query: a `status` call's whole database work."""
+    if not ids:
+        account = account_by_key_hash(key_hash)
+        return None if account is None else ApiAccount(account.pk, account.balance, [])
+    ids = sorted(ids)
+    with connection.cursor() as cursor:
+        cursor.execute(_account_with_orders_sql(len(ids)), [*ids, key_hash])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    orders = [_order_row(row[2:]) for row in rows if row[2] is not None]
+    return ApiAccount(pk=rows[0][0], balance=from_units(rows[0][1]), orders=orders)
+
+
 def own_orders(account_id: int, ids: set[int]) -> list[OrderRow]:
     """The account's orders among `ids`; others' orders are simply not there."""
     if not ids:
@@ -88,17 +132,33 @@ def own_orders(account_id: int, ids: set[int]) -> list[OrderRow]:
     with connection.cursor() as cursor:
         cursor.execute(_orders_sql(len(ids)), [account_id, *ids])
         rows = cursor.fetchall()
-    return [
-        OrderRow(pk, type_, status, from_units(charge), from_units(refunded), start, remains, posts, old)
-        for pk, type_, status, charge, refunded, start, remains, posts, old in rows
-    ]
+    return [_order_row(row) for row in rows]
 
 
 @cache
-def _service_sql() -> str:
-    return f"SELECT * FROM {table(Service)} WHERE {column(Service, 'id')} = %s AND {column(Service, 'active')}"
+def _service_query() -> tuple[str, list, list]:
+    """The service lookup's SQL, its fields, and each field's converters (as the ORM would apply)."""
+    fields = Service._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = f"SELECT {columns} FROM {table(Service)} WHERE {column(Service, 'id')} = %s AND {column(Service, 'active')}"
+    converters = [
+        connection.ops.get_db_converters(f.get_col(Service._meta.db_table)) + f.get_db_converters(connection)
+        for f in fields
+    ]
+    return sql, [f.attname for f in fields], converters
 
 
 def active_service(service_id: int) -> Service | None:
-    """The service an `add` asks for, if it is on sale (a raw query: no ORM compiling)."""
-    return next(iter(Service.objects.raw(_service_sql(), [service_id])), None)
+    """The service an `add` asks for, if it is on sale."""
+    sql, names, converters = _service_query()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [service_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = []
+    for value, field_converters, field in zip(row, converters, Service._meta.concrete_fields, strict=True):
+        for convert in field_converters:
+            value = convert(value, field, connection)
+        values.append(value)
+    return Service.from_db(connection.alias, names, values)

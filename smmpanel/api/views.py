@@ -32,11 +32,15 @@ def _json(body, status: int = 200) -> JsonResponse:
     return response
 
 
-def _authenticate(fields: dict) -> queries.ApiAccount:
+def _authenticate(fields: dict, status_ids: set[int] | None = None) -> queries.ApiAccount:
+    """The key's account; with `status_ids`, with those of its orders read in the same query."""
     key = fields.get("key", "").strip()
     if not key or len(key) > 200:
         raise ApiError("key")
-    account = queries.account_by_key_hash(hash_key(key))
+    if status_ids is None:
+        account = queries.account_by_key_hash(hash_key(key))
+    else:
+        account = queries.account_with_orders(hash_key(key), status_ids)
     if account is None:
         raise ApiError("key")
     return account
@@ -80,10 +84,16 @@ def _ids(raw_ids: list[str]) -> set[int]:
     return {services.parse_id(r) for r in raw_ids} - {None}
 
 
-def action_status(account, fields):
+def _status_request(fields) -> tuple[bool, list[str]]:
+    """(multi, the ids as asked) of a `status` call."""
     multi = bool(fields.get("orders", "").strip())
-    raw_ids = id_list(fields["orders"]) if multi else [_required(fields, "order")]
-    bodies = render.order_statuses(queries.own_orders(account.pk, _ids(raw_ids)))
+    return multi, (id_list(fields["orders"]) if multi else [_required(fields, "order")])
+
+
+def action_status(account, fields):
+    multi, raw_ids = _status_request(fields)
+    rows = account.orders if account.orders is not None else queries.own_orders(account.pk, _ids(raw_ids))
+    bodies = render.order_statuses(rows)
     if not multi:
         body = bodies.get(services.parse_id(raw_ids[0]))
         if body is None:
@@ -148,8 +158,15 @@ ACTIONS = {
 def api_v2(request):
     try:
         fields = read_fields(request)
-        account = _authenticate(fields)
-        action = ACTIONS.get(fields.get("action", "").strip())
+        name = fields.get("action", "").strip()
+        status_ids = None
+        if name == "status":
+            try:
+                status_ids = _ids(_status_request(fields)[1])
+            except ApiError:
+                pass  # the action reports it, after the key is checked
+        account = _authenticate(fields, status_ids)
+        action = ACTIONS.get(name)
         if action is None:
             raise ApiError("request")
         return _json(action(account, fields))
