@@ -84,3 +84,18 @@ def test_the_owner_adds_funds_from_the_account_page(admin_client, customer):
     assert admin_client.post(url, form).status_code == 302
     assert cust.balance() == Decimal("5.50000")
     money_is_conserved(cust)
+
+
+@pytest.mark.parametrize("page", [
+    "/admin/", "/admin/catalog/service/", "/admin/catalog/category/", "/admin/accounts/account/",
+    "/admin/ledger/ledgerentry/", "/admin/orders/order/", "/admin/orders/refill/",
+])
+def test_every_admin_list_opens(admin_client, manual_order, page):
+    assert admin_client.get(page).status_code == 200
+
+
+def test_the_order_service_and_account_pages_open(admin_client, manual_order):
+    cust, order = manual_order
+    for page in [f"/admin/orders/order/{order.pk}/change/", f"/admin/catalog/service/{order.service_id}/change/",
+                 f"/admin/accounts/account/{cust.account.pk}/change/"]:
+        assert admin_client.get(page).status_code == 200, page
