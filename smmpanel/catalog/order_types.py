@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 QTY_PARAM = "param"  # the `quantity` field
 QTY_LINES = "lines"  # the number of non-empty lines of `lines_param`
 QTY_ONE = "one"  # a package: one unit
+QTY_NONE = "none"  # a subscription: it delivers through the orders it makes, one per post
 
 # How an order is charged.
 PER_1000 = "per_1000"  # rate × quantity / 1000
@@ -53,7 +54,7 @@ ORDER_TYPES = [
     OrderType("Mentions Hashtag", params={"hashtag": TEXT}),
     OrderType("Mentions User Followers", params={"username": TEXT}),
     OrderType("Mentions Media Likers", params={"media": URL}),
-    OrderType("Subscriptions", needs_link=False, quantity=QTY_ONE, subscription=True),
+    OrderType("Subscriptions", needs_link=False, quantity=QTY_NONE, subscription=True),
     OrderType(
         "Custom Comments Package",
         params={"comments": LIST},
