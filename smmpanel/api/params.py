@@ -7,6 +7,7 @@ deals with one shape whatever the client sent.
 import json
 
 from smmpanel.api.errors import ApiError
+from smmpanel.orders.services import parse_id
 
 MAX_IDS = 100
 # Fields whose list values are comma-separated ids; other lists are lines.
@@ -80,4 +81,5 @@ def id_list(text: str) -> list[str]:
 
 def echo_id(raw: str):
     """Ids are echoed as numbers when they are numbers, otherwise as sent."""
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else raw
+    number = parse_id(raw)
+    return raw if number is None else number

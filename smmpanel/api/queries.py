@@ -73,16 +73,6 @@ ORDER_FIELDS = ["id", "type", "status", "charge", "refunded", "start_count", "re
                 "old_posts_done"]
 
 
-@cache
-def _orders_sql(count: int) -> str:
-    columns = ", ".join(column(Order, f) for f in ORDER_FIELDS)
-    marks = ", ".join(["%s"] * count)
-    return (
-        f"SELECT {columns} FROM {table(Order)} "
-        f"WHERE {column(Order, 'account')} = %s AND {column(Order, 'id')} IN ({marks})"
-    )
-
-
 def account_by_key_hash(key_hash: str) -> ApiAccount | None:
     """The active customer whose API key has this digest."""
     with connection.cursor() as cursor:
@@ -110,7 +100,10 @@ def _order_row(values) -> OrderRow:
 
 
 def account_with_orders(key_hash: str, ids: set[int]) -> ApiAccount | None:
-    """`account_by_key_hash` and `own_orders` in one query: a `status` call's whole database work."""
+    """The key's account and its orders among `ids`, in one query: a `status` call's whole database work.
+
+    Other customers' orders are simply not there.
+    """
     if not ids:
         account = account_by_key_hash(key_hash)
         return None if account is None else ApiAccount(account.pk, account.balance, [])
@@ -122,17 +115,6 @@ def account_with_orders(key_hash: str, ids: set[int]) -> ApiAccount | None:
         return None
     orders = [_order_row(row[2:]) for row in rows if row[2] is not None]
     return ApiAccount(pk=rows[0][0], balance=from_units(rows[0][1]), orders=orders)
-
-
-def own_orders(account_id: int, ids: set[int]) -> list[OrderRow]:
-    """The account's orders among `ids`; others' orders are simply not there."""
-    if not ids:
-        return []
-    ids = sorted(ids)
-    with connection.cursor() as cursor:
-        cursor.execute(_orders_sql(len(ids)), [account_id, *ids])
-        rows = cursor.fetchall()
-    return [_order_row(row) for row in rows]
 
 
 @cache

@@ -34,6 +34,12 @@ def _balance_params(account_id: int, units: int, guard: bool) -> list:
 
 
 @cache
+def _balance_after_position() -> int:
+    """Where balance_after stands among the ledger's insert values (the statement computes it)."""
+    return [f.name for f in fastsql.insert_fields(LedgerEntry)].index("balance_after")
+
+
+@cache
 def _move_sql_postgresql(guard: bool) -> str:
     """One statement: the balance update and its ledger row (a data-modifying CTE).
 
@@ -77,8 +83,7 @@ def _move(account_id: int, amount: Decimal, kind: str, *, order=None, reason="",
         if connection.vendor == "postgresql":
             entry.balance_after = 0  # computed by the statement
             values = fastsql.prepared_values(entry)
-            balance_at = [f.name for f in fastsql.insert_fields(LedgerEntry)].index("balance_after")
-            del values[balance_at]
+            del values[_balance_after_position()]
             with connection.cursor() as cursor:
                 cursor.execute(
                     _move_sql_postgresql(guard), _balance_params(account_id, to_units(amount), guard) + values
