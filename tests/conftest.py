@@ -2,7 +2,10 @@
 
 - ``customer``: a factory making a Django user + Account with an API key and a deposit.
 - ``service``: a factory making an active service (and its category).
-- ``api``: calls /api/v2 in-process, asserts HTTP 200 + JSON, returns the parsed body.
+- ``wsgi_client``: Django's test client, but answered by the production WSGI entry point
+  (smmpanel.wsgi.application, what gunicorn serves) instead of Django's URL route.
+- ``api``: calls /api/v2 in-process through ``wsgi_client``, asserts HTTP 200 + JSON,
+  returns the parsed body.
 - ``postgres_admin_url``: a reachable PostgreSQL admin URL, or skip (fail on CI).
 - ``throwaway_postgres_db``, ``panel_server``: a real gunicorn server on a fresh database.
 """
@@ -102,6 +105,56 @@ def service(db):
 # --- calling the API ---------------------------------------------------------------------
 
 
+class ProductionHandler:
+    """Answers a test client's request with smmpanel.wsgi.application, as gunicorn would call it.
+
+    Like Django's own test handler, it keeps the test's database connection
+    open across the request (the signals would otherwise close it, and with
+    it the test's transaction).
+    """
+
+    def __call__(self, environ):
+        from django.core.signals import request_finished, request_started
+        from django.db import close_old_connections
+        from django.http import HttpResponse
+
+        from smmpanel.wsgi import application
+
+        started = {}
+
+        def start_response(status, headers, exc_info=None):
+            started["status"], started["headers"] = status, headers
+
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
+        try:
+            result = application(environ, start_response)
+            try:
+                content = b"".join(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()  # what a WSGI server does once the body is sent
+        finally:
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
+        response = HttpResponse(content, status=int(started["status"].split()[0]))
+        del response["Content-Type"]
+        for name, value in started["headers"]:
+            response[name] = value
+        response.wsgi_request = None  # no Django request was made (the test client looks for one)
+        return response
+
+
+@pytest.fixture
+def wsgi_client(db):
+    """A django.test.Client whose requests the production WSGI entry point answers."""
+    from django.test import Client
+
+    client = Client()
+    client.handler = ProductionHandler()
+    return client
+
+
 def call_api(client, params: dict, *, via: str = "form", path: str = "/api/v2"):
     """One request to the API in the given encoding; returns the raw response."""
     if via == "form":  # application/x-www-form-urlencoded, as curl -d and the PHP example send
@@ -124,7 +177,7 @@ def parsed(response):
 
 
 @pytest.fixture
-def api(client, db):
+def api(wsgi_client):
     """api(key, action, via="form"|"json"|"get", path="/api/v2", **params) -> parsed JSON."""
 
     def call(key=None, action=None, *, via="form", path="/api/v2", **params):
@@ -133,7 +186,7 @@ def api(client, db):
             data["key"] = key
         if action is not None:
             data["action"] = action
-        return parsed(call_api(client, data, via=via, path=path))
+        return parsed(call_api(wsgi_client, data, via=via, path=path))
 
     return call
 

@@ -75,24 +75,24 @@ def test_the_key_is_stored_only_as_a_digest(customer):
     assert len(cust.key) >= 32 and cust.key.isalnum()
 
 
-def test_it_answers_malformed_json_with_a_json_error(client, db):
-    response = client.post("/api/v2", data=b'{"key": ', content_type="application/json")
+def test_it_answers_malformed_json_with_a_json_error(wsgi_client):
+    response = wsgi_client.post("/api/v2", data=b'{"key": ', content_type="application/json")
     assert parsed(response) == {"error": "Request body is not valid JSON"}
-    response = client.post("/api/v2", data=b"[1, 2]", content_type="application/json")
+    response = wsgi_client.post("/api/v2", data=b"[1, 2]", content_type="application/json")
     assert parsed(response) == {"error": "Request body is not valid JSON"}
 
 
 @pytest.mark.parametrize("content_type", ["multipart/form-data", "multipart/form-data; boundary=",
                                           "multipart/form-data; boundary=\x00"])
-def test_a_malformed_multipart_body_is_an_incorrect_request(client, db, content_type):
-    response = client.generic("POST", "/api/v2", data=b"key=x&action=balance", content_type=content_type)
+def test_a_malformed_multipart_body_is_an_incorrect_request(wsgi_client, content_type):
+    response = wsgi_client.generic("POST", "/api/v2", data=b"key=x&action=balance", content_type=content_type)
     assert parsed(response) == {"error": "Incorrect request"}
 
 
-def test_a_json_body_sent_without_a_json_content_type_is_still_read(client, customer):
+def test_a_json_body_sent_without_a_json_content_type_is_still_read(wsgi_client, customer):
     cust = customer("3")
     body = json.dumps({"key": cust.key, "action": "balance"}).encode()
-    response = client.generic("POST", "/api/v2", data=body, content_type="text/plain")
+    response = wsgi_client.generic("POST", "/api/v2", data=body, content_type="text/plain")
     assert parsed(response) == {"balance": "3.00000", "currency": "USD"}
 
 
@@ -447,9 +447,9 @@ def test_every_encoding_and_both_paths_behave_alike(api, customer, service, via,
     assert api("bad", "balance", via=via, path=path) == {"error": "Invalid API key"}
 
 
-def test_the_api_never_redirects(client, db):
+def test_the_api_never_redirects(wsgi_client):
     for path in PATHS:
-        response = client.post(path, data={"key": "x", "action": "balance"})
+        response = wsgi_client.post(path, data={"key": "x", "action": "balance"})
         assert response.status_code == 200
 
 
@@ -463,16 +463,16 @@ def test_json_clients_may_send_numbers_and_arrays(api, customer, service, place)
     assert api(cust.key, "status", via="json", order=added["order"])["status"] == "Pending"
 
 
-def test_query_string_and_body_fields_combine(client, customer):
+def test_query_string_and_body_fields_combine(wsgi_client, customer):
     cust = customer("2")
-    response = client.post(f"/api/v2?key={cust.key}", data={"action": "balance"})
+    response = wsgi_client.post(f"/api/v2?key={cust.key}", data={"action": "balance"})
     assert parsed(response) == {"balance": "2.00000", "currency": "USD"}
 
 
-def test_non_ascii_text_comes_back_unescaped(client, customer, service):
+def test_non_ascii_text_comes_back_unescaped(wsgi_client, customer, service):
     cust = customer()
     service(name="Подписчики ❤", category="Категория")
-    response = call_api(client, {"key": cust.key, "action": "services"})
+    response = call_api(wsgi_client, {"key": cust.key, "action": "services"})
     assert "Подписчики ❤".encode() in response.content
     assert parsed(response)[0]["category"] == "Категория"
 

@@ -47,7 +47,7 @@ def _encodable(text: str) -> str:
 
 
 @pytest.fixture
-def world(client, customer, service):
+def world(wsgi_client, customer, service):
     """Two customers, a service of every type, and a few orders to aim at."""
     alice, bob = customer("1000"), customer("3")
     services = {}
@@ -57,7 +57,7 @@ def world(client, customer, service):
     for type_name in ("Default", "Subscriptions", "Poll"):
         _, params, *_ = ORDER_EXAMPLES[type_name]
         for cust in (alice, bob):
-            body = json.loads(call_api(client, {"key": cust.key, "action": "add",
+            body = json.loads(call_api(wsgi_client, {"key": cust.key, "action": "add",
                                                 "service": services[type_name].pk, **params}).content)
             assert "order" in body or body == {"error": "Not enough funds on balance"}, body
     return {"customers": [alice, bob], "services": services}
@@ -158,12 +158,12 @@ def settle(step):
 
 
 @pytest.mark.parametrize("via", ["form", "json", "get"])
-def test_any_request_gets_a_json_answer_and_never_moves_money_wrongly(client, world, via):
+def test_any_request_gets_a_json_answer_and_never_moves_money_wrongly(wsgi_client, world, via):
     @fuzz_settings
     @given(data=st.data())
     def run(data):
         fields = data.draw(requests(world), label="fields")
-        check_answer(send(client, via, fields))
+        check_answer(send(wsgi_client, via, fields))
         settle(data.draw(settlements(), label="settle"))
         check_money(world)
 
@@ -171,14 +171,18 @@ def test_any_request_gets_a_json_answer_and_never_moves_money_wrongly(client, wo
 
 
 body_types = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data",
-              "text/plain", "", "application/json; charset=latin-1"]
+              "text/plain", "", "application/json; charset=latin-1",
+              "application/x-www-form-urlencoded; charset=iso-8859-1", "multipart/form-data; boundary=b"]
 
 
+# Through the production entry point and through Django's URL route (the same endpoint behind both).
+@pytest.mark.parametrize("entry", ["wsgi_client", "client"])
 @fuzz_settings
 @given(body=st.one_of(st.binary(max_size=200), json_value.map(lambda v: json.dumps(v).encode()),
                       st.text(any_char, max_size=60).map(lambda t: t.encode("utf-8", "surrogatepass"))),
        content_type=st.sampled_from(body_types), query=st.binary(max_size=60))
-def test_any_raw_body_or_query_string_gets_a_json_answer(client, world, body, content_type, query):
+def test_any_raw_body_or_query_string_gets_a_json_answer(request, entry, world, body, content_type, query):
+    client = request.getfixturevalue(entry)
     qs = quote_from_bytes(query, safe="=&")
     check_answer(client.generic("POST", f"/api/v2?{qs}", data=body, content_type=content_type))
     check_answer(client.generic("GET", f"/api/v2/?{qs}"))

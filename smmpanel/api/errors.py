@@ -18,6 +18,7 @@ MESSAGES = {
     "refill_not_found": "Refill not found",
     # Ours, in the same plain style.
     "bad_json": "Request body is not valid JSON",
+    "too_big": "Request body is too large",
     "bad_text": "Parameter {name} contains characters that are not allowed",
     "too_many_ids": "Too many IDs: at most {maximum} per request",
     "bad_quantity": "Quantity must be a whole number",

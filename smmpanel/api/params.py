@@ -1,10 +1,17 @@
 """Read an API request's fields from a query string, a form body or a JSON body alike.
 
 Every value comes out as a string (or is refused), so the rest of the API
-deals with one shape whatever the client sent.
+deals with one shape whatever the client sent. The HTTP side arrives as a
+RawRequest, built either from Django's request (the URL route, used by the
+test client and `runserver`) or straight from the WSGI environ (smmpanel.api.wsgi,
+what gunicorn serves): both paths parse fields here, the same way.
 """
 
 import json
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from django.conf import settings
 
 from smmpanel.api.errors import ApiError
 from smmpanel.orders.services import parse_id
@@ -12,6 +19,37 @@ from smmpanel.orders.services import parse_id
 MAX_IDS = 100
 # Fields whose list values are comma-separated ids; other lists are lines.
 ID_FIELDS = {"orders", "refills"}
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """What the API reads of an HTTP request, whichever server delivered it."""
+
+    method: str
+    query: bytes  # the raw query string
+    content_type: str  # the media type alone, lower case
+    body: bytes = b""  # the raw body of a POST (empty for multipart: see `form`)
+    form: dict[str, str] | None = None  # a multipart body's fields, parsed by Django
+
+
+def parse_form(raw: bytes) -> dict[str, str]:
+    """Fields of a query string or an urlencoded body; a repeated name keeps its last value.
+
+    As Django's QueryDict does it: UTF-8 (Latin-1 when the bytes are not
+    UTF-8; an urlencoded body has no other charset), blank values kept, at
+    most DATA_UPLOAD_MAX_NUMBER_FIELDS fields.
+    """
+    if not raw:
+        return {}
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        text = raw.decode("iso-8859-1")
+    try:
+        return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS))
+    except ValueError:  # more fields than allowed
+        raise ApiError("request") from None
 
 
 def _as_text(name: str, value) -> str | None:
@@ -42,30 +80,34 @@ def _check(name: str, text: str) -> str:
     return text
 
 
-def read_fields(request) -> dict[str, str]:
+def read_fields(raw: RawRequest) -> dict[str, str]:
     """The request's fields: query string first, then the body (form or JSON) over it."""
-    fields = {k: _check(k, v) for k, v in request.GET.items()}
-    if request.method != "POST":
+    fields = {k: _check(k, v) for k, v in parse_form(raw.query).items()}
+    if raw.method != "POST":
         return fields
-    content_type = request.content_type or ""
-    body = request.body
-    if content_type == "application/json" or (
-        content_type not in ("application/x-www-form-urlencoded", "multipart/form-data")
-        and body.lstrip()[:1] == b"{"
+    if raw.form is not None:
+        body_fields = raw.form
+    elif raw.content_type == "application/json" or (
+        raw.content_type not in FORM_TYPES and raw.body.lstrip()[:1] == b"{"
     ):
-        try:
-            data = json.loads(body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError("bad_json") from None
-        if not isinstance(data, dict):
-            raise ApiError("bad_json")
-        for name, value in data.items():
-            text = _as_text(name, value)
-            if text is not None:
-                fields[_check("field", name)] = _check(name, text)
-        return fields
-    fields.update({k: _check(k, v) for k, v in request.POST.items()})
+        body_fields = _json_fields(raw.body)
+    elif raw.content_type == "application/x-www-form-urlencoded":
+        body_fields = parse_form(raw.body)
+    else:
+        body_fields = {}  # a body of another kind carries no fields
+    fields.update({k: _check(k, v) for k, v in body_fields.items()})
     return fields
+
+
+def _json_fields(body: bytes) -> dict[str, str]:
+    try:
+        data = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError("bad_json") from None
+    if not isinstance(data, dict):
+        raise ApiError("bad_json")
+    texts = ((name, _as_text(name, value)) for name, value in data.items())
+    return {_check("field", name): text for name, text in texts if text is not None}
 
 
 def id_list(text: str) -> list[str]:

@@ -1,13 +1,18 @@
-"""The /api/v2 endpoint: parse → check the key → run the action → render JSON.
+"""The /api/v2 endpoint: parse → check the key → run the action → answer JSON.
 
 Order of checks: the key, then the action, then the action's parameters.
 Every answer is HTTP 200 with a JSON body; errors are {"error": "..."}.
 Money and statuses are changed only through smmpanel.orders.services.
+
+`handle` is the endpoint whichever server runs it: `api_v2` below is its
+Django view (the URL route: the test client, `runserver`), and
+smmpanel.api.wsgi serves it to gunicorn without Django's request cycle.
 """
 
 import logging
+from collections.abc import Callable
 
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
@@ -15,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from smmpanel.accounts.keys import hash_key
 from smmpanel.api import queries, render
 from smmpanel.api.errors import ApiError, message
-from smmpanel.api.params import echo_id, id_list, read_fields
+from smmpanel.api.params import RawRequest, echo_id, id_list, read_fields
 from smmpanel.catalog.models import Service
 from smmpanel.orders import services
 from smmpanel.orders.errors import OrderError
@@ -23,13 +28,6 @@ from smmpanel.orders.models import Refill
 from smmpanel.orders.validation import validate_order
 
 log = logging.getLogger(__name__)
-
-
-def _json(body, status: int = 200) -> JsonResponse:
-    response = JsonResponse(body, safe=False, status=status, json_dumps_params={"ensure_ascii": False})
-    # Served without SecurityMiddleware in production (see smmpanel/wsgi.py).
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 def _authenticate(fields: dict, status_ids: set[int] | None = None) -> queries.ApiAccount:
@@ -153,10 +151,13 @@ ACTIONS = {
 }
 
 
-@csrf_exempt
-def api_v2(request):
+SERVER_FAULT = "Internal server error, please try again later"
+
+
+def handle(read: Callable[[], RawRequest]) -> tuple[int, object]:
+    """(HTTP status, JSON body) of one API call; `read` gives the request (and may raise ApiError)."""
     try:
-        fields = read_fields(request)
+        fields = read_fields(read())
         name = fields.get("action", "").strip()
         status_ids = None
         if name == "status":
@@ -168,15 +169,40 @@ def api_v2(request):
         action = ACTIONS.get(name)
         if action is None:
             raise ApiError("request")
-        return _json(action(account, fields))
+        return 200, action(account, fields)
     except ApiError as e:
-        return _json({"error": e.text})
-    except RequestDataTooBig:
-        return _json({"error": "Request body is too large"})
-    except (SuspiciousOperation, MultiPartParserError):
-        return _json({"error": "Incorrect request"})
+        return 200, {"error": e.text}
     except Exception:
         # A real fault (database down, a bug): JSON still, and a 500 so that
         # monitoring sees it. Nothing was committed past the failing step.
         log.exception("API v2 request failed")
-        return _json({"error": "Internal server error, please try again later"}, status=500)
+        return 500, {"error": SERVER_FAULT}
+
+
+def raw_from_django(request) -> RawRequest:
+    """A RawRequest from Django's request; Django's own refusals of a body become API errors."""
+    try:
+        multipart = request.method == "POST" and request.content_type == "multipart/form-data"
+        return RawRequest(
+            method=request.method,
+            query=request.META.get("QUERY_STRING", "").encode("iso-8859-1"),
+            content_type=request.content_type or "",
+            body=b"" if multipart or request.method != "POST" else request.body,
+            form=request.POST.dict() if multipart else None,
+        )
+    except RequestDataTooBig:
+        raise ApiError("too_big") from None
+    except (SuspiciousOperation, MultiPartParserError, BadRequest):
+        raise ApiError("request") from None
+
+
+def json_response(status: int, body) -> JsonResponse:
+    response = JsonResponse(body, safe=False, status=status, json_dumps_params={"ensure_ascii": False})
+    # Served without SecurityMiddleware (see smmpanel/wsgi.py).
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@csrf_exempt
+def api_v2(request):
+    return json_response(*handle(lambda: raw_from_django(request)))
