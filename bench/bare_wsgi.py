@@ -36,7 +36,7 @@ import django
 
 django.setup()
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection  # noqa: E402  (needs Django set up)
 
 SQL = "SELECT balance FROM accounts_account WHERE api_key_hash = %s"
 UNITS = Decimal(100_000)  # smmpanel.ledger.fields.SCALE: balances are stored as 10^-5 USD
