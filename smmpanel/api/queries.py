@@ -87,9 +87,16 @@ def _account_with_orders_sql(count: int) -> str:
     columns = ", ".join(f"{o}.{column(Order, f)}" for f in ORDER_FIELDS)
     marks = ", ".join(["%s"] * count)
     source, where = _account_from_where()
+    # `+account_id` (unary plus, on PostgreSQL and SQLite alike) keeps the
+    # planner off the account's index. At most 100 primary-key lookups are
+    # the right plan for any account, but PostgreSQL estimates an account's
+    # orders from statistics, and for an account they undercount (one that
+    # placed many orders since the last ANALYZE) it would read every order of
+    # the account and filter them by id: 2.0 ms against 0.8 ms with the plus,
+    # for an account of 8,200 orders, and it grows with the account.
     return (
         f"SELECT {_account_columns()}, {columns} {source} "
-        f"LEFT JOIN {o} ON {o}.{column(Order, 'account')} = {a}.{column(Account, 'id')} "
+        f"LEFT JOIN {o} ON +{o}.{column(Order, 'account')} = {a}.{column(Account, 'id')} "
         f"AND {o}.{column(Order, 'id')} IN ({marks}) {where}"
     )
 
