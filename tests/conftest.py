@@ -31,6 +31,7 @@ PYTHON = Path(sys.executable)
 _counter = itertools.count(1)
 
 ENCODINGS = ("form", "json", "get")  # plus "multipart", which call_api also speaks
+PATHS = ("/api/v2", "/api/v2/")  # the endpoint, with and without the trailing slash
 
 
 # --- customers, services ------------------------------------------------------------

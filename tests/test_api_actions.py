@@ -7,11 +7,10 @@ import pytest
 
 from smmpanel.orders.models import Order, Refill
 from smmpanel.orders.services import apply_refill_status, apply_status
-from tests.conftest import ENCODINGS, call_api, new_link, parsed
+from tests.conftest import ENCODINGS, PATHS, call_api, new_link, parsed
 
 SERVICE_KEYS = ["service", "name", "type", "category", "rate", "min", "max", "refill", "cancel", "dripfeed"]
 STATUS_KEYS = ["charge", "start_count", "status", "remains", "currency"]
-PATHS = ("/api/v2", "/api/v2/")
 
 
 def completed_order(place, cust, svc, **params) -> int:

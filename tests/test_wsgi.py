@@ -12,9 +12,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.conftest import ENCODINGS, PanelServer, call_api, parsed
-
-PATHS = ("/api/v2", "/api/v2/")
+from tests.conftest import ENCODINGS, PATHS, PanelServer, call_api, parsed
 
 
 @pytest.mark.parametrize("path", PATHS)
