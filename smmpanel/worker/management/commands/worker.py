@@ -5,6 +5,7 @@ claimed (see smmpanel/worker/claims.py), never taken twice. SIGTERM or Ctrl-C
 finish the current pass and exit cleanly.
 """
 
+import logging
 import signal
 import time
 
@@ -40,7 +41,7 @@ class Command(BaseCommand):
             try:
                 handled = run_once()
             except Exception as e:  # the database may be restarting: wait, do not die
-                self.stderr.write(f"worker pass failed: {e}")
+                logging.getLogger("smmpanel.worker").exception("worker pass failed: %s", e)
                 handled = 0
             if not handled:
                 # Sleep in small steps so a stop request is honoured quickly.
