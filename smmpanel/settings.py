@@ -7,18 +7,66 @@ an embedded SQLite file under ``./var``.
 
 import os
 import secrets
+import tempfile
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
 def env_bool(name: str, default: bool = False) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+    """A boolean variable; unset or empty means `default`, a value outside the known words is an error.
+
+    A typo (`DEBUG=ture`, `SESSION_COOKIE_SECURE=maybe`) must stop the start, not read as false.
+    """
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={os.environ[name]!r} is not a boolean: use 1/0, true/false, yes/no or on/off"
+    )
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """A comma-separated variable; unset means `default`."""
+    if name not in os.environ:
+        return default
+    return [item.strip() for item in os.environ[name].split(",") if item.strip()]
 
 
 DATA_DIR = Path(os.environ.get("SMMPANEL_DATA_DIR", "var")).resolve()
+# Only its owner may read the SQLite file, the secret key and the demo key kept here.
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def private_file(path: Path, text: str) -> None:
+    """Create `path` (mode 0600) holding `text`, atomically: it appears complete or not at all.
+
+    The text goes to a temporary file first, which is then hard-linked to its
+    name: link() fails if the name exists, so when two processes race, one
+    wins and the other reads the winner's complete file (FileExistsError).
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
 
 
 def _secret_key() -> str:
@@ -26,25 +74,51 @@ def _secret_key() -> str:
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
     path = DATA_DIR / "secret_key"
-    if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting at once must not end up with two keys.
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(50))
+    try:
+        private_file(path, secrets.token_urlsafe(50))
+    except FileExistsError:
+        pass  # made earlier, or by a process starting at the same time: theirs is the key
     return path.read_text().strip()
 
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG")
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "*").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
-]
+
+
+def _site_url() -> tuple[str, str, str]:
+    """SITE_URL split into (scheme, host name, origin); empty strings when unset."""
+    url = os.environ.get("SITE_URL", "").strip().rstrip("/")
+    if not url:
+        return "", "", ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(f"SITE_URL={url!r} must look like https://panel.example.com")
+    return parts.scheme, parts.hostname, f"{parts.scheme}://{parts.netloc}"
+
+
+# One switch for a deployment (like healthchecks' SITE_ROOT): the address customers use.
+# It sets the host names, the CSRF origin and, for https, the secure-cookie, HSTS,
+# proxy and redirect settings below; each of those can still be set by its own variable.
+SITE_URL_SCHEME, SITE_HOST, SITE_ORIGIN = _site_url()
+HTTPS = SITE_URL_SCHEME == "https"
+LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1"]
+# Without SITE_URL or ALLOWED_HOSTS only local names are answered (a foreign Host gets 400);
+# the test runner adds Django's "testserver" itself.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [SITE_HOST] if SITE_HOST else LOCAL_HOSTS)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_ORIGIN] if SITE_ORIGIN else [])
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS)
+# HSTS: browsers then refuse plain http to this host (and, with includeSubDomains, to
+# *.panel.example.com — the panel's own subdomains, not its parent domain's).
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+# The TLS-terminating proxy in front says how the client came in; only trust the header
+# where such a proxy sets it (it must also overwrite any X-Forwarded-Proto the client sent).
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL_HEADER", HTTPS) else None
+)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
 SITE_NAME = os.environ.get("SITE_NAME", "smmpanel")
 
 INSTALLED_APPS = [
@@ -62,6 +136,7 @@ INSTALLED_APPS = [
     "smmpanel.api",
     "smmpanel.worker",
     "smmpanel.demo",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -73,6 +148,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out log-in into HTTP 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "smmpanel.urls"
@@ -96,19 +173,53 @@ TEMPLATES = [
 ]
 
 
+SQLITE_SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def _sqlite_synchronous() -> str:
+    """FULL by default: a committed charge survives a power loss, not only a crash of the process.
+
+    NORMAL (in WAL mode) can lose the last transactions on power loss but never
+    corrupts the file; it saves an fsync per commit (see docs/benchmarks.md).
+    """
+    level = os.environ.get("SQLITE_SYNCHRONOUS", "FULL").strip().upper()
+    if level not in SQLITE_SYNCHRONOUS_LEVELS:
+        raise ImproperlyConfigured(f"SQLITE_SYNCHRONOUS={level!r}: use one of {', '.join(SQLITE_SYNCHRONOUS_LEVELS)}")
+    return level
+
+
+def _private_sqlite_file(name: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use the umask, often 0644).
+
+    SQLite gives the -wal and -shm files it makes later the database file's mode.
+    """
+    try:
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+def _pool_size() -> int:
+    try:
+        return int(os.environ.get("DATABASE_POOL_SIZE", "8"))
+    except ValueError:
+        raise ImproperlyConfigured("DATABASE_POOL_SIZE must be a whole number (0: no pool)") from None
+
+
 def _database() -> dict:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'smmpanel.sqlite3'}"
     if url.startswith("sqlite"):
         db = dj_database_url.parse(url)
         if db["NAME"] and db["NAME"] != ":memory:":
-            Path(db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+            Path(db["NAME"]).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _private_sqlite_file(db["NAME"])
         db["OPTIONS"] = {
             # Writers take the lock when the transaction starts, so concurrent
             # writers queue (up to `timeout` seconds) instead of failing with
             # "database is locked" when a read lock tries to upgrade.
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "init_command": f"PRAGMA journal_mode=WAL; PRAGMA synchronous={_sqlite_synchronous()};",
         }
         # Tests use a file, not :memory:, so that threads and live servers in
         # the tests share it; one per process so that parallel runs do not clash.
@@ -117,7 +228,15 @@ def _database() -> dict:
         # PRAGMAs on every request cost more than the request's own query.
         db["CONN_MAX_AGE"] = 600
         return db
-    db = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+    size = _pool_size()
+    if size <= 0:  # e.g. behind PgBouncer: a persistent connection per thread, checked before reuse
+        return dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+    # A pool per process (Django 5.1+ over psycopg_pool): `smmpanel serve` runs gevent
+    # workers, a greenlet per client connection, so connections must be shared and bounded:
+    # at most DATABASE_POOL_SIZE per process, whatever the number of clients. A request
+    # takes one when it first queries and gives it back when it ends (CONN_MAX_AGE 0).
+    db = dj_database_url.parse(url, conn_max_age=0)
+    db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": size, "timeout": 20}
     return db
 
 
@@ -148,10 +267,31 @@ LOGIN_URL = "/admin/login/"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"no_traceback_for_403": {"()": "smmpanel.logfilters.NoTracebackFor403"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["no_traceback_for_403"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # lockouts are warnings; its banner and each failure are not
+    },
 }
+
+# Log-in lockout (django-axes), for the admin's log-in and, through the same backend,
+# any later log-in form: after LOGIN_FAILURE_LIMIT wrong passwords for one username from
+# one address within LOGIN_LOCKOUT_MINUTES, that pair is refused with HTTP 429 until the
+# failures are that old. Other usernames and other addresses are unaffected.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_USE_ATTEMPT_EXPIRATION = True  # failures count within the window, not forever
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_RESET_ON_SUCCESS = True
+# Behind the proxy every client has the proxy's address: take the one it appended.
+AXES_CLIENT_IP_CALLABLE = "smmpanel.loginlimits.client_ip"
 
 # Worker: how often the loop looks for due work, and how long a claim lasts
 # before another worker may take the row over (a crashed worker's lease).

@@ -34,6 +34,21 @@ ENCODINGS = ("form", "json", "get")  # plus "multipart", which call_api also spe
 PATHS = ("/api/v2", "/api/v2/")  # the endpoint, with and without the trailing slash
 
 
+# --- the test session ---------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hasher():
+    """MD5 for the tests' passwords: the production hasher costs ~0.3 s per hash, by design.
+
+    Only here, for this test session; production settings keep Django's default.
+    Subprocesses the tests start (`smmpanel demo`, servers) still use the real one.
+    """
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 # --- customers, services ------------------------------------------------------------
 
 
