@@ -297,3 +297,26 @@ AXES_CLIENT_IP_CALLABLE = "smmpanel.loginlimits.client_ip"
 # before another worker may take the row over (a crashed worker's lease).
 WORKER_POLL_SECONDS = float(os.environ.get("WORKER_POLL_SECONDS", "1"))
 WORKER_LEASE_SECONDS = int(os.environ.get("WORKER_LEASE_SECONDS", "60"))
+
+# Django's cache: Redis when REDIS_URL is set (e.g. redis://127.0.0.1:6379/0), shared by
+# every process; otherwise one in-memory cache per process. The API rate limit counts in it.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "smmpanel",
+            # A Redis that hangs must not hang the API (the rate limit then serves uncounted).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# API v2: at most this many requests per API key ("20/s", "600/m", "10000/h"); empty: no limit.
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "").strip()
+# One limit on a request body, for every encoding (multipart included) and method: 1 MiB
+# holds the largest order (64 KiB of parameters, percent-encoded) many times over.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000

@@ -18,12 +18,14 @@ MESSAGES = {
     "refill_not_found": "Refill not found",
     # Ours, in the same plain style.
     "bad_json": "Request body is not valid JSON",
+    "json_not_object": "Request body must be a JSON object",
     "too_big": "Request body is too large",
     "bad_text": "Parameter {name} contains characters that are not allowed",
     "too_many_ids": "Too many IDs: at most {maximum} per request",
     "bad_quantity": "Quantity must be a whole number",
     "bad_username": "Bad username",
     "bad_param": "Incorrect {name}",
+    "params_too_big": "Order parameters are too large: at most {maximum} bytes in all",
     "list_too_long": "The {name} list has more than {maximum} lines",
     "line_too_long": "A line of the {name} list is longer than {maximum} characters",
     "dripfeed_disabled": "Drip-feed is disabled for this service",
@@ -45,6 +47,10 @@ MESSAGES = {
     "cancel_disabled": "Cancel is disabled for this service",
     "cancel_final": "Order cannot be canceled: it is {status}",
     "cancel_requested": "Cancel is already requested for this order",
+    "bad_transition": "An order that is {old} cannot become {new}",
+    "idempotency_key_too_long": "Idempotency key is longer than {maximum} characters",
+    "idempotency_mismatch": "Idempotency key was used with other parameters",
+    "rate_limited": "Too many requests",
 }
 
 

@@ -29,8 +29,9 @@ class RawRequest:
     method: str
     query: bytes  # the raw query string
     content_type: str  # the media type alone, lower case
-    body: bytes = b""  # the raw body of a POST (empty for multipart: see `form`)
+    body: bytes = b""  # the raw body, whatever the method (empty for multipart: see `form`)
     form: dict[str, str] | None = None  # a multipart body's fields, parsed by Django
+    idempotency_key: str | None = None  # the Idempotency-Key header, when sent
 
 
 def parse_form(raw: bytes) -> dict[str, str]:
@@ -81,10 +82,13 @@ def _check(name: str, text: str) -> str:
 
 
 def read_fields(raw: RawRequest) -> dict[str, str]:
-    """The request's fields: query string first, then the body (form or JSON) over it."""
+    """The request's fields: query string first, then the body (form or JSON) over it.
+
+    Every method is read alike: a client that sends its fields with PUT or
+    DELETE gets the same answer as with POST (documented in docs/api-v2.md).
+    The Idempotency-Key header, when sent, is the `idempotency_key` field.
+    """
     fields = {k: _check(k, v) for k, v in parse_form(raw.query).items()}
-    if raw.method != "POST":
-        return fields
     if raw.form is not None:
         body_fields = raw.form
     elif raw.content_type == "application/json" or (
@@ -96,16 +100,19 @@ def read_fields(raw: RawRequest) -> dict[str, str]:
     else:
         body_fields = {}  # a body of another kind carries no fields
     fields.update({k: _check(k, v) for k, v in body_fields.items()})
+    if raw.idempotency_key is not None:
+        fields["idempotency_key"] = _check("Idempotency-Key", raw.idempotency_key)
     return fields
 
 
 def _json_fields(body: bytes) -> dict[str, str]:
     try:
         data = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nesting deeper than the parser's stack ([[[[…, 100,000 deep).
         raise ApiError("bad_json") from None
     if not isinstance(data, dict):
-        raise ApiError("bad_json")
+        raise ApiError("json_not_object")
     texts = ((name, _as_text(name, value)) for name, value in data.items())
     return {_check("field", name): text for name, text in texts if text is not None}
 

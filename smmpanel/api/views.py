@@ -1,7 +1,8 @@
 """The /api/v2 endpoint: parse → check the key → run the action → answer JSON.
 
 Order of checks: the key, then the action, then the action's parameters.
-Every answer is HTTP 200 with a JSON body; errors are {"error": "..."}.
+Every answer is HTTP 200 with a JSON body; errors are {"error": "..."}
+(HTTP 429 over the rate limit, 500 on a real fault: still JSON).
 Money and statuses are changed only through smmpanel.orders.services.
 
 `handle` is the endpoint whichever server runs it: `api_v2` below is its
@@ -12,13 +13,11 @@ smmpanel.api.wsgi serves it to gunicorn without Django's request cycle.
 import logging
 from collections.abc import Callable
 
-from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import JsonResponse
-from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from smmpanel.accounts.keys import hash_key
-from smmpanel.api import queries, render
+from smmpanel.api import body, idempotency, queries, ratelimit, render
 from smmpanel.api.errors import ApiError, message
 from smmpanel.api.params import RawRequest, echo_id, id_list, read_fields
 from smmpanel.catalog.models import Service
@@ -35,10 +34,12 @@ def _authenticate(fields: dict, status_ids: set[int] | None = None) -> queries.A
     key = fields.get("key", "").strip()
     if not key or len(key) > 200:
         raise ApiError("key")
+    key_hash = hash_key(key)
+    ratelimit.check(key_hash)  # before the database: a flood costs no query
     if status_ids is None:
-        account = queries.account_by_key_hash(hash_key(key))
+        account = queries.account_by_key_hash(key_hash)
     else:
-        account = queries.account_with_orders(hash_key(key), status_ids)
+        account = queries.account_with_orders(key_hash, status_ids)
     if account is None:
         raise ApiError("key")
     return account
@@ -64,6 +65,14 @@ def action_balance(account, fields):
 
 
 def action_add(account, fields):
+    key = idempotency.key_of(fields)
+    if key is None:
+        return _add(account, fields)
+    digest = idempotency.request_digest(fields)
+    return idempotency.run_once(account.pk, key, digest, lambda: _add(account, fields))
+
+
+def _add(account, fields):
     service_id = services.parse_id(_required(fields, "service"))
     service = None
     if service_id is not None:
@@ -151,11 +160,17 @@ ACTIONS = {
 }
 
 
-SERVER_FAULT = "Internal server error, please try again later"
+# A fault may strike after an `add` committed (the database went away before
+# the answer was sent): the client must not blindly retry.
+SERVER_FAULT = (
+    "Internal server error: the request may have been processed; "
+    "check your orders, or retry with the same Idempotency-Key"
+)
+NO_HEADERS: list[tuple[str, str]] = []
 
 
-def handle(read: Callable[[], RawRequest]) -> tuple[int, object]:
-    """(HTTP status, JSON body) of one API call; `read` gives the request (and may raise ApiError)."""
+def handle(read: Callable[[], RawRequest]) -> tuple[int, object, list[tuple[str, str]]]:
+    """(HTTP status, JSON body, extra headers) of one API call; `read` gives the request (may raise ApiError)."""
     try:
         fields = read_fields(read())
         name = fields.get("action", "").strip()
@@ -169,37 +184,29 @@ def handle(read: Callable[[], RawRequest]) -> tuple[int, object]:
         action = ACTIONS.get(name)
         if action is None:
             raise ApiError("request")
-        return 200, action(account, fields)
+        return 200, action(account, fields), NO_HEADERS
+    except ratelimit.RateLimited as e:
+        return 429, {"error": e.text}, [("Retry-After", str(e.retry_after))]
     except ApiError as e:
-        return 200, {"error": e.text}
+        return 200, {"error": e.text}, NO_HEADERS
     except Exception:
         # A real fault (database down, a bug): JSON still, and a 500 so that
         # monitoring sees it. Nothing was committed past the failing step.
         log.exception("API v2 request failed")
-        return 500, {"error": SERVER_FAULT}
+        return 500, {"error": SERVER_FAULT}, NO_HEADERS
 
 
 def raw_from_django(request) -> RawRequest:
-    """A RawRequest from Django's request; Django's own refusals of a body become API errors."""
-    try:
-        multipart = request.method == "POST" and request.content_type == "multipart/form-data"
-        return RawRequest(
-            method=request.method,
-            query=request.META.get("QUERY_STRING", "").encode("iso-8859-1"),
-            content_type=request.content_type or "",
-            body=b"" if multipart or request.method != "POST" else request.body,
-            form=request.POST.dict() if multipart else None,
-        )
-    except RequestDataTooBig:
-        raise ApiError("too_big") from None
-    except (SuspiciousOperation, MultiPartParserError, BadRequest):
-        raise ApiError("request") from None
+    """A RawRequest from Django's request, read by the same rules as on the WSGI route."""
+    return body.raw_request(request.META, request)
 
 
-def json_response(status: int, body) -> JsonResponse:
-    response = JsonResponse(body, safe=False, status=status, json_dumps_params={"ensure_ascii": False})
+def json_response(status: int, content, headers=NO_HEADERS) -> JsonResponse:
+    response = JsonResponse(content, safe=False, status=status, json_dumps_params={"ensure_ascii": False})
     # Served without SecurityMiddleware (see smmpanel/wsgi.py).
     response["X-Content-Type-Options"] = "nosniff"
+    for name, value in headers:
+        response[name] = value
     return response
 
 

@@ -26,6 +26,15 @@ MAX_LINES = 10_000
 MAX_RUNS = 1000
 MAX_INTERVAL = 60 * 24 * 30  # minutes: a run at least once a month
 MAX_INT = 2_000_000_000
+# A whole number longer than this many digits (leading zeros aside) is read as
+# HUGE: above every maximum, so "99999999999999999999999" is "more than maximum",
+# and int() never sees a 100,000-digit string (quadratic; refused past 4,300).
+MAX_DIGITS = 12
+HUGE = 10**MAX_DIGITS
+# What one order may store of its type's parameters (UTF-8 bytes of all of them
+# together): 64 KiB is some 600 comments of 100 characters, far above what a
+# service sells, and bounds what a cheap order can make the database keep.
+MAX_PARAMS_BYTES = 64 * 1024
 
 _url = URLValidator(schemes=["http", "https"])
 USERNAME_RE = re.compile(r"^@?[\w.\-]{1,100}$")
@@ -49,13 +58,19 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
-def parse_int(value, code: str, minimum: int = 0, maximum: int = MAX_INT, **values) -> int:
+def whole_number(value) -> int | None:
+    """ASCII digits with an optional "+", as an int (HUGE when longer than MAX_DIGITS); else None."""
     text = str(value).strip()
-    if not re.fullmatch(r"[+]?[0-9]{1,12}", text):
-        raise OrderError(code, value=text[:50], **values)
-    number = int(text)
-    if number < minimum or number > maximum:
-        raise OrderError(code, value=text[:50], **values)
+    if not re.fullmatch(r"[+]?[0-9]+", text):
+        return None
+    digits = text.lstrip("+").lstrip("0")
+    return HUGE if len(digits) > MAX_DIGITS else int(digits or "0")
+
+
+def parse_int(value, code: str, minimum: int = 0, maximum: int = MAX_INT, **values) -> int:
+    number = whole_number(value)
+    if number is None or number < minimum or number > maximum:
+        raise OrderError(code, value=str(value).strip()[:50], **values)
     return number
 
 
@@ -115,6 +130,12 @@ def _check_param(name: str, kind: str, value):
     return text
 
 
+def _check_params_size(spec: ot.OrderType, data: dict) -> None:
+    size = sum(len(str(data.get(name) or "").encode("utf-8", "surrogatepass")) for name in spec.params)
+    if size > MAX_PARAMS_BYTES:
+        raise OrderError("params_too_big", maximum=MAX_PARAMS_BYTES)
+
+
 def _check_quantity(service: Service, quantity: int):
     if quantity < service.min:
         raise OrderError("quantity_below_min", minimum=service.min)
@@ -129,18 +150,21 @@ def validate_order(service: Service, data: dict, today: date | None = None) -> O
         return _validate_subscription(service, data, today or timezone.localdate())
 
     link = check_link(data.get("link"))
+    _check_params_size(spec, data)
     params = {name: _check_param(name, kind, data.get(name)) for name, kind in spec.params.items()}
     req = OrderRequest(service=service, link=link, params=params)
 
     if spec.quantity == ot.QTY_PARAM:
         if _missing(data.get("quantity")):
             raise OrderError("missing")
-        req.quantity = parse_int(data["quantity"], "bad_quantity")
+        # Any whole number is a quantity (a huge one is above the maximum).
+        req.quantity = parse_int(data["quantity"], "bad_quantity", maximum=HUGE)
         _check_quantity(service, req.quantity)
     elif spec.quantity == ot.QTY_LINES:
+        # The lines are what is delivered, also for a package priced once:
+        # a "Custom Comments Package (10)" must not deliver 5,000 comments.
         req.quantity = len(split_lines(params[spec.lines_param]))
-        if spec.charge == ot.PER_1000:
-            _check_quantity(service, req.quantity)
+        _check_quantity(service, req.quantity)
     else:
         req.quantity = 1
     req.total = req.quantity
@@ -171,8 +195,8 @@ def _validate_subscription(service: Service, data: dict, today: date) -> OrderRe
         if _missing(data.get(name)):
             raise OrderError("missing")
     username = check_username(data["username"])
-    low = parse_int(data["min"], "bad_min")
-    high = parse_int(data["max"], "bad_max")
+    low = parse_int(data["min"], "bad_min", maximum=HUGE)
+    high = parse_int(data["max"], "bad_max", maximum=HUGE)
     if low < service.min:
         raise OrderError("quantity_below_min", minimum=service.min)
     if high > service.max:

@@ -24,7 +24,9 @@ class Command(BaseCommand):
             raise CommandError(f"no user {opts['username']!r}")
         try:
             amount = parse_amount(opts["amount"])
-            entry = ledger.deposit(account_for(user), amount, memo=opts["memo"])
-        except ValueError as e:
-            raise CommandError(str(e)) from None
+        except ValueError:
+            amount = None
+        if amount is None or amount <= 0:
+            raise CommandError(f"AMOUNT must be a positive number of USD, e.g. 25 or 12.50 (got {opts['amount']!r})")
+        entry = ledger.deposit(account_for(user), amount, memo=opts["memo"])
         self.stdout.write(f"{user.username}: +{entry.amount} USD, balance {entry.balance_after} USD")

@@ -1,0 +1,116 @@
+"""The API's per-key request rate limit (API_RATE_LIMIT, e.g. "20/s" or "600/m"; empty: off).
+
+A fixed window counted in Django's default cache: one atomic increment per
+request, keyed by a digest of the API key (never the key itself) and the
+window's number. With REDIS_URL the cache is Redis and the count is shared by
+every process; without it, each process counts for itself (LocMemCache), so
+N processes allow up to N times the rate.
+
+Over the limit, the request is answered HTTP 429 with Retry-After (seconds
+to the next window) and {"error": "Too many requests"}. If the cache fails
+(Redis down), requests are served uncounted and a warning is logged once
+per outage: a broken limiter must not take the API down with it.
+"""
+
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+from django.core.exceptions import ImproperlyConfigured
+
+from smmpanel.api.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+RULE_RE = re.compile(r"\s*([0-9]+)\s*/\s*([a-z]+)\s*")
+
+
+@dataclass(frozen=True)
+class Rule:
+    requests: int
+    seconds: int
+
+
+class RateLimited(ApiError):
+    def __init__(self, retry_after: int):
+        super().__init__("rate_limited")
+        self.retry_after = retry_after
+
+
+def parse_rule(text: str) -> Rule | None:
+    """"20/s" → Rule(20, 1); "" → None (off); anything else is a configuration error."""
+    if not text.strip():
+        return None
+    match = RULE_RE.fullmatch(text.lower())
+    if not match or match[2] not in UNITS or int(match[1]) < 1:
+        raise ImproperlyConfigured(
+            f"API_RATE_LIMIT={text!r}: use requests per second, minute or hour, e.g. 20/s, 600/m or 10000/h"
+        )
+    return Rule(int(match[1]), UNITS[match[2]])
+
+
+_parsed: tuple[str | None, Rule | None] = (None, None)
+
+
+def rule() -> Rule | None:
+    """The rule in force (parsed once per value of the setting)."""
+    global _parsed
+    text = settings.API_RATE_LIMIT
+    if _parsed[0] != text:
+        _parsed = (text, parse_rule(text))
+    return _parsed[1]
+
+
+def _count_in_redis(cache: RedisCache, key: str, ttl: int) -> int:
+    # Django's RedisCache.incr checks that the key exists first (two round
+    # trips, and it cannot create the key). Create-if-missing and increment go
+    # in one pipelined round trip instead, on the cache's own connection pool.
+    key = cache.make_and_validate_key(key)
+    client = cache._cache.get_client(key, write=True)
+    pipe = client.pipeline(transaction=False)
+    pipe.set(key, 0, ex=ttl, nx=True)
+    pipe.incr(key)
+    return pipe.execute()[1]
+
+
+def _count(cache, key: str, ttl: int) -> int:
+    if isinstance(cache, RedisCache):
+        return _count_in_redis(cache, key, ttl)
+    try:
+        return cache.incr(key)  # atomic in LocMemCache (under its lock)
+    except ValueError:  # the window's first request
+        if cache.add(key, 1, timeout=ttl):
+            return 1
+        return cache.incr(key)  # another thread added it first
+
+
+_failing = False
+
+
+def check(key_digest: str, now: float | None = None) -> None:
+    """Count one request of this API key (its digest); RateLimited when over the rule."""
+    global _failing
+    limit = rule()
+    if limit is None:
+        return
+    now = time.time() if now is None else now
+    window = int(now // limit.seconds)
+    try:
+        # The window number is in the key, so a counter never outlives its
+        # window; the expiry (a second of slack) only frees the memory.
+        count = _count(caches["default"], f"api-rate:{key_digest[:40]}:{limit.seconds}:{window}", limit.seconds + 1)
+    except Exception as e:  # noqa: BLE001 - any cache fault: serve uncounted
+        if not _failing:
+            _failing = True
+            log.warning("API rate limit is not applied until the cache answers again (%s: %s)",
+                        type(e).__name__, e)
+        return
+    _failing = False
+    if count > limit.requests:
+        raise RateLimited(max(1, math.ceil((window + 1) * limit.seconds - now)))
