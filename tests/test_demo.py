@@ -3,13 +3,18 @@
 A newcomer must be able to list services with curl and watch an order complete by itself.
 """
 
+import io
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
 
 import httpx
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 
 from smmpanel.catalog.order_types import ORDER_TYPES
 
@@ -63,3 +68,51 @@ def test_demo_then_serve_lists_services_and_completes_an_order(tmp_path):
             if server.poll() is None:
                 server.kill()
             log.close()
+
+
+# --- where the demo refuses, and its key file ------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_demo_refuses_a_database_holding_other_data_unless_forced(customer):
+    customer(username="a-real-customer")
+    with pytest.raises(CommandError, match=r"1 user\(s\) besides the demo's.*--force"):
+        call_command("demo", stdout=io.StringIO())
+    assert not get_user_model().objects.filter(username="admin").exists()  # nothing was seeded
+    out = io.StringIO()
+    call_command("demo", "--force", stdout=out)
+    assert "Customer API key: " in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_demo_refuses_under_an_https_site_url_unless_forced(settings):
+    settings.SITE_URL_SCHEME, settings.SITE_ORIGIN = "https", "https://panel.example.com"
+    with pytest.raises(CommandError, match="SITE_URL is https://panel.example.com"):
+        call_command("demo", stdout=io.StringIO())
+    call_command("demo", "--force", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_demo_runs_again_on_its_own_data(customer):
+    call_command("demo", stdout=io.StringIO())
+    call_command("demo", stdout=io.StringIO())  # its own users, catalog and orders are no reason to refuse
+
+
+def test_seeding_a_second_database_keeps_the_first_ones_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(SMMPANEL_DATA_DIR=str(tmp_path / "data"))
+    second = dict(env, DATABASE_URL=f"sqlite:///{tmp_path / 'second.sqlite3'}")
+
+    def demo_key(environ) -> str:
+        out = subprocess.run([sys.executable, "-m", "smmpanel", "demo"], cwd=REPO, env=environ,
+                             capture_output=True, text=True, check=True).stdout
+        return out.strip().splitlines()[-1].split(": ")[-1]
+
+    first_key = demo_key(env)
+    second_key = demo_key(second)
+    assert demo_key(env) == first_key  # not revoked by seeding the second database
+    assert demo_key(second) == second_key
+    key_files = sorted((tmp_path / "data").glob("demo-api-key-*"))
+    assert len(key_files) == 2
+    assert {f.read_text() for f in key_files} == {first_key, second_key}
+    assert {stat.S_IMODE(f.stat().st_mode) for f in key_files} == {0o600}

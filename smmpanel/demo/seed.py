@@ -8,13 +8,13 @@ orders visibly progress (a 1,000-unit order completes in about 10 seconds).
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from smmpanel.accounts.keys import hash_key
 from smmpanel.accounts.services import account_for, create_customer
 from smmpanel.catalog.models import Category, Service
+from smmpanel.demo.keyfile import read_key, write_key
 
 DEMO_CUSTOMER = ("demo", "demo-password")
 DEMO_ADMIN = ("admin", "admin-password")
@@ -54,10 +54,6 @@ class DemoLogins:
     api_key: str
 
 
-def _key_file():
-    return settings.DATA_DIR / "demo-api-key"
-
-
 @transaction.atomic
 def seed_catalog() -> list[Service]:
     services = []
@@ -82,14 +78,13 @@ def seed_people() -> DemoLogins:
     user = User.objects.filter(username=username).first()
     if user is None:
         account, key = create_customer(username, "demo@example.com", password, DEMO_BALANCE)
-        _key_file().write_text(key)
+        write_key(key)
     else:
         account = account_for(user)
-        path = _key_file()
-        key = path.read_text().strip() if path.exists() else ""
+        key = read_key()
         if not key or hash_key(key) != account.api_key_hash:
             key = account.regenerate_api_key()
-            path.write_text(key)
+            write_key(key)
     admin_name, admin_password = DEMO_ADMIN
     if not User.objects.filter(username=admin_name).exists():
         User.objects.create_superuser(admin_name, "admin@example.com", admin_password)

@@ -1,16 +1,32 @@
-"""`smmpanel demo`: seed the demo catalog, customer and admin (idempotent) and print the logins."""
+"""`smmpanel demo`: seed the demo catalog, customer and admin (idempotent) and print the logins.
+
+It refuses (exit status 1) where a known admin password would be a hole: on a
+database holding anything the demo did not make, or under an https SITE_URL;
+`--force` seeds anyway.
+"""
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from smmpanel.demo.guard import reasons_to_refuse
 from smmpanel.demo.seed import seed_catalog, seed_people
 
 
 class Command(BaseCommand):
     help = "Seed a demo catalog (every order type), a demo customer with a balance, and an admin."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true",
+                            help="seed even on a database with other data or under an https SITE_URL")
+
     def handle(self, *args, **opts):
         call_command("migrate", interactive=False, verbosity=0)
+        reasons = reasons_to_refuse()
+        if reasons and not opts["force"]:
+            raise CommandError(
+                "not seeding the demo (it adds the admin login admin/admin-password): "
+                + "; ".join(reasons) + ". Use --force to seed anyway."
+            )
         services = seed_catalog()
         logins = seed_people()
         self.stdout.write(f"Demo catalog: {len(services)} services, every API v2 order type.")
