@@ -145,8 +145,7 @@ def _rows(action: str, result: Any) -> list[dict]:
         elif isinstance(value, dict):
             rows.append({id_name: key, **value})
         else:
-            rows.append({id_name: key, {"refill": "refill", "refill-status": "status",
-                                        "cancel": "cancel"}[action]: "accepted" if value is None else value})
+            rows.append({id_name: key, {"refill": "refill", "refill-status": "status", "cancel": "cancel"}[action]: value})
     return rows
 
 
@@ -180,7 +179,7 @@ def _run(client: Client, args: argparse.Namespace) -> Any:
     if action == "refill-status":
         return _by_id(client.refill_status, client.refill_statuses, args.ids)
     if action == "cancel":
-        return client.cancel(args.ids)
+        return {number: "accepted" if result is None else result for number, result in client.cancel(args.ids).items()}
     if action == "balance":
         balance = client.balance()
         return {"balance": balance.amount, "currency": balance.currency}
