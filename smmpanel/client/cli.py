@@ -145,7 +145,8 @@ def _rows(action: str, result: Any) -> list[dict]:
         elif isinstance(value, dict):
             rows.append({id_name: key, **value})
         else:
-            rows.append({id_name: key, {"refill": "refill", "refill-status": "status", "cancel": "cancel"}[action]: value})
+            column = {"refill": "refill", "refill-status": "status", "cancel": "cancel"}[action]
+            rows.append({id_name: key, column: value})
     return rows
 
 
