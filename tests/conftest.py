@@ -484,3 +484,35 @@ ORDER_EXAMPLES = {
         200, "1.00000", {"groups": "https://t.me/g1\nhttps://t.me/g2"},
     ),
 }
+
+
+# --- an upstream provider panel (panel A of reseller tests) -----------------------------------
+
+
+@pytest.fixture(scope="session")
+def provider_template_db(tmp_path_factory):
+    """An empty migrated SQLite database that each panel A starts from as a copy."""
+    from tests.providers_harness import migrate
+
+    directory = tmp_path_factory.mktemp("provider-template")
+    return migrate(directory / "template.sqlite3", directory)
+
+
+@pytest.fixture(scope="module")
+def provider_panel_module(tmp_path_factory, provider_template_db):
+    """One running panel A per test module (see tests/providers_harness.py); stopped after the module."""
+    from tests.providers_harness import ProviderPanel
+
+    panel = ProviderPanel(tmp_path_factory.mktemp("provider")).start(template=provider_template_db)
+    yield panel
+    panel.stop()
+
+
+@pytest.fixture
+def provider_panel(provider_panel_module):
+    """Panel A for this test: no faults at the start, its worker stopped at the end."""
+    panel = provider_panel_module
+    if panel.faults:
+        panel.set_faults({})
+    yield panel
+    panel.stop_worker()

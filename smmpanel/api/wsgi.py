@@ -15,6 +15,7 @@ parser.
 """
 
 import json
+import os
 from http import HTTPStatus
 
 from django.core import signals
@@ -45,3 +46,12 @@ def application(environ, start_response):
     data = json.dumps(body, ensure_ascii=False).encode()
     start_response(STATUS_LINES[status], [*HEADERS, *headers, ("Content-Length", str(len(data)))])
     return [data]
+
+
+# Fault injection hook (a test panel playing a misbehaving provider; see
+# docs/faults.md). Decided once at import: without SMMPANEL_FAULTS_FILE,
+# `application` stays the function above and a call pays nothing for it.
+if os.environ.get("SMMPANEL_FAULTS_FILE"):
+    from smmpanel.fulfilment import faults
+
+    application = faults.wrap(application)
