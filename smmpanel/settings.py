@@ -101,7 +101,7 @@ def _site_url() -> tuple[str, str, str]:
 # proxy and redirect settings below; each of those can still be set by its own variable.
 SITE_URL_SCHEME, SITE_HOST, SITE_ORIGIN = _site_url()
 HTTPS = SITE_URL_SCHEME == "https"
-LOCAL_HOSTS = ["127.0.0.1", "localhost", "::1"]
+LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]"]  # Django compares IPv6 hosts in brackets
 # Without SITE_URL or ALLOWED_HOSTS only local names are answered (a foreign Host gets 400);
 # the test runner adds Django's "testserver" itself.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [SITE_HOST] if SITE_HOST else LOCAL_HOSTS)
@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "smmpanel.ledger",
     "smmpanel.orders",
     "smmpanel.fulfilment",
+    "smmpanel.providers",
     "smmpanel.api",
     "smmpanel.worker",
     "smmpanel.demo",
@@ -296,7 +297,10 @@ AXES_CLIENT_IP_CALLABLE = "smmpanel.loginlimits.client_ip"
 # Worker: how often the loop looks for due work, and how long a claim lasts
 # before another worker may take the row over (a crashed worker's lease).
 WORKER_POLL_SECONDS = float(os.environ.get("WORKER_POLL_SECONDS", "1"))
-WORKER_LEASE_SECONDS = int(os.environ.get("WORKER_LEASE_SECONDS", "60"))
+WORKER_LEASE_SECONDS = float(os.environ.get("WORKER_LEASE_SECONDS", "60"))
+# Providers: how often a young order is checked upstream (older ones less often:
+# ×4 after 10 minutes, ×20 after an hour, ×60 after a day; see providers/engine.py).
+PROVIDER_SYNC_SECONDS = float(os.environ.get("PROVIDER_SYNC_SECONDS", "15"))
 
 # Django's cache: Redis when REDIS_URL is set (e.g. redis://127.0.0.1:6379/0), shared by
 # every process; otherwise one in-memory cache per process. The API rate limit counts in it.

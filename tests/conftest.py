@@ -100,12 +100,16 @@ def customer(db):
 
 @pytest.fixture
 def service(db):
-    """service(type="Default", rate="1", min=10, max=10000, ...) -> an active Service."""
+    """service(type="Default", rate="1", min=10, max=10000, ..., sim_partial_percent=…) -> an active Service."""
     from smmpanel.catalog.models import Category, Service
 
     def make(type="Default", rate="1", min=10, max=10000, category="Tests", **fields):
+        from smmpanel.fulfilment.models import SimulatedService
+
         cat, _ = Category.objects.get_or_create(name=category)
-        return Service.objects.create(
+        # sim_units_per_minute=… etc.: the simulated kind's knobs (its own model).
+        knobs = {name[4:]: fields.pop(name) for name in list(fields) if name.startswith("sim_")}
+        svc = Service.objects.create(
             name=fields.pop("name", f"{type} service {next(_counter)}"),
             category=cat,
             type=type,
@@ -114,6 +118,9 @@ def service(db):
             max=max,
             **fields,
         )
+        if svc.fulfilment == "simulated":
+            SimulatedService.objects.create(service=svc, **knobs)
+        return svc
 
     return make
 

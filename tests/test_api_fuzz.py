@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smmpanel.orders.models import Order
+from smmpanel.orders.errors import OrderError
 from smmpanel.orders.services import add_post_order, apply_status
 from tests.conftest import ORDER_EXAMPLES, call_api, money_is_conserved
 
@@ -151,10 +152,19 @@ def settle(step):
     order_id, status, remains = step
     order = Order.objects.get(pk=order_id)
     if order.is_subscription and status == "Paused":
-        add_post_order(order_id, link="https://example.com/post", quantity=remains % 300 + 1,
-                       old=bool(remains % 2))
-    elif order.is_subscription or status not in ("Paused", "Expired"):
+        old = bool(remains % 2)
+        number = (order.old_posts_done if old else order.posts_done) + 1
+        add_post_order(order_id, number=number, link="https://example.com/post", quantity=remains % 300 + 1,
+                       old=old)
+        return
+    try:
         apply_status(order_id, status, remains=remains)
+    except OrderError as e:
+        # A change the transition table refuses (an order to Expired, a subscription to In progress …)
+        # changes nothing at all.
+        assert e.code == "bad_transition"
+        after = Order.objects.get(pk=order_id)
+        assert (after.status, after.remains, after.refunded) == (order.status, order.remains, order.refunded)
 
 
 @pytest.mark.parametrize("via", ["form", "json", "get"])

@@ -1,14 +1,32 @@
-"""Admin for the catalog: categories and services, rates and options editable from the list."""
+"""Admin for the catalog: categories and services, rates and options editable from the list.
+
+A service's fulfilment data (the simulated pace, the provider and upstream
+service) is edited inline, from the kind's own model.
+"""
 
 from django.contrib import admin
 
 from smmpanel.catalog.models import Category, Service
+from smmpanel.fulfilment.models import SimulatedService
 
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
     list_display = ["name", "position"]
     list_editable = ["position"]
+
+
+class SimulatedInline(admin.StackedInline):
+    model = SimulatedService
+    can_delete = False
+    extra = 0
+
+
+def _inlines():
+    # Here rather than at import: the providers app registers its inline in its admin module.
+    from smmpanel.providers.admin import ProviderServiceInline
+
+    return [SimulatedInline, ProviderServiceInline]
 
 
 @admin.register(Service)
@@ -22,6 +40,8 @@ class ServiceAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "category", "type", "description", "active", "position"]}),
         ("Price and limits", {"fields": ["rate", "min", "max"]}),
         ("Options", {"fields": ["refill", "refill_days", "cancel", "dripfeed"]}),
-        ("Fulfilment", {"fields": ["fulfilment", "sim_units_per_minute", "sim_partial_percent",
-                                   "sim_post_every_seconds"]}),
+        ("Fulfilment", {"fields": ["fulfilment"]}),
     ]
+
+    def get_inlines(self, request, obj):
+        return _inlines()

@@ -3,6 +3,7 @@
 from django.db import models
 
 from smmpanel.catalog.order_types import TYPE_CHOICES, get
+from smmpanel.fulfilment import registry
 from smmpanel.ledger.fields import MoneyField
 
 
@@ -16,11 +17,6 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class Fulfilment(models.TextChoices):
-    SIMULATED = "simulated", "Simulated (demo and tests)"
-    MANUAL = "manual", "Manual (the admin sets status and remains)"
 
 
 class Service(models.Model):
@@ -39,14 +35,9 @@ class Service(models.Model):
     description = models.TextField(blank=True)
     active = models.BooleanField(default=True)
     position = models.IntegerField(default=0)
-    fulfilment = models.CharField(
-        max_length=20, choices=Fulfilment.choices, default=Fulfilment.MANUAL
-    )
-    # Simulated fulfilment's knobs: delivery pace, chance of ending Partial,
-    # and (Subscriptions) how often the watched account "posts".
-    sim_units_per_minute = models.PositiveIntegerField(default=6000)
-    sim_partial_percent = models.PositiveSmallIntegerField(default=0)
-    sim_post_every_seconds = models.PositiveIntegerField(default=30)
+    # How orders are delivered: a kind of smmpanel.fulfilment.registry, whose
+    # own data about this service (if any) is a one-to-one model of that kind.
+    fulfilment = models.CharField(max_length=20, choices=registry.CHOICES, default=registry.DEFAULT)
 
     class Meta:
         ordering = ["category__position", "category_id", "position", "id"]
@@ -61,3 +52,8 @@ class Service(models.Model):
     @property
     def order_type(self):
         return get(self.type)
+
+    @property
+    def kind(self):
+        """The fulfilment kind's implementation (smmpanel.fulfilment.base.Fulfilment)."""
+        return registry.get(self.fulfilment)

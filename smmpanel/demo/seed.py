@@ -15,6 +15,7 @@ from smmpanel.accounts.keys import hash_key
 from smmpanel.accounts.services import account_for, create_customer
 from smmpanel.catalog.models import Category, Service
 from smmpanel.demo.keyfile import read_key, write_key
+from smmpanel.fulfilment.models import SimulatedService
 
 DEMO_CUSTOMER = ("demo", "demo-password")
 DEMO_ADMIN = ("admin", "admin-password")
@@ -25,7 +26,7 @@ CATALOG = [
     ("Instagram Followers", "Instagram Followers [Refill 30d]", "Default", "0.90", 50, 10000,
      {"refill": True, "cancel": True}),
     ("Instagram Followers", "Instagram Followers [Drip-feed]", "Default", "0.75", 50, 10000,
-     {"dripfeed": True, "cancel": True, "sim_partial_percent": 20}),
+     {"dripfeed": True, "cancel": True, "partial_percent": 20}),
     ("Instagram Likes", "Instagram Likes Package 1k", "Package", "1.50", 1, 1, {}),
     ("Instagram Likes", "Instagram Comment Likes", "Comment Likes", "2.00", 20, 5000, {"cancel": True}),
     ("Instagram Comments", "Instagram Custom Comments", "Custom Comments", "8", 1, 1500,
@@ -39,9 +40,9 @@ CATALOG = [
     ("Instagram Mentions", "Instagram Mentions (user followers)", "Mentions User Followers", "3.20", 100, 10000, {}),
     ("Instagram Mentions", "Instagram Mentions (media likers)", "Mentions Media Likers", "3.20", 100, 10000, {}),
     ("Instagram Auto", "Instagram Auto Likes (subscription)", "Subscriptions", "0.60", 50, 5000,
-     {"cancel": True, "sim_post_every_seconds": 20}),
+     {"cancel": True, "post_every_seconds": 20}),
     ("Website Traffic", "Website Traffic [SEO keywords]", "SEO", "0.40", 100, 100000,
-     {"sim_partial_percent": 20}),
+     {"partial_percent": 20}),
     ("Telegram", "Telegram Poll Votes", "Poll", "1.20", 100, 50000, {"refill": True}),
     ("Telegram", "Telegram Group Invites", "Invites from Groups", "5.00", 100, 5000, {"cancel": True}),
 ]
@@ -63,11 +64,13 @@ def seed_catalog() -> list[Service]:
             "category": cat, "type": type_, "rate": Decimal(rate), "min": low, "max": high,
             "refill": False, "cancel": False, "dripfeed": False, "refill_days": 30,
             "fulfilment": "simulated", "active": True, "position": position,
-            "sim_units_per_minute": 6000, "sim_partial_percent": 0, "sim_post_every_seconds": 30,
             "description": f"Demo service ({type_}), fulfilled by the simulator.",
         }
-        defaults.update(options)
+        knobs = {"units_per_minute": 6000, "partial_percent": 0, "post_every_seconds": 30}
+        for option, value in options.items():
+            (knobs if option in knobs else defaults)[option] = value
         service, _ = Service.objects.update_or_create(name=name, defaults=defaults)
+        SimulatedService.objects.update_or_create(service=service, defaults=knobs)
         services.append(service)
     return services
 

@@ -1,36 +1,81 @@
-"""The fulfilment interface: how the worker moves an order or a refill one step on.
+"""The interface every fulfilment kind implements, and what the worker hands it.
 
-An implementation looks at an order (or refill), decides what happened since
-it last looked, reports it through smmpanel.orders.services (which applies
-refunds), and says when to look again. It never writes money or statuses
-itself. The worker calls only implementations listed in REGISTRY; orders of
-any other fulfilment (manual) wait for a person in the admin.
+A kind looks at a batch of claimed orders (or refills) of its own, decides
+what happened since it last looked, reports it through smmpanel.orders.services
+(which writes statuses, refunds and history), and says when to look at each
+row again. It never writes money or statuses itself.
+
+A claimed row carries its lease (`claim_token`): every state change a step
+makes passes that lease to the orders services, which re-read the row under
+lock and refuse the change (LeaseLost) when another worker has taken the row
+over since. So a step that outlived its lease changes nothing.
 """
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime
+
+log = logging.getLogger(__name__)
+
+
+class StepError(Exception):
+    """A step failed. `permanent` ones go to "needs attention" at once; others are retried with back-off."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass
+class Outcome:
+    """What a step decided for one row: when to look again, or that it failed."""
+
+    next_due: datetime | None = None
+    error: StepError | None = None
 
 
 class Fulfilment:
     name = ""
+    # Does the worker move this kind's orders on? (False: a person does, in the admin.)
+    worker_driven = False
+    # Its per-service data: a model with a one-to-one `service` (None: no data of its own).
+    service_data_model = None
+    # What to read with each claimed order (select_related paths from the order).
+    order_related: tuple = ()
+
+    def group_key(self, order):
+        """Orders with the same key are handed to one `advance_orders` call (a provider: one upstream panel)."""
+        return None
+
+    def advance_orders(self, orders: list, now: datetime) -> dict[int, Outcome]:
+        """Move claimed orders on; an Outcome per order id (a missing id: released with nothing due).
+
+        By default one at a time through `advance_order`; a kind that can do a
+        batch at once (a provider's multi-status call) overrides this.
+        """
+        return {order.pk: self._one(self.advance_order, order, now) for order in orders}
+
+    def advance_refills(self, refills: list, now: datetime) -> dict[int, Outcome]:
+        return {refill.pk: self._one(self.advance_refill, refill, now) for refill in refills}
 
     def advance_order(self, order, now: datetime) -> datetime | None:
-        """Move the order on; return when to look at it again (None: not until something changes)."""
+        """Move one order on; return when to look at it again (None: not until something changes)."""
         raise NotImplementedError
 
     def advance_refill(self, refill, now: datetime) -> datetime | None:
         raise NotImplementedError
 
+    @staticmethod
+    def _one(step, row, now) -> Outcome:
+        from smmpanel.orders.services import LeaseLost
 
-REGISTRY: dict[str, Fulfilment] = {}
-
-
-def register(impl: Fulfilment) -> Fulfilment:
-    REGISTRY[impl.name] = impl
-    return impl
-
-
-def get(name: str) -> Fulfilment | None:
-    # Imported here so that registering happens on first use, wherever that is.
-    from smmpanel.fulfilment import simulated  # noqa: F401
-
-    return REGISTRY.get(name)
+        try:
+            return Outcome(next_due=step(row, now))
+        except LeaseLost:
+            return Outcome()  # another worker holds the row now; its release is not ours to make
+        except StepError as e:
+            log.warning("%s #%s: %s", type(row).__name__, row.pk, e)
+            return Outcome(error=e)
+        except Exception as e:  # noqa: BLE001 - recorded, retried with back-off
+            log.exception("%s #%s: step failed", type(row).__name__, row.pk)
+            return Outcome(error=StepError(f"{type(e).__name__}: {e}"))

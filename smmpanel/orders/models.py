@@ -1,9 +1,12 @@
-"""Order (every order type, subscriptions included: one id space) and Refill.
+"""Order (every order type, subscriptions included: one id space), Refill, and their history.
 
 The row is the truth: a status plus, while work remains, the time it is next
-due (`due_at`) and the lease of the worker holding it (`locked_until`).
+due (`due_at`), the lease of the worker holding it (`locked_until`, with the
+claim's fencing token `claim_token`) and how many steps in a row failed
+(`attempts`). Which status may follow which is one table, TRANSITIONS below.
 """
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -30,13 +33,42 @@ ORDER_STATUSES = (
 )
 SUBSCRIPTION_STATUSES = (Status.ACTIVE, Status.PAUSED, Status.COMPLETED, Status.EXPIRED, Status.CANCELED)
 
+# Which status may follow which (a final status has no entry: nothing follows it).
+# Staying in the same status is allowed (new remains, a new start count).
+_RUNNING = {Status.PENDING, Status.IN_PROGRESS, Status.PROCESSING, Status.COMPLETED, Status.PARTIAL,
+            Status.CANCELED}
+_SUBSCRIBED = {Status.ACTIVE, Status.PAUSED, Status.COMPLETED, Status.EXPIRED, Status.CANCELED}
+TRANSITIONS = {
+    "order": {
+        Status.PENDING: _RUNNING,
+        # Once started, an order does not go back to Pending.
+        Status.IN_PROGRESS: _RUNNING - {Status.PENDING},
+        Status.PROCESSING: _RUNNING - {Status.PENDING},
+    },
+    "subscription": {Status.ACTIVE: _SUBSCRIBED, Status.PAUSED: _SUBSCRIBED},
+    "refill": {
+        "Pending": {"Pending", "In progress", "Completed", "Rejected"},
+        "In progress": {"In progress", "Completed", "Rejected"},
+    },
+}
+
+
+def allowed(kind: str, old: str, new: str) -> bool:
+    return new in TRANSITIONS[kind].get(old, ())
+
 
 class Claimable(models.Model):
-    """A unit of the worker's work: due again at `due_at` (None: nothing to do), leased until `locked_until`."""
+    """A unit of the worker's work: due again at `due_at` (None: nothing to do), leased until `locked_until`.
+
+    `claim_token` names the claim holding the row (see smmpanel.worker.claims):
+    a step's writes check it, so a worker whose lease ran out changes nothing.
+    """
 
     # Indexed (partially: only rows with work due) by each concrete model.
     due_at = models.DateTimeField(null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.BigIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Steps in a row that failed.")
 
     class Meta:
         abstract = True
@@ -72,6 +104,11 @@ class Order(Claimable):
     )
     # True when the parent subscription paid for this order up front.
     paid_by_parent = models.BooleanField(default=False)
+    # A subscription's order for its post number `post_number` (old posts and
+    # new ones counted apart): unique per subscription, so no post is ever
+    # ordered twice, whatever the workers do.
+    post_number = models.PositiveIntegerField(null=True, blank=True)
+    post_is_old = models.BooleanField(default=False)
     posts_done = models.PositiveIntegerField(default=0, help_text="Subscriptions: new posts handled.")
     old_posts_done = models.PositiveIntegerField(default=0, help_text="Subscriptions: old posts handled.")
 
@@ -95,6 +132,11 @@ class Order(Claimable):
                 & Q(status__in=["Pending", "In progress", "Processing", "Active", "Paused"]),
                 name="one_active_order_per_link",
             ),
+            models.UniqueConstraint(
+                fields=["parent", "post_is_old", "post_number"],
+                condition=Q(parent__isnull=False),
+                name="one_order_per_subscription_post",
+            ),
             models.CheckConstraint(condition=Q(refunded__lte=models.F("charge")), name="refund_within_charge"),
             models.CheckConstraint(condition=Q(remains__gte=0), name="remains_not_negative"),
         ]
@@ -117,6 +159,10 @@ class Order(Claimable):
     @property
     def is_subscription(self) -> bool:
         return self.type == "Subscriptions"
+
+    @property
+    def transitions(self) -> str:
+        return "subscription" if self.is_subscription else "order"
 
     @property
     def paid(self):
@@ -152,3 +198,40 @@ class Refill(Claimable):
 
     def __str__(self) -> str:
         return f"refill #{self.id} of order #{self.order_id} {self.status}"
+
+
+class Actor(models.TextChoices):
+    API = "api"
+    WEB = "web"
+    WORKER = "worker"
+    ADMIN = "admin"
+    PROVIDER = "provider"
+    SYSTEM = "system"
+
+
+class OrderEvent(models.Model):
+    """One change of an order or of one of its refills: when, who, what, and the words that came with it."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    refill = models.ForeignKey(Refill, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    created = models.DateTimeField(auto_now_add=True)
+    actor = models.CharField(max_length=10, choices=Actor.choices)
+    # The admin who did it, when a person did.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # "status", "cancel requested", "refill requested", "placed upstream", "needs attention", "resend" …
+    action = models.CharField(max_length=40)
+    old_status = models.CharField(max_length=20, blank=True)
+    new_status = models.CharField(max_length=20, blank=True)
+    remains = models.BigIntegerField(null=True, blank=True)
+    start_count = models.BigIntegerField(null=True, blank=True)
+    # Why, in words: the provider's answer, the admin's note, the failure's reason.
+    message = models.CharField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        change = f" {self.old_status} → {self.new_status}" if self.new_status else ""
+        return f"#{self.order_id} {self.action}{change} by {self.actor}"

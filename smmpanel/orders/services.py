@@ -1,7 +1,14 @@
-"""Order logic: place, cancel, refill, and apply a new status (with its refund).
+"""Order logic: place, cancel, refill, apply a new status (with its refund), and the history of each.
 
-Views and the worker call these; none of them write money or statuses
-themselves. Every function here is one short transaction.
+Views, the admin and the worker call these; none of them write money or
+statuses themselves. Every function here is one short transaction, and every
+change it makes to an order or refill is also an OrderEvent row (who, what,
+old → new), written in that same transaction.
+
+Worker steps pass their claim's `lease` (the row's claim_token when it was
+claimed): the row is re-read under lock and the change refused with
+LeaseLost when another worker has claimed it since, so a step that outlived
+its lease changes nothing.
 """
 
 from datetime import timedelta
@@ -15,15 +22,39 @@ from smmpanel import fastsql
 from smmpanel.ledger import services as ledger
 from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5
 from smmpanel.orders.errors import OrderError
-from smmpanel.orders.models import Order, Refill, Status
+from smmpanel.orders.models import Actor, Order, OrderEvent, Refill, Status, allowed
 from smmpanel.orders.validation import OrderRequest
 
-# Fulfilments the worker drives; orders of the others wait for a person.
-WORKER_FULFILMENTS = {"simulated"}
+
+class LeaseLost(Exception):
+    """The row was claimed by another worker since this step's claim: the step must not change it."""
 
 
 def _due(service, now):
-    return now if service.fulfilment in WORKER_FULFILMENTS else None
+    """New work of a worker-driven kind is due at once; the others wait for a person."""
+    return now if service.kind.worker_driven else None
+
+
+def _locked(model, pk: int, lease: int | None, *related):
+    """The row, re-read under lock; with a lease, only while that claim still holds it."""
+    row = model.objects.select_for_update(of=("self",)).select_related(*related).get(pk=pk)
+    if lease is not None and row.claim_token != lease:
+        raise LeaseLost(f"{model.__name__} #{pk}")
+    return row
+
+
+def check_lease(order_id: int, lease: int) -> None:
+    """Inside a transaction: lock the order and make sure this claim still holds it (else LeaseLost)."""
+    _locked(Order, order_id, lease)
+
+
+def record(order_id: int, action: str, actor: str, *, old="", new="", remains=None, start_count=None,
+           message="", refill_id=None, user=None) -> OrderEvent:
+    """Write one line of an order's history (call inside the transaction making the change)."""
+    return OrderEvent.objects.create(
+        order_id=order_id, refill_id=refill_id, action=action, actor=actor, old_status=old, new_status=new,
+        remains=remains, start_count=start_count, message=str(message)[:1000], user=user,
+    )
 
 
 def parse_id(raw) -> int | None:
@@ -46,6 +77,18 @@ def own_order(account_id: int, raw_id) -> Order | None:
 # --- placing ----------------------------------------------------------------
 
 
+def _insert(order: Order, *, pay: bool, memo: str) -> Order:
+    """The one way an order is created (API orders and subscription posts): insert, then charge.
+
+    Call inside a transaction: a charge that fails (NotEnoughFunds) must take
+    the order with it.
+    """
+    fastsql.insert(order)  # the hot path of `add`: no ORM compiling
+    if pay:
+        ledger.debit(order.account_id, order.charge, order, memo=memo.format(id=order.pk))
+    return order
+
+
 def place_order(account_id: int, req: OrderRequest) -> Order:
     service = req.service
     if req.charge > MAX_AMOUNT:
@@ -53,26 +96,24 @@ def place_order(account_id: int, req: OrderRequest) -> Order:
         raise OrderError("funds")
     now = timezone.now()
     subscription = service.order_type.subscription
+    order = Order(
+        account_id=account_id,
+        service=service,
+        type=service.type,
+        link=req.link,
+        quantity=req.quantity,
+        runs=req.runs,
+        interval=req.interval,
+        total=req.total,
+        remains=req.total,
+        params=req.params,
+        charge=req.charge,
+        status=Status.ACTIVE if subscription else Status.PENDING,
+        due_at=_due(service, now),
+    )
     try:
         with transaction.atomic():
-            order = Order(
-                account_id=account_id,
-                service=service,
-                type=service.type,
-                link=req.link,
-                quantity=req.quantity,
-                runs=req.runs,
-                interval=req.interval,
-                total=req.total,
-                remains=req.total,
-                params=req.params,
-                charge=req.charge,
-                status=Status.ACTIVE if subscription else Status.PENDING,
-                due_at=_due(service, now),
-            )
-            fastsql.insert(order)  # the hot path of `add`: no ORM compiling
-            if not req.pay_per_post:
-                ledger.debit(account_id, req.charge, order, memo=f"Order #{order.pk}")
+            _insert(order, pay=not req.pay_per_post, memo="Order #{id}")
     except ledger.NotEnoughFunds:
         raise OrderError("funds") from None
     except IntegrityError:
@@ -86,137 +127,203 @@ def place_order(account_id: int, req: OrderRequest) -> Order:
 # --- settling ---------------------------------------------------------------
 
 
-def _refund(order: Order, amount: Decimal, reason: str) -> None:
+def _refund(order: Order, amount: Decimal, reason: str) -> Decimal:
+    """Refund up to what is left of the charge, once per (order, reason); returns what was refunded."""
     amount = min(round5(amount), order.charge - order.refunded)
     if amount <= ZERO:
-        return
+        return ZERO
     if ledger.refund(order.account_id, amount, order, reason, memo=f"Order #{order.pk}: {reason}"):
         order.refunded += amount
+        return amount
+    return ZERO
 
 
-def apply_status(order_id: int, status: str, *, remains=None, start_count=None, now=None) -> Order:
+def _finish(order: Order, now) -> None:
+    order.finished_at = now
+    order.due_at = None
+    order.needs_attention = False
+
+
+def apply_status(order_id: int, status: str, *, remains=None, start_count=None, now=None, actor=Actor.WORKER,
+                 message="", lease=None, user=None) -> Order:
     """Move an order to `status`, applying the refund rules when it ends.
 
     Partial refunds charge × remains / total; Canceled refunds what is left of
     the charge. A final order stays final: applying anything to it again is a
-    no-op, so a repeated outcome can never refund twice.
+    no-op, so a repeated outcome can never refund twice. A change the
+    transition table does not allow (Completed → In progress, an order to
+    Expired) raises OrderError("bad_transition") and changes nothing.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("service").get(pk=order_id)
+        order = _locked(Order, order_id, lease, "service")
         if order.is_final:
             return order
+        old = order.status
+        if status == Status.PARTIAL and not order.is_subscription:
+            if remains is not None:
+                order.remains = min(max(0, int(remains)), order.total)
+            if order.remains >= order.total:
+                status = Status.CANCELED  # nothing was delivered
+            elif order.remains == 0:
+                status = Status.COMPLETED
+        if not allowed(order.transitions, old, status):
+            raise OrderError("bad_transition", old=old, new=status)
         if order.is_subscription:
-            return _set_subscription_status(order, status, now)
-        if start_count is not None:
-            order.start_count = max(0, int(start_count))
-        if remains is not None:
-            order.remains = min(max(0, int(remains)), order.total)
-        if status == Status.PARTIAL and order.remains >= order.total:
-            status = Status.CANCELED  # nothing was delivered
-        if status == Status.PARTIAL and order.remains == 0:
-            status = Status.COMPLETED
-        order.status = status
-        if status in (Status.IN_PROGRESS, Status.PROCESSING) and order.started_at is None:
-            order.started_at = now
-        if status == Status.COMPLETED:
-            order.remains = 0
-        elif status == Status.PARTIAL:
-            _refund(order, order.charge * order.remains / order.total, "partial")
-        elif status == Status.CANCELED:
-            _refund(order, order.charge - order.refunded, "canceled")
-        if order.is_final:
-            order.finished_at = now
-            order.due_at = None
-            order.needs_attention = False
-        order.save()
+            _set_subscription_status(order, status, now)
+        else:
+            _set_order_status(order, status, remains, start_count, now)
+        if order.status != old:
+            record(order.pk, "status", actor, old=old, new=order.status, remains=order.remains,
+                   start_count=order.start_count, message=message, user=user)
         return order
 
 
-def _set_subscription_status(sub: Order, status: str, now) -> Order:
+def _set_order_status(order: Order, status: str, remains, start_count, now) -> None:
+    if start_count is not None:
+        order.start_count = max(0, int(start_count))
+    if remains is not None:
+        order.remains = min(max(0, int(remains)), order.total)
+    order.status = status
+    if status in (Status.IN_PROGRESS, Status.PROCESSING) and order.started_at is None:
+        order.started_at = now
+    if status == Status.COMPLETED:
+        order.remains = 0
+    elif status == Status.PARTIAL:
+        _refund(order, order.charge * order.remains / order.total, "partial")
+    elif status == Status.CANCELED:
+        _refund(order, order.charge - order.refunded, "canceled")
+    if order.is_final:
+        _finish(order, now)
+    order.save()
+
+
+def _set_subscription_status(sub: Order, status: str, now) -> None:
     sub.status = status
     if sub.is_final:
-        sub.finished_at = now
-        sub.due_at = None
-        sub.needs_attention = False
+        _finish(sub, now)
         if "posts" in sub.params:  # prepaid: give back the posts not used
             used = sub.children.aggregate(s=Sum("charge"))["s"] or ZERO
             _refund(sub, sub.charge - used, "unused-posts")
     sub.save()
-    return sub
 
 
-def add_post_order(sub_id: int, *, link: str, quantity: int, old: bool, now=None) -> Order | None:
-    """A subscription's order for one post. Pay-per-post subscriptions pause when funds run out.
+def add_post_order(sub_id: int, *, number: int, old: bool, link: str, quantity: int, now=None,
+                   lease=None) -> Order | None:
+    """A subscription's order for its post `number` (old posts and new ones counted apart).
 
-    Returns the new order, or None when the subscription is not Active or
-    could not pay (it is then Paused).
+    Idempotent by construction: post n is made only when post n−1 is done (the
+    counter is read under the subscription's lock) and the database refuses
+    a second order for the same post. Pay-per-post subscriptions pause when
+    funds run out. Returns the new order, or None when the subscription is not
+    running, the post was already made, or it could not pay (it is then Paused).
     """
     now = now or timezone.now()
     with transaction.atomic():
-        sub = Order.objects.select_for_update().select_related("service").get(pk=sub_id)
+        sub = _locked(Order, sub_id, lease, "service")
         if sub.status not in (Status.ACTIVE, Status.PAUSED):
             return None
+        if number != (sub.old_posts_done if old else sub.posts_done) + 1:
+            return None  # made already (or out of turn): never twice
         service = sub.service
         prepaid = "posts" in sub.params
         delay = timedelta(minutes=int(sub.params.get("delay", 0)))
+        child = Order(
+            account_id=sub.account_id,
+            service=service,
+            type="Default",
+            link=link,
+            quantity=quantity,
+            total=quantity,
+            remains=quantity,
+            charge=round5(service.rate * quantity / 1000),
+            parent=sub,
+            paid_by_parent=prepaid,
+            post_number=number,
+            post_is_old=old,
+            due_at=(now + delay) if _due(service, now) else None,
+        )
         try:
             with transaction.atomic():
-                child = Order.objects.create(
-                    account_id=sub.account_id,
-                    service=service,
-                    type="Default",
-                    link=link,
-                    quantity=quantity,
-                    total=quantity,
-                    remains=quantity,
-                    charge=round5(service.rate * quantity / 1000),
-                    parent=sub,
-                    paid_by_parent=prepaid,
-                    due_at=(now + delay) if _due(service, now) else None,
-                )
-                if not prepaid:
-                    ledger.debit(sub.account_id, child.charge, child, memo=f"Subscription #{sub.pk} post")
+                _insert(child, pay=not prepaid, memo=f"Subscription #{sub.pk} post")
         except ledger.NotEnoughFunds:
-            sub.status = Status.PAUSED
-            sub.save(update_fields=["status", "updated"])
+            if sub.status != Status.PAUSED:
+                sub.status = Status.PAUSED
+                sub.save(update_fields=["status", "updated"])
+                record(sub.pk, "status", Actor.WORKER, old=Status.ACTIVE, new=Status.PAUSED,
+                       message="Not enough funds for the next post.")
             return None
+        if sub.status == Status.PAUSED:
+            record(sub.pk, "status", Actor.WORKER, old=Status.PAUSED, new=Status.ACTIVE, message="Funds again.")
         sub.status = Status.ACTIVE
         if old:
-            sub.old_posts_done += 1
+            sub.old_posts_done = number
         else:
-            sub.posts_done += 1
+            sub.posts_done = number
         sub.save(update_fields=["status", "posts_done", "old_posts_done", "updated"])
         return child
+
+
+def flag_attention(order_id: int, reason: str, *, actor=Actor.WORKER, lease=None, user=None) -> Order:
+    """Stop working on an order until a person looks: "needs attention", with the reason, in its history."""
+    with transaction.atomic():
+        order = _locked(Order, order_id, lease)
+        if order.is_final:
+            return order
+        order.needs_attention = True
+        order.attention_note = str(reason)[:500]
+        order.due_at = None
+        order.save(update_fields=["needs_attention", "attention_note", "due_at", "updated"])
+        record(order.pk, "needs attention", actor, message=reason, user=user)
+        return order
+
+
+def resume(order_id: int, note: str, *, actor=Actor.ADMIN, user=None, now=None) -> Order:
+    """A person cleared what needed attention: the worker looks at the order again now."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        order = _locked(Order, order_id, None, "service")
+        if order.is_final:
+            return order
+        order.needs_attention = False
+        order.attention_note = ""
+        order.attempts = 0
+        order.due_at = _due(order.service, now)
+        order.save(update_fields=["needs_attention", "attention_note", "attempts", "due_at", "updated"])
+        record(order.pk, "resumed", actor, message=note, user=user)
+        return order
 
 
 # --- customer requests ---------------------------------------------------------
 
 
-def request_cancel(account_id: int, raw_id) -> Order:
+def request_cancel(account_id: int, raw_id, *, actor=Actor.API) -> Order:
     order = own_order(account_id, raw_id)
     if order is None:
         raise OrderError("bad_order")
     if not order.service.cancel:
         raise OrderError("cancel_disabled")
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order.pk)
+        order = _locked(Order, order.pk, None, "service")
         if order.is_final:
             raise OrderError("cancel_final", status=order.status)
         if order.cancel_requested_at is not None:
             raise OrderError("cancel_requested")
         order.cancel_requested_at = timezone.now()
-        if order.due_at is None:
+        if order.service.kind.worker_driven:
+            # Look at it now, even if it was next due in a month (a drip-feed's
+            # next run): the worker's release keeps a due time set after its claim.
+            order.due_at = order.cancel_requested_at
+        else:
             # A person fulfils this order: they have to see the request.
             order.needs_attention = True
             order.attention_note = "The customer asked to cancel this order."
-        else:
-            order.due_at = order.cancel_requested_at
         order.save()
+        record(order.pk, "cancel requested", actor)
     return order
 
 
-def request_refill(account_id: int, raw_id) -> Refill:
+def request_refill(account_id: int, raw_id, *, actor=Actor.API) -> Refill:
     order = own_order(account_id, raw_id)
     if order is None:
         raise OrderError("bad_order")
@@ -232,22 +339,30 @@ def request_refill(account_id: int, raw_id) -> Refill:
     try:
         with transaction.atomic():
             refill = Refill.objects.create(order=order, account_id=account_id, due_at=_due(order.service, now))
+            record(order.pk, "refill requested", actor, refill_id=refill.pk)
+            if refill.due_at is None:
+                Order.objects.filter(pk=order.pk).update(
+                    needs_attention=True, attention_note=f"Refill #{refill.pk} asked for."
+                )
     except IntegrityError:
         raise OrderError("refill_open") from None
-    if refill.due_at is None:
-        Order.objects.filter(pk=order.pk).update(
-            needs_attention=True, attention_note=f"Refill #{refill.pk} asked for."
-        )
     return refill
 
 
-def apply_refill_status(refill_id: int, status: str) -> Refill:
+def apply_refill_status(refill_id: int, status: str, *, actor=Actor.WORKER, message="", lease=None,
+                        user=None) -> Refill:
     with transaction.atomic():
-        refill = Refill.objects.select_for_update().get(pk=refill_id)
+        refill = _locked(Refill, refill_id, lease)
         if refill.status in (Refill.Status.COMPLETED, Refill.Status.REJECTED):
             return refill
+        old = refill.status
+        if not allowed("refill", old, status):
+            raise OrderError("bad_transition", old=old, new=status)
         refill.status = status
         if status in (Refill.Status.COMPLETED, Refill.Status.REJECTED):
             refill.due_at = None
         refill.save()
+        if status != old:
+            record(refill.order_id, "refill status", actor, old=old, new=status, message=message,
+                   refill_id=refill.pk, user=user)
         return refill

@@ -1,50 +1,93 @@
-"""One pass of the worker: claim due orders and refills and let their fulfilment move them on."""
+"""One pass of the worker: claim due orders and refills of each worker-driven kind and let it move them on.
+
+Rows are claimed in batches (see claims.py), grouped by the kind's
+`group_key` (one provider's orders go to it together: a provider answers 100
+statuses per call) and handed to the kind. Each row is then released with
+its next due time. A failed step is retried with back-off; after
+MAX_ATTEMPTS failures in a row, or at once when the failure is permanent,
+the order is set aside as "needs attention" with the reason.
+"""
 
 import logging
+import random
+from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from smmpanel.fulfilment import base as fulfilment
+from smmpanel.fulfilment import registry
+from smmpanel.fulfilment.base import Outcome, StepError
+from smmpanel.orders import services
 from smmpanel.orders.models import FINAL, Order, Refill
 from smmpanel.worker.claims import claim_due, release
 
 log = logging.getLogger(__name__)
-BATCH = 50
+BATCH = 100
+MAX_ATTEMPTS = 8
 
 
-def _driven():
-    fulfilment.get("")  # make sure every implementation has registered
-    return list(fulfilment.REGISTRY)
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the n-th failure in a row: 5 s doubling to an hour, jittered ±20 %."""
+    seconds = min(5 * 2 ** (attempts - 1), 3600)
+    return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
+
+
+def _settle(row, outcome: Outcome, now, *, is_order: bool) -> None:
+    error = outcome.error
+    if error is None:
+        release(row, outcome.next_due, attempts=0)
+        return
+    attempts = row.attempts + 1
+    if error.permanent or attempts >= MAX_ATTEMPTS:
+        reason = str(error) if error.permanent else f"Failed {attempts} times in a row; last: {error}"
+        if is_order:
+            try:
+                services.flag_attention(row.pk, reason, lease=row.claim_token)
+            except services.LeaseLost:
+                return
+        else:
+            # A refill has no flag of its own: its order's does.
+            services.flag_attention(row.order_id, f"Refill #{row.pk}: {reason}")
+        release(row, None, attempts=attempts)
+        return
+    release(row, now + backoff(attempts), attempts=attempts)
+
+
+def _advance(kind, method: str, rows: list, now) -> dict:
+    try:
+        return getattr(kind, method)(rows, now)
+    except Exception as e:  # noqa: BLE001 - one group's failure must not stop the others
+        log.exception("%s: %s of %d rows failed", kind.name, method, len(rows))
+        error = e if isinstance(e, StepError) else StepError(f"{type(e).__name__}: {e}")
+        return {row.pk: Outcome(error=error) for row in rows}
+
+
+def _pass(kind, rows: list, now, method: str, group_key, is_order: bool) -> int:
+    groups = defaultdict(list)
+    for row in rows:
+        groups[group_key(row)].append(row)
+    for group in groups.values():
+        outcomes = _advance(kind, method, group, now)
+        for row in group:
+            _settle(row, outcomes.get(row.pk, Outcome()), now, is_order=is_order)
+    return len(rows)
 
 
 def run_once(now=None, batch: int = BATCH) -> int:
     """Process what is due now; returns how many rows were handled."""
     now = now or timezone.now()
     lease = settings.WORKER_LEASE_SECONDS
-    names = _driven()
     handled = 0
+    for name in registry.driven():
+        kind = registry.get(name)
+        orders = Order.objects.filter(service__fulfilment=name).exclude(status__in=FINAL)
+        orders = orders.select_related("service", *kind.order_related)
+        claimed = claim_due(orders, now, lease, batch)
+        handled += _pass(kind, claimed, now, "advance_orders", kind.group_key, is_order=True)
 
-    orders = Order.objects.filter(service__fulfilment__in=names).exclude(status__in=FINAL)
-    for order in claim_due(orders.select_related("service"), now, lease, batch):
-        next_due = None
-        try:
-            next_due = fulfilment.get(order.service.fulfilment).advance_order(order, now)
-        except Exception:
-            log.exception("order #%s: fulfilment step failed; retrying later", order.pk)
-            next_due = now + timedelta(seconds=30)
-        release(order, next_due)
-        handled += 1
-
-    refills = Refill.objects.filter(order__service__fulfilment__in=names).filter(status__in=Refill.OPEN)
-    for refill in claim_due(refills.select_related("order__service"), now, lease, batch):
-        service = refill.order.service
-        try:
-            next_due = fulfilment.get(service.fulfilment).advance_refill(refill, now)
-        except Exception:
-            log.exception("refill #%s: fulfilment step failed; retrying later", refill.pk)
-            next_due = now + timedelta(seconds=30)
-        release(refill, next_due)
-        handled += 1
+        refills = Refill.objects.filter(order__service__fulfilment=name, status__in=Refill.OPEN)
+        refills = refills.select_related("order__service", *(f"order__{r}" for r in kind.order_related))
+        claimed = claim_due(refills, now, lease, batch)
+        handled += _pass(kind, claimed, now, "advance_refills", lambda r: kind.group_key(r.order), is_order=False)
     return handled

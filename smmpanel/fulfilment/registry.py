@@ -1,0 +1,33 @@
+"""The one table of fulfilment kinds: how each service's orders get delivered.
+
+Like healthchecks' TRANSPORTS, a kind is named here once, with its label and
+the dotted path of its class, imported lazily on first use (so that models
+can take their choices from this table without importing any kind's code).
+`Service.fulfilment` takes its choices from CHOICES; the worker drives the
+kinds whose class says `worker_driven`; what a cancel or refill request does
+is each kind's own answer (see smmpanel.fulfilment.base.Fulfilment).
+"""
+
+from functools import cache
+
+from django.utils.module_loading import import_string
+
+KINDS = {
+    "simulated": ("Simulated (demo and tests)", "smmpanel.fulfilment.simulated.Simulated"),
+    "manual": ("Manual (the admin sets status and remains)", "smmpanel.fulfilment.manual.Manual"),
+    "provider": ("Provider (forwarded to an upstream panel)", "smmpanel.providers.fulfilment.ProviderFulfilment"),
+}
+
+CHOICES = [(name, label) for name, (label, _) in KINDS.items()]
+DEFAULT = "manual"
+
+
+@cache
+def get(name: str):
+    """The kind's (single, stateless) instance; KeyError for a name not in KINDS."""
+    return import_string(KINDS[name][1])()
+
+
+def driven() -> list[str]:
+    """The kinds the worker moves on by itself (the others wait for a person)."""
+    return [name for name in KINDS if get(name).worker_driven]

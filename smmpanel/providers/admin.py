@@ -1,0 +1,90 @@
+"""Admin for providers and the services and orders we have with them.
+
+The provider's key is a secret: its form shows it as a password field (never
+rendered back), and lists show only its first characters.
+"""
+
+from django import forms
+from django.contrib import admin
+
+from smmpanel.providers.models import Provider, ProviderService, UpstreamOrder, UpstreamRefill
+
+
+class ProviderForm(forms.ModelForm):
+    api_url = forms.URLField(max_length=500, assume_scheme="https",
+                             help_text="The provider's API v2 endpoint, e.g. https://x.com/api/v2")
+    api_key = forms.CharField(
+        widget=forms.PasswordInput(render_value=False), required=False,
+        help_text="Leave empty to keep the current key.",
+    )
+
+    class Meta:
+        model = Provider
+        fields = "__all__"
+
+    def clean_api_key(self):
+        key = self.cleaned_data.get("api_key", "").strip()
+        if not key and self.instance.pk:
+            return self.instance.api_key
+        if not key:
+            raise forms.ValidationError("The provider's API key is required.")
+        return key
+
+
+@admin.register(Provider)
+class ProviderAdmin(admin.ModelAdmin):
+    form = ProviderForm
+    list_display = ["name", "api_url", "key_hint", "enabled", "currency", "currency_rate", "balance",
+                    "balance_checked_at"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "api_url"]
+    readonly_fields = ["currency", "balance", "balance_checked_at", "created"]
+
+
+class ProviderServiceInline(admin.StackedInline):
+    model = ProviderService
+    can_delete = False
+    extra = 0
+    fields = ["provider", "upstream_service", "markup_percent", "keep_rate", "keep_name", "available",
+              "upstream_name", "upstream_category", "upstream_type", "upstream_rate", "upstream_min",
+              "upstream_max", "upstream_dripfeed", "upstream_refill", "upstream_cancel", "synced_at"]
+    readonly_fields = ["available", "upstream_name", "upstream_category", "upstream_type", "upstream_rate",
+                       "upstream_min", "upstream_max", "upstream_dripfeed", "upstream_refill",
+                       "upstream_cancel", "synced_at"]
+
+
+@admin.register(UpstreamOrder)
+class UpstreamOrderAdmin(admin.ModelAdmin):
+    """Read-only, but for one thing: the upstream id of an order whose placing was ambiguous."""
+
+    list_display = ["id", "order", "run", "provider", "state", "upstream_id", "status", "remains", "submitted_at"]
+    list_filter = ["state", "provider", "status"]
+    search_fields = ["=upstream_id", "=order__id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        names = [f.name for f in UpstreamOrder._meta.fields]
+        if obj is not None and obj.state == UpstreamOrder.State.AMBIGUOUS:
+            names.remove("upstream_id")
+        return names
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        from smmpanel.providers import engine
+
+        if "upstream_id" in form.changed_data and obj.upstream_id.strip():
+            engine.link_upstream_id(obj.pk, obj.upstream_id.strip(), user=request.user)
+
+
+@admin.register(UpstreamRefill)
+class UpstreamRefillAdmin(admin.ModelAdmin):
+    list_display = ["refill", "provider", "upstream_id", "status", "sent_at", "checked_at"]
+    list_filter = ["provider", "status"]
+    readonly_fields = [f.name for f in UpstreamRefill._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

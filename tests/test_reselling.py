@@ -1,0 +1,200 @@
+"""Reselling end to end: our panel (B, in this process) forwards orders to a real provider panel (A, over HTTP).
+
+B's worker runs in-process (`run_once`), A is a second smmpanel on 127.0.0.1
+with its own worker moving its simulated orders on (tests/providers_harness.py).
+Each test checks what a customer and the panel owner would notice: statuses,
+money on both sides, how many orders A really holds, and the order's history.
+"""
+
+import time
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from smmpanel.catalog.models import Category, Service
+from smmpanel.orders.models import Order, OrderEvent, Refill
+from smmpanel.providers.models import Provider, ProviderService, UpstreamOrder
+from smmpanel.worker.loop import run_once
+
+from .conftest import money_is_conserved, new_link
+
+MARKUP = Decimal("1.5")
+
+
+@pytest.fixture
+def reseller(db, settings, provider_panel):
+    """B's provider row for panel A, and a local service for each of A's (at 1.5 × A's rate)."""
+    settings.PROVIDER_SYNC_SECONDS = 0.2
+    provider = Provider.objects.create(name="A", api_url=provider_panel.url, api_key=provider_panel.key,
+                                       timeout_seconds=5, requests_per_second=1000)
+    category, _ = Category.objects.get_or_create(name="Resold")
+    local = {}
+    from tests.providers_harness import CATALOG
+
+    for key, (type_, rate, low, high, options) in CATALOG.items():
+        svc = Service.objects.create(
+            name=f"Resold {key}", category=category, type=type_, rate=Decimal(rate) * MARKUP, min=low, max=high,
+            fulfilment="provider", **{k: v for k, v in options.items() if not k.startswith("sim_")},
+        )
+        ProviderService.objects.create(service=svc, provider=provider,
+                                       upstream_service=str(provider_panel.services[key]),
+                                       upstream_type=type_, upstream_rate=Decimal(rate))
+        local[key] = svc
+    return provider, local
+
+
+def drive(until, timeout: float = 30):
+    """Run B's worker passes until `until()` is true."""
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < deadline, "B's orders did not settle in time"
+        if not run_once(now=timezone.now()):
+            time.sleep(0.1)
+
+
+def all_final(*order_ids):
+    return lambda: all(Order.objects.get(pk=pk).is_final for pk in order_ids)
+
+
+def upstream(order_id):
+    return UpstreamOrder.objects.filter(order_id=order_id).first()
+
+
+def test_orders_of_every_kind_are_placed_once_upstream_and_follow_the_providers_status(
+        reseller, provider_panel, customer, place, api):
+    _, svc = reseller
+    cust = customer("100")
+    provider_panel.run_worker()
+    before_count, before_balance = provider_panel.order_count(), provider_panel.balance()
+    ids = [
+        place(cust, svc["default"], quantity="1000"),
+        place(cust, svc["default"], quantity="100", runs="3", interval="1"),  # forwarded with its runs
+        place(cust, svc["package"]),
+        place(cust, svc["custom_comments"], comments="nice\ngreat\nwow"),
+        place(cust, svc["mentions"], quantity="100", usernames="alice\nbob"),
+        place(cust, svc["poll"], quantity="50", answer_number="2"),
+        place(cust, svc["comment_replies"], username="alice", comments="one\ntwo"),
+    ]
+    drip = ids[1]
+    drive(lambda: all(upstream(pk) and upstream(pk).state == "placed" for pk in ids))
+    assert provider_panel.order_count() == before_count + len(ids)
+    drive(all_final(*[pk for pk in ids if pk != drip]))
+    for pk in ids:
+        if pk == drip:
+            continue
+        body = api(cust.key, "status", order=pk)
+        assert body["status"] == "Completed", (pk, body)
+    # A charged its own prices for what B forwarded; B's customer paid B's (marked-up) prices.
+    paid_upstream = before_balance - provider_panel.balance()
+    charged_here = sum(Order.objects.get(pk=pk).charge for pk in ids)
+    assert paid_upstream > 0
+    assert charged_here == (paid_upstream * MARKUP).quantize(Decimal("0.00001"))
+    assert provider_panel.ledger_ok()
+    money_is_conserved(cust)
+    # The history says who did what.
+    actions = set(OrderEvent.objects.filter(order_id=ids[0]).values_list("action", flat=True))
+    assert {"placed upstream", "status"} <= actions
+    # The drip-feed went out as one upstream order carrying its runs.
+    assert UpstreamOrder.objects.filter(order_id=drip).count() == 1
+    assert provider_panel.order_count() == before_count + len(ids)
+
+
+def test_an_order_the_provider_refuses_is_canceled_and_refunded_with_its_words(reseller, customer, place):
+    _, svc = reseller
+    ProviderService.objects.filter(service=svc["seo"]).update(upstream_service="999999")
+    cust = customer("10")
+    pk = place(cust, svc["seo"], quantity="100", keywords="smm")
+    drive(all_final(pk))
+    order = Order.objects.get(pk=pk)
+    assert order.status == "Canceled" and order.refunded == order.charge
+    assert upstream(pk).state == "refused"
+    assert "Incorrect service ID" in OrderEvent.objects.filter(order_id=pk).last().message
+    money_is_conserved(cust)
+
+
+def test_a_provider_out_of_funds_is_asked_again_later_and_the_order_stays_pending(
+        reseller, provider_panel, customer, place, api):
+    _, svc = reseller
+    cust = customer("10")
+    provider_panel.set_faults({"funds": 1.0, "actions": ["add"]})
+    before = provider_panel.order_count()
+    pk = place(cust, svc["default"], quantity="100")
+    run_once(now=timezone.now())
+    order = Order.objects.get(pk=pk)
+    assert (order.status, order.attempts, order.needs_attention) == ("Pending", 1, False)
+    assert order.due_at > timezone.now()  # backed off
+    assert upstream(pk) is None and provider_panel.order_count() == before
+    assert api(cust.key, "status", order=pk)["status"] == "Pending"
+    provider_panel.set_faults({})
+    Order.objects.filter(pk=pk).update(due_at=timezone.now())
+    drive(lambda: upstream(pk) is not None and upstream(pk).state == "placed")
+    assert provider_panel.order_count() == before + 1
+
+
+def test_a_timeout_after_sending_is_never_resent_and_waits_for_a_person(
+        reseller, provider_panel, customer, place):
+    provider, svc = reseller
+    Provider.objects.filter(pk=provider.pk).update(timeout_seconds=1)
+    cust = customer("10")
+    provider_panel.set_faults({"add_timeout": 1.0, "hang_seconds": 3, "actions": ["add"]})
+    before = provider_panel.order_count()
+    pk = place(cust, svc["default"], quantity="100")
+    run_once(now=timezone.now())
+    order = Order.objects.get(pk=pk)
+    assert order.needs_attention and "may or may not have been placed" in order.attention_note
+    assert upstream(pk).state == "ambiguous"
+    provider_panel.set_faults({})
+    for _ in range(3):  # nothing is due: no pass sends it again
+        run_once(now=timezone.now())
+    assert provider_panel.wait_for(lambda p: p.order_count() == before + 1)
+    time.sleep(0.5)
+    assert provider_panel.order_count() == before + 1
+    # The owner finds it at the provider and links it: from then on it is synced like any other.
+    from smmpanel.providers import engine
+
+    upstream_id = max(provider_panel.orders())
+    assert engine.link_upstream_id(upstream(pk).pk, str(upstream_id))
+    provider_panel.run_worker()
+    drive(all_final(pk))
+    assert Order.objects.get(pk=pk).status == "Completed"
+    assert provider_panel.order_count() == before + 1
+
+
+def test_a_cancel_is_forwarded_and_refunded_once_the_provider_reports_it(
+        reseller, provider_panel, customer, place, api):
+    _, svc = reseller
+    cust = customer("50")
+    provider_panel.run_worker()
+    pk = place(cust, svc["slow"], quantity="1000")
+    drive(lambda: upstream(pk) is not None and upstream(pk).state == "placed")
+    assert api(cust.key, "cancel", orders=str(pk)) == [{"order": pk, "cancel": 1}]
+    drive(all_final(pk))
+    order = Order.objects.get(pk=pk)
+    assert order.status in ("Canceled", "Partial")
+    assert order.refunded == (order.charge * order.remains / order.total).quantize(Decimal("0.00001"))
+    assert upstream(pk).cancel_sent_at is not None
+    money_is_conserved(cust)
+
+
+def test_a_refill_is_forwarded_and_its_status_follows_the_providers(
+        reseller, provider_panel, customer, place, api):
+    _, svc = reseller
+    cust = customer("50")
+    provider_panel.run_worker()
+    pk = place(cust, svc["default"], quantity="100")
+    drive(all_final(pk))
+    refill_id = int(api(cust.key, "refill", order=pk)["refill"])
+    drive(lambda: Refill.objects.get(pk=refill_id).status == "Completed", timeout=40)
+    assert Refill.objects.get(pk=refill_id).upstream.upstream_id
+
+
+def test_an_order_the_provider_no_longer_knows_goes_to_needs_attention(
+        reseller, provider_panel, customer, place):
+    _, svc = reseller
+    cust = customer("50")
+    pk = place(cust, svc["slow"], quantity="1000")
+    drive(lambda: upstream(pk) is not None and upstream(pk).state == "placed")
+    provider_panel.set_faults({"forget": 1.0})
+    drive(lambda: Order.objects.get(pk=pk).needs_attention)
+    assert "does not know its order" in Order.objects.get(pk=pk).attention_note
