@@ -5,8 +5,8 @@ Django's request cycle: the API uses none of the browser middleware
 (sessions, CSRF, messages, authentication, clickjacking, static files),
 URL resolving or HttpResponse, and skipping them is a measurable share of a
 `balance` or `status` call (see docs/benchmarks.md). Everything else goes
-through Django's full stack. Both answer a Host header outside ALLOWED_HOSTS
-with 400.
+through Django's full stack. A Host header outside ALLOWED_HOSTS gets 400 here,
+before either (JSON on the API's paths).
 """
 
 import os
@@ -23,10 +23,11 @@ from smmpanel.api import wsgi as api  # noqa: E402  (needs Django set up)
 
 API_PATHS = frozenset({"/api/v2", "/api/v2/"})
 BAD_HOST = b'{"error": "Invalid Host header"}'
+BAD_HOST_PAGE = b"<!doctype html>\n<title>Bad Request (400)</title>\n<h1>Bad Request (400)</h1>\n"
 
 
 def host_allowed(environ) -> bool:
-    """Django's ALLOWED_HOSTS check (a bad Host gets 400 there), for the API path that skips Django.
+    """Django's ALLOWED_HOSTS check, for every path: the API skips Django, WhiteNoise answers first.
 
     Without it, any name pointed at the server would be answered, which is what
     DNS-rebinding pages rely on. The Host header, or SERVER_NAME when a client sent none.
@@ -37,10 +38,10 @@ def host_allowed(environ) -> bool:
 
 
 def application(environ, start_response):
-    if environ.get("PATH_INFO") not in API_PATHS:
-        return site(environ, start_response)
+    api_call = environ.get("PATH_INFO") in API_PATHS
     if not host_allowed(environ):
-        start_response("400 Bad Request", [("Content-Type", "application/json"),
-                                           ("Content-Length", str(len(BAD_HOST)))])
-        return [BAD_HOST]
-    return api.application(environ, start_response)
+        # Here for every path: WhiteNoise would otherwise serve static files to any Host.
+        body, kind = (BAD_HOST, "application/json") if api_call else (BAD_HOST_PAGE, "text/html")
+        start_response("400 Bad Request", [("Content-Type", kind), ("Content-Length", str(len(body)))])
+        return [body]
+    return (api.application if api_call else site)(environ, start_response)
