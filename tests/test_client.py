@@ -487,6 +487,15 @@ def test_a_port_nobody_listens_on_is_a_transport_error_not_sent():
     assert isinstance(caught.value, ClientError)
 
 
+@pytest.mark.parametrize("url", ["panel.example/api/v2", "http://127.0.0.1:abc/api/v2",
+                                 "http://nonexistent.invalid/api/v2"])
+def test_a_url_that_cannot_be_reached_is_a_transport_error_not_sent(url):
+    with Client(url, KEY, timeout=5) as c:
+        with pytest.raises(TransportError) as caught:
+            c.balance()
+    assert caught.value.sent is False
+
+
 def test_a_server_that_never_answers_is_a_transport_error_that_may_have_been_sent():
     with socket.socket() as listener:  # the kernel accepts the connection; nobody ever answers
         listener.bind(("127.0.0.1", 0))

@@ -48,7 +48,7 @@ MAX_IDS = 100  # the protocol's limit of ids per multi request
 
 # httpx failures where the request surely never left this machine: safe to resend even an `add`.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
-             httpx.UnsupportedProtocol)
+             httpx.UnsupportedProtocol, httpx.InvalidURL)
 
 
 def _version() -> str:
@@ -167,7 +167,7 @@ class Client:
         started = time.monotonic()
         try:
             response = self._http.post(self.url, data=data, headers=self._headers)
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, httpx.InvalidURL) as e:  # InvalidURL is not an HTTPError
             sent = not isinstance(e, _NOT_SENT)
             reason = self._scrub(str(e)) or type(e).__name__
             log.debug("%s %s: %s (%s)", action, self._safe_url(), type(e).__name__, reason)
