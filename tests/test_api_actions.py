@@ -77,8 +77,7 @@ def test_the_key_is_stored_only_as_a_digest(customer):
 def test_it_answers_malformed_json_with_a_json_error(wsgi_client):
     response = wsgi_client.post("/api/v2", data=b'{"key": ', content_type="application/json")
     assert parsed(response) == {"error": "Request body is not valid JSON"}
-    response = wsgi_client.post("/api/v2", data=b"[1, 2]", content_type="application/json")
-    assert parsed(response) == {"error": "Request body is not valid JSON"}
+    # (valid JSON that is not an object: tests/test_limits.py)
 
 
 @pytest.mark.parametrize("content_type", ["multipart/form-data", "multipart/form-data; boundary=",
