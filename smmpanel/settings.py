@@ -119,6 +119,9 @@ SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL_HEADER", HTTPS) else None
 )
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+# The API never redirects (a client would re-send the POST as a GET without its body); gunicorn
+# serves it outside the middleware anyway, this keeps the Django route (runserver) the same.
+SECURE_REDIRECT_EXEMPT = [r"^api/v2/?$"]
 SITE_NAME = os.environ.get("SITE_NAME", "smmpanel")
 
 INSTALLED_APPS = [

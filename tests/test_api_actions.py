@@ -3,11 +3,12 @@
 import json
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from smmpanel.orders.models import Order, Refill
 from smmpanel.orders.services import apply_refill_status, apply_status
-from tests.conftest import ENCODINGS, PATHS, call_api, new_link, parsed
+from tests.conftest import ENCODINGS, PATHS, PanelServer, call_api, new_link, parsed
 
 SERVICE_KEYS = ["service", "name", "type", "category", "rate", "min", "max", "refill", "cancel", "dripfeed"]
 STATUS_KEYS = ["charge", "start_count", "status", "remains", "currency"]
@@ -255,9 +256,21 @@ def test_multi_status_with_only_commas_is_an_incorrect_request(api, customer):
                                            ("refill_status", "refills"), ("cancel", "orders")])
 def test_multi_actions_take_up_to_100_ids(api, customer, action, field):
     cust = customer()
-    hundred = ",".join(str(900000 + i) for i in range(100))
+    ids = [900000 + i for i in range(100)]
+    hundred = ",".join(map(str, ids))
     body = api(cust.key, action, **{field: hundred})
-    assert "error" not in body and len(body) == 100
+    # One answer per id, in order, each saying what became of that id (here: none exists).
+    # A whole-body {"error": ...} would fail here; so would a list that dropped or merged items.
+    not_found = {"error": "Refill not found" if action == "refill_status" else "Incorrect order ID"}
+    expected = {
+        "status": {str(i): not_found for i in ids},
+        "refill": [{"order": i, "refill": not_found} for i in ids],
+        "refill_status": [{"refill": i, "status": not_found} for i in ids],
+        "cancel": [{"order": i, "cancel": not_found} for i in ids],
+    }[action]
+    assert body == expected
+    if action == "status":
+        assert list(body) == [str(i) for i in ids]
     too_many = hundred + ",999999"
     assert api(cust.key, action, **{field: too_many}) == {"error": "Too many IDs: at most 100 per request"}
 
@@ -445,10 +458,39 @@ def test_every_encoding_and_both_paths_behave_alike(api, customer, service, via,
     assert api("bad", "balance", via=via, path=path) == {"error": "Invalid API key"}
 
 
-def test_the_api_never_redirects(wsgi_client):
+def test_the_api_never_redirects_through_djangos_full_stack(client, customer, settings):
+    # The Django route (the test client, runserver) passes every middleware. With the
+    # redirecting ones switched on, a POST to either path must still be answered, not
+    # redirected (a client following a 301 would re-send it as a GET, without its body).
+    settings.APPEND_SLASH = True
+    settings.SECURE_SSL_REDIRECT = True
+    cust = customer("1")
     for path in PATHS:
-        response = wsgi_client.post(path, data={"key": "x", "action": "balance"})
-        assert response.status_code == 200
+        response = client.post(path, data={"key": cust.key, "action": "balance"})
+        assert parsed(response) == {"balance": "1.00000", "currency": "USD"}, path
+    # The control: the same middleware does redirect the other pages.
+    assert client.post("/admin/login/").status_code == 301  # SecurityMiddleware: to https
+    settings.SECURE_SSL_REDIRECT = False
+    assert client.get("/admin").status_code == 301  # CommonMiddleware: APPEND_SLASH
+
+
+def test_the_api_never_redirects_through_gunicorn_behind_https(tmp_path):
+    server = PanelServer(f"sqlite:///{tmp_path}/redirects.sqlite3", tmp_path)
+    # A deployment's https settings: SSL redirect on, and no proxy header in these requests.
+    server.env.update({"SITE_URL": "https://panel.example.com", "SECRET_KEY": "s" * 60})
+    server.manage("migrate", "--noinput")
+    server.start(workers=1, threads=2)
+    try:
+        with httpx.Client(headers={"Host": "panel.example.com"}, follow_redirects=False, timeout=30) as http:
+            for path in PATHS:
+                response = http.post(f"http://127.0.0.1:{server.port}{path}", data={"key": "x", "action": "balance"})
+                assert response.status_code == 200, (path, response.status_code, response.headers)
+                assert response.json() == {"error": "Invalid API key"}
+            # The control: the browser pages do go through the redirecting middleware.
+            admin = http.get(f"http://127.0.0.1:{server.port}/admin/login/")
+            assert admin.status_code == 301 and admin.headers["location"].startswith("https://panel.example.com/")
+    finally:
+        server.stop()
 
 
 def test_json_clients_may_send_numbers_and_arrays(api, customer, service, place):
