@@ -186,10 +186,11 @@ def test_http_500_after_add_answers_a_server_error_and_the_provider_holds_the_or
 
 
 def test_forget_makes_the_same_orders_unknown_every_time_and_only_them(provider_panel):
-    orders = [place(provider_panel) for _ in range(20)]
-    provider_panel.set_faults({"seed": 7, "forget": 0.5})
-    expected = {o for o in orders if stable_fraction(7, "forget", o) < 0.5}
-    assert 0 < len(expected) < len(orders)
+    orders = [place(provider_panel) for _ in range(10)]
+    # A seed that forgets some of these ids but not all (the hash decides, not luck).
+    seed = next(s for s in range(100) if 0 < sum(stable_fraction(s, "forget", o) < 0.5 for o in orders) < 10)
+    provider_panel.set_faults({"seed": seed, "forget": 0.5})
+    expected = {o for o in orders if stable_fraction(seed, "forget", o) < 0.5}
     for _ in range(2):
         single = {o for o in orders if call(provider_panel, "status", order=o).json() == {"error": NOT_FOUND}}
         multi = call(provider_panel, "status", orders=",".join(map(str, orders))).json()
@@ -200,7 +201,7 @@ def test_forget_makes_the_same_orders_unknown_every_time_and_only_them(provider_
 
 def test_spellings_give_each_order_one_other_panels_spelling(provider_panel):
     provider_panel.run_worker()
-    running = [place(provider_panel, "slow", quantity=1000) for _ in range(6)]
+    running = [place(provider_panel, "slow", quantity=1000) for _ in range(4)]
     canceled = place(provider_panel, "slow", quantity=1000)
     assert call(provider_panel, "cancel", order=canceled).json() == [{"order": canceled, "cancel": 1}]
     completed = place(provider_panel, "default", quantity=10)
