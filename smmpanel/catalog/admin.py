@@ -45,3 +45,12 @@ class ServiceAdmin(admin.ModelAdmin):
 
     def get_inlines(self, request, obj):
         return _inlines()
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # After the inlines (the provider inline's own keep_* boxes would overwrite it), and reached
+        # from the change form and from list_editable alike: an owner's rate or name is kept on re-sync.
+        if change:
+            from smmpanel.providers.catalog import owner_edited
+
+            owner_edited(form.instance, form.changed_data)

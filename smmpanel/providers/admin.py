@@ -5,8 +5,13 @@ rendered back), and lists show only its first characters.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Count
+from django.template.defaultfilters import linebreaksbr
+from django.template.response import TemplateResponse
 
+from smmpanel.providers import catalog
 from smmpanel.providers.models import Provider, ProviderService, UpstreamOrder, UpstreamRefill
 
 
@@ -31,14 +36,71 @@ class ProviderForm(forms.ModelForm):
         return key
 
 
+class SyncServicesForm(forms.Form):
+    """The questions of the "Import / sync services" action (see smmpanel.providers.catalog.sync_services)."""
+
+    markup = forms.DecimalField(
+        required=False, min_value=0, max_value=catalog.MAX_MARKUP, decimal_places=2,
+        label="Markup %", help_text="Percent over cost, e.g. 30. Empty: each service keeps its own markup.",
+    )
+    category_prefix = forms.CharField(
+        required=False, strip=False, max_length=100,
+        help_text='File the services under this prefix + the provider\'s category, e.g. "ProviderX: ". '
+                  "Empty: new services go under the provider's category names, existing ones stay where they are.",
+    )
+
+
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
     list_display = ["name", "api_url", "key_hint", "enabled", "currency", "currency_rate", "balance",
-                    "balance_checked_at"]
+                    "balance_checked_at", "services_count"]
     list_filter = ["enabled"]
     search_fields = ["name", "api_url"]
     readonly_fields = ["currency", "balance", "balance_checked_at", "created"]
+    actions = ["check_balance", "sync_services"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_services=Count("services"))
+
+    @admin.display(description="services", ordering="n_services")
+    def services_count(self, provider):
+        return provider.n_services
+
+    @admin.action(description="Check balance")
+    def check_balance(self, request, queryset):
+        for provider in queryset:
+            try:
+                catalog.refresh_balance(provider)
+            except catalog.ProviderError as e:
+                self.message_user(request, str(e), messages.ERROR)
+            else:
+                self.message_user(request, f"{provider.name}: {provider.balance} {provider.currency}".rstrip(),
+                                  messages.SUCCESS)
+
+    @admin.action(description="Import / sync services")
+    def sync_services(self, request, queryset):
+        """First an intermediate page asking the markup and category prefix, then the sync, reported as messages."""
+        form = SyncServicesForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            for provider in queryset:
+                try:
+                    report = catalog.sync_services(provider, markup_percent=form.cleaned_data["markup"],
+                                                   category_prefix=form.cleaned_data["category_prefix"] or None)
+                except catalog.ProviderError as e:
+                    self.message_user(request, str(e), messages.ERROR)
+                else:
+                    self.message_user(request, linebreaksbr(str(report), autoescape=True), messages.SUCCESS)
+            return None  # back to the list, where the messages show
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import / sync services",
+            "opts": self.model._meta,
+            "form": form,
+            "providers": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/providers/provider/sync_services.html", context)
 
 
 class ProviderServiceInline(admin.StackedInline):

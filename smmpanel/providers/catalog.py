@@ -418,3 +418,18 @@ def sync_services(provider: Provider, *, markup_percent=None, category_prefix: s
         _Sync(locked, items, markup, category_prefix, now, report).run()
     log.info("%s", report.summary())
     return report
+
+
+def owner_edited(service: Service, changed_fields) -> None:
+    """The owner changed a service by hand (admin): a changed rate or name is theirs to keep on re-sync,
+    and a changed `active` is their choice (a later sync no longer re-activates it)."""
+    changed = set(changed_fields)
+    updates = {}
+    if "rate" in changed:
+        updates["keep_rate"] = True
+    if "name" in changed:
+        updates["keep_name"] = True
+    if "active" in changed:
+        updates["deactivated_by_sync"] = False
+    if updates:
+        ProviderService.objects.filter(service_id=service.pk).update(**updates)
