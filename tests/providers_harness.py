@@ -178,10 +178,11 @@ class ProviderPanel:
         return self._query(f'SELECT COUNT(*) FROM "{Order._meta.db_table}"')[0][0]
 
     def orders(self) -> dict[int, dict]:
-        """A's orders by id: {"status", "remains", "quantity", "service"}."""
+        """A's orders by id: {"status", "remains", "quantity", "service", "parent"} (parent: a subscription's id)."""
         from smmpanel.orders.models import Order
 
-        cols = {name: Order._meta.get_field(name).column for name in ("status", "remains", "quantity", "service")}
+        names = ("status", "remains", "quantity", "service", "parent")
+        cols = {name: Order._meta.get_field(name).column for name in names}
         columns = ", ".join(f'"{column}"' for column in cols.values())
         rows = self._query(f'SELECT "id", {columns} FROM "{Order._meta.db_table}"')
         return {row[0]: dict(zip(cols, row[1:], strict=True)) for row in rows}

@@ -99,6 +99,34 @@ def test_with_no_faults_the_provider_answers_in_the_reference_shapes(provider_pa
     assert call(provider_panel, "cancel", orders=str(order)).json() == [{"order": order, "cancel": 1}]
 
 
+ONE_OF_EACH = {
+    "default": dict(quantity=100),
+    "package": dict(),
+    "custom_comments": dict(comments="one\ntwo"),
+    "mentions": dict(quantity=20, usernames="alice\nbob"),
+    "poll": dict(quantity=20, answer_number=1),
+    "comment_replies": dict(username="alice", comments="thanks\nagreed"),
+    "seo": dict(quantity=50, keywords="smm panel"),
+}
+
+
+def test_the_provider_completes_an_order_of_every_catalog_type_within_seconds(provider_panel):
+    provider_panel.run_worker()
+    placed = {name: call(provider_panel, "add", service=provider_panel.services[name], link=new_link(),
+                         **params).json() for name, params in ONE_OF_EACH.items()}
+    placed["subscriptions"] = call(provider_panel, "add", service=provider_panel.services["subscriptions"],
+                                   username=new_link(), min=10, max=20, posts=2, old_posts=1, delay=0).json()
+    assert all(set(body) == {"order"} for body in placed.values()), placed
+    ids = {body["order"] for body in placed.values()}
+
+    def all_completed(panel):
+        mine = [o for pk, o in panel.orders().items() if pk in ids or o["parent"] in ids]
+        return len(mine) == len(ids) + 3 and {o["status"] for o in mine} == {"Completed"}
+
+    provider_panel.wait_for(all_completed, timeout=30)
+    assert provider_panel.ledger_ok()
+
+
 # --- faults before anything: nothing reaches A ---------------------------------------------------
 
 REFUSALS = {
