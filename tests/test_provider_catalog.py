@@ -7,10 +7,12 @@ through A's own shell and undone after each test (A lives for the module).
 
 import json
 import threading
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, Decimal, localcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smmpanel.catalog.models import Category, Service
 from smmpanel.ledger.money import format_rate
@@ -231,7 +233,7 @@ def test_a_report_reads_as_a_summary_of_what_changed(provider, provider_panel, u
     upstream.update({"poll": {"rate": "1.50"}})
     second = str(sync_services(provider))
     assert second.splitlines()[0] == (
-        f"provider A: {len(CATALOG)} services listed; 1 price, {len(CATALOG) - 1} unchanged"
+        f"provider A: {len(CATALOG)} services listed; 1 price change, {len(CATALOG) - 1} unchanged"
     )
     assert f"price       #{local(provider_panel, 'poll').pk} poll (Poll): 1.44000 → 1.80000" in second
 
@@ -518,6 +520,36 @@ def test_refresh_balance_stores_what_the_provider_says(provider):
     provider.refresh_from_db()
     assert provider.balance == RESELLER_BALANCE
     assert provider.currency == "USD" and provider.balance_checked_at == now
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rate=st.decimals(min_value=0, max_value=10**6, places=8),
+    currency_rate=st.decimals(min_value=Decimal("0.00000001"), max_value=10**4, places=8),
+    markup=st.decimals(min_value=0, max_value=1000, places=2),
+)
+def test_no_rate_and_currency_rate_and_markup_give_a_price_below_cost(rate, currency_rate, markup):
+    price = marked_up_rate(rate, currency_rate, markup)
+    with localcontext() as ctx:
+        ctx.prec = 100  # exact
+        exact = rate * currency_rate * (1 + markup / 100)
+    assert price == price.quantize(CENT5) and exact <= price < exact + CENT5
+    assert price >= cost_rate(rate, currency_rate)
+
+
+def test_a_new_currency_rate_reprices_every_service_but_the_kept_ones(provider, provider_panel):
+    sync_services(provider, markup_percent="0")
+    kept = local(provider_panel, "seo")
+    ProviderService.objects.filter(service=kept).update(keep_rate=True)
+    Provider.objects.filter(pk=provider.pk).update(currency_rate=Decimal("2"))
+    provider.refresh_from_db()
+
+    report = sync_services(provider)
+
+    assert len(report.price_changes) == len(CATALOG) - 1
+    assert local(provider_panel, "poll").rate == Decimal("2.40000")
+    assert local(provider_panel, "seo").rate == Decimal("0.40000")
+    assert [line.service for line in report.below_cost] == [kept.pk]
 
 
 def test_cost_is_exact_for_long_rates():

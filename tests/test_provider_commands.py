@@ -18,6 +18,7 @@ from smmpanel.catalog.models import Service
 from smmpanel.providers.models import Provider, ProviderService
 from tests.conftest import PYTHON, REPO
 from tests.providers_harness import CATALOG, RESELLER_BALANCE
+from tests.test_provider_catalog import UpstreamCatalog, fixed_panel  # noqa: F401 - a fixture
 
 DOWN = "http://127.0.0.1:9/api/v2"  # the discard port: nothing listens there
 
@@ -88,6 +89,18 @@ def test_add_with_a_key_the_provider_refuses_repeats_the_provider_s_words(db, pr
     assert message == "provider A refused `balance`: Invalid API key"
     assert not Provider.objects.exists()
     no_key(key, message, logs.text)
+
+
+def test_add_of_a_provider_in_another_currency_says_to_set_the_currency_rate(db, fixed_panel):
+    fixed_panel.body = {"balance": "100.842921", "currency": "EUR"}
+    url = f"http://127.0.0.1:{fixed_panel.server_address[1]}/api/v2"
+    out, _ = run("add", "E", "--url", url, "--key", "e" * 40)
+    assert out.splitlines()[1:] == [
+        "balance: 100.84292 EUR",
+        "note: its currency is EUR; prices are converted with the currency rate (USD per unit), 1 now: "
+        "set it in the admin before importing",
+    ]
+    assert run("add", "E2", "--url", url, "--key", "e" * 40, "--currency-rate", "1.08")[0].count("note") == 0
 
 
 def test_add_without_a_check_asks_nothing(db):
@@ -190,9 +203,8 @@ def test_sync_services_prints_the_report_and_applies_markup_and_prefix(added, pr
 
 @pytest.mark.parametrize("markup", ["-5", "abc", "1.001", "1e9", "nan"])
 def test_sync_services_refuses_a_bad_percent_before_asking(added, markup):
-    assert "markup" in fails("sync-services", "A", "--markup", markup) or "percent" in fails(
-        "sync-services", "A", "--markup", markup
-    )
+    message = fails("sync-services", "A", "--markup", markup)
+    assert "markup" in message or "percent" in message
     assert not Service.objects.exists()
 
 
@@ -370,8 +382,6 @@ def test_an_owner_who_turns_a_service_back_on_or_off_takes_it_over_from_the_sync
 
 @pytest.fixture
 def upstream(provider_panel):
-    from tests.test_provider_catalog import UpstreamCatalog
-
     edits = UpstreamCatalog(provider_panel)
     yield edits
     edits.restore()

@@ -175,23 +175,27 @@ class SyncReport:
     below_cost: list[Line] = field(default_factory=list)  # kept rates the provider's price now exceeds
     unchanged: int = 0
 
-    SECTIONS = (("created", "created"), ("price_changes", "price"), ("renamed", "renamed"),
-                ("changed", "changed"), ("deactivated", "deactivated"), ("reactivated", "reactivated"),
-                ("skipped", "skipped"), ("below_cost", "BELOW COST"))
+    # (attribute, label of its lines, what the summary counts it as)
+    SECTIONS = (("created", "created", "created"), ("price_changes", "price", "price change"),
+                ("renamed", "renamed", "renamed"), ("changed", "changed", "changed"),
+                ("deactivated", "deactivated", "deactivated"), ("reactivated", "reactivated", "reactivated"),
+                ("skipped", "skipped", "skipped"), ("below_cost", "BELOW COST", "below cost"))
 
     @property
     def changes(self) -> int:
-        return sum(len(getattr(self, name)) for name, _ in self.SECTIONS if name not in ("skipped", "below_cost"))
+        """How many services this sync changed (skipped and below-cost ones are news, not changes)."""
+        return sum(len(getattr(self, name)) for name, _, _ in self.SECTIONS if name not in ("skipped", "below_cost"))
 
     def summary(self) -> str:
-        counts = [f"{len(getattr(self, name))} {label.lower()}" for name, label in self.SECTIONS
-                  if getattr(self, name)]
+        counts = [f"{len(getattr(self, name))} {counted}" + ("s" if counted.endswith("change") and
+                                                              len(getattr(self, name)) > 1 else "")
+                  for name, _, counted in self.SECTIONS if getattr(self, name)]
         counts.append(f"{self.unchanged} unchanged")
         return f"provider {self.provider}: {self.listed} services listed; " + ", ".join(counts)
 
     def __str__(self) -> str:
         lines = [self.summary()]
-        for name, label in self.SECTIONS:
+        for name, label, _ in self.SECTIONS:
             for line in getattr(self, name):
                 who = f"#{line.service} {line.name}" if line.service is not None else line.name
                 lines.append(f"  {label:<11} {who}" + (f": {line.detail}" if line.detail else ""))
