@@ -498,6 +498,26 @@ def test_string_ids_and_odd_spellings_from_a_provider_are_imported(db, fixed_pan
     ]
 
 
+def test_numbers_our_columns_cannot_hold_are_skipped_or_clamped_not_a_crash(db, fixed_panel):
+    fixed_panel.body = [
+        {"service": 1, "name": "Negative min", "type": "Default", "rate": "1", "min": -1, "max": 10**12},
+        {"service": 2, "name": "Huge rate", "type": "Default", "rate": "1e20", "min": 1, "max": 10},
+        {"service": "9" * 60, "name": "Long id", "type": "Default", "rate": "1", "min": 1, "max": 10},
+        {"service": 3, "name": "Long type", "type": " Custom   Comments " + " " * 40, "rate": "1", "min": 1,
+         "max": 10},
+    ]
+    url = f"http://127.0.0.1:{fixed_panel.server_address[1]}/api/v2"
+    provider = Provider.objects.create(name="Z", api_url=url, api_key="k" * 32, currency_rate=Decimal("0.00000001"))
+
+    report = sync_services(provider)
+
+    clamped = ProviderService.objects.get(upstream_service="1")
+    assert (clamped.service.min, clamped.service.max) == (1, 2**31 - 1)
+    assert (clamped.upstream_min, clamped.upstream_max) == (0, 2**31 - 1)
+    assert ProviderService.objects.get(upstream_service="3").service.type == "Custom Comments"
+    assert sorted(line.detail for line in report.skipped) == ["id too long", "rate 1E+20 out of range"]
+
+
 def test_an_empty_service_list_changes_nothing(db, fixed_panel):
     fixed_panel.body = [{"service": 1, "name": "One", "type": "Default", "rate": "1", "min": 1, "max": 10}]
     url = f"http://127.0.0.1:{fixed_panel.server_address[1]}/api/v2"

@@ -46,7 +46,10 @@ log = logging.getLogger(__name__)
 FULFILMENT = "provider"
 NO_CATEGORY = "Other"  # for upstream services listed without a category
 MAX_MARKUP = Decimal("9999999.99")  # ProviderService.markup_percent: 9 digits, 2 places
+MAX_COUNT = 2**31 - 1  # min/max columns are 32-bit integers on PostgreSQL
+MAX_UPSTREAM_RATE = Decimal("1e16")  # ProviderService.upstream_rate: 24 digits, 8 places
 NAME_MAX = Service._meta.get_field("name").max_length
+ID_MAX = ProviderService._meta.get_field("upstream_service").max_length
 CATEGORY_MAX = Category._meta.get_field("name").max_length
 
 # Our 16 type names, found whatever the case and spacing a provider writes them in.
@@ -213,12 +216,17 @@ def _limits(item, order_type) -> tuple[int, int] | str:
     """(min, max) for a local service, or why the upstream service cannot be sold."""
     if order_type.quantity == QTY_ONE:  # a package: one unit, whatever the panel says
         return 1, 1
-    low, high = max(item.min, 1), item.max
+    low, high = max(_count(item.min), 1), _count(item.max)
     if high == 0:
         return "no maximum quantity"
     if low > high:
         return f"min {item.min} above max {item.max}"
     return low, high
+
+
+def _count(value: int) -> int:
+    """A min or max as our columns can hold it (a panel may send -1 or 10**12)."""
+    return max(0, min(value, MAX_COUNT))
 
 
 def _category_name(prefix: str, upstream_category: str) -> str:
@@ -255,6 +263,9 @@ class _Sync:
         for position, item in enumerate(self.items):
             upstream_id = str(item.service)
             label = f"#{upstream_id} {item.name}"
+            if len(upstream_id) > ID_MAX:
+                self.report.skipped.append(Line(None, f"#{upstream_id[:20]}… {item.name}", "id too long"))
+                continue
             if upstream_id in listed:
                 self.report.skipped.append(Line(None, label, "listed twice (the first one counts)"))
                 continue
@@ -281,16 +292,17 @@ class _Sync:
             return limits, None, None
         if item.rate < 0:
             return f"negative rate {item.rate}", None, None
-        if marked_up_rate(item.rate, self.provider.currency_rate, self.markup or 0) > MAX_AMOUNT:
+        if (item.rate >= MAX_UPSTREAM_RATE
+                or marked_up_rate(item.rate, self.provider.currency_rate, self.markup or 0) > MAX_AMOUNT):
             return f"rate {item.rate} out of range", None, None
         return "", order_type, limits
 
     def record_upstream(self, ps: ProviderService, item) -> None:
         ps.upstream_name = item.name[: ProviderService._meta.get_field("upstream_name").max_length]
         ps.upstream_category = item.category[: ProviderService._meta.get_field("upstream_category").max_length]
-        ps.upstream_type = item.type
+        ps.upstream_type = item.type[: ProviderService._meta.get_field("upstream_type").max_length]
         ps.upstream_rate = item.rate
-        ps.upstream_min, ps.upstream_max = item.min, item.max
+        ps.upstream_min, ps.upstream_max = _count(item.min), _count(item.max)
         ps.upstream_dripfeed, ps.upstream_refill, ps.upstream_cancel = item.dripfeed, item.refill, item.cancel
         ps.available = True
         ps.synced_at = self.now
