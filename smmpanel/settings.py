@@ -214,6 +214,9 @@ def _database() -> dict:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'smmpanel.sqlite3'}"
     if url.startswith("sqlite"):
         db = dj_database_url.parse(url)
+        # Django's backend, except that under gevent a wait for the write lock yields
+        # to other requests instead of blocking the whole process (smmpanel/sqlite/base.py).
+        db["ENGINE"] = "smmpanel.sqlite"
         if db["NAME"] and db["NAME"] != ":memory:":
             Path(db["NAME"]).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             _private_sqlite_file(db["NAME"])

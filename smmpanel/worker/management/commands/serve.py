@@ -37,6 +37,7 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 PR_SET_PDEATHSIG = 1
 
@@ -112,6 +113,12 @@ class Command(BaseCommand):
             )
         listener = bind(host, port)
         call_command("migrate", interactive=False, verbosity=0)
+        # This process only watches from now on: it must not hold database connections
+        # (a pool keeps some open) beyond what the servers and the worker use.
+        for conn in connections.all():
+            conn.close()
+            if callable(getattr(conn, "close_pool", None)):
+                conn.close_pool()
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="smmpanel.settings")
         web_cmd = [
             sys.executable, "-m", "gunicorn", "smmpanel.wsgi:application",
