@@ -107,7 +107,9 @@ def read_fields(raw: RawRequest) -> dict[str, str]:
 
 def _json_fields(body: bytes) -> dict[str, str]:
     try:
-        data = json.loads(body or b"{}")
+        # Whole numbers stay text: every field is text anyway, and int() of a
+        # 5,000-digit literal would fail (and cost) before validation sees it.
+        data = json.loads(body or b"{}", parse_int=str)
     except (ValueError, UnicodeDecodeError, RecursionError):
         # RecursionError: nesting deeper than the parser's stack ([[[[…, 100,000 deep).
         raise ApiError("bad_json") from None
