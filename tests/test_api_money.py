@@ -206,8 +206,8 @@ def test_a_prepaid_subscription_refunds_the_posts_it_did_not_use(api, customer, 
     cust = customer("10")
     svc = service("Subscriptions", rate="1", min=10, max=1000)
     sub_id = subscription(api, cust, svc, posts="5", old_posts="2")  # 1 × 200 × 7 / 1000 = 1.40
-    first = add_post_order(sub_id, link="https://instagram.com/p/1", quantity=150, old=False)
-    second = add_post_order(sub_id, link="https://instagram.com/p/0", quantity=200, old=True)
+    first = add_post_order(sub_id, number=1, link="https://instagram.com/p/1", quantity=150, old=False)
+    second = add_post_order(sub_id, number=1, link="https://instagram.com/p/0", quantity=200, old=True)
     assert (first.charge, second.charge) == (Decimal("0.15"), Decimal("0.2"))
     assert cust.balance() == Decimal("8.6")  # the posts were paid up front
 
@@ -227,7 +227,7 @@ def test_a_refund_of_a_prepaid_subscriptions_order_reaches_the_customer_once(api
     cust = customer("10")
     svc = service("Subscriptions", rate="1", min=10, max=1000)
     sub_id = subscription(api, cust, svc, posts="2")  # 0.40
-    child = add_post_order(sub_id, link="https://instagram.com/p/1", quantity=200, old=False)
+    child = add_post_order(sub_id, number=1, link="https://instagram.com/p/1", quantity=200, old=False)
     apply_status(child.pk, "Partial", remains=50)  # 0.05 back
     apply_status(sub_id, "Completed")  # 0.20 unused back
     apply_status(sub_id, "Canceled")
@@ -243,7 +243,7 @@ def test_a_pay_per_post_subscription_pays_each_order_and_pauses_when_funds_run_o
     sub_id = subscription(api, cust, svc, max="100", min="100")
     assert cust.balance() == Decimal("0.25")
 
-    made = [add_post_order(sub_id, link=f"https://instagram.com/p/{i}", quantity=100, old=False)
+    made = [add_post_order(sub_id, number=i + 1, link=f"https://instagram.com/p/{i}", quantity=100, old=False)
             for i in range(3)]
 
     assert made[2] is None and all(o is not None for o in made[:2])
@@ -254,7 +254,7 @@ def test_a_pay_per_post_subscription_pays_each_order_and_pauses_when_funds_run_o
     money_is_conserved(cust)
 
     ledger.deposit(cust.account, Decimal(1))
-    resumed = add_post_order(sub_id, link="https://instagram.com/p/9", quantity=100, old=False)
+    resumed = add_post_order(sub_id, number=3, link="https://instagram.com/p/9", quantity=100, old=False)
     assert resumed is not None
     assert api(cust.key, "status", order=sub_id)["status"] == "Active"
 
@@ -263,7 +263,7 @@ def test_a_subscriptions_orders_are_the_customers_own_orders(api, customer, serv
     cust, other = customer("10"), customer("10")
     svc = service("Subscriptions", rate="1", min=10, max=1000)
     sub_id = subscription(api, cust, svc)
-    child = add_post_order(sub_id, link="https://instagram.com/p/1", quantity=100, old=False)
+    child = add_post_order(sub_id, number=1, link="https://instagram.com/p/1", quantity=100, old=False)
     assert api(cust.key, "status", order=child.pk)["charge"] == "0.10000"
     assert api(other.key, "status", order=child.pk) == {"error": "Incorrect order ID"}
     assert api(other.key, "status", order=sub_id) == {"error": "Incorrect order ID"}

@@ -15,6 +15,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
+
 log = logging.getLogger(__name__)
 
 
@@ -42,6 +44,9 @@ class Fulfilment:
     service_data_model = None
     # What to read with each claimed order (select_related paths from the order).
     order_related: tuple = ()
+    # True when a step is database work only (no network): the worker then runs a few
+    # rows' steps and releases in one transaction, one commit instead of several each.
+    database_only = False
 
     def group_key(self, order):
         """Orders with the same key are handed to one `advance_orders` call (a provider: one upstream panel)."""
@@ -70,7 +75,8 @@ class Fulfilment:
         from smmpanel.orders.services import LeaseLost
 
         try:
-            return Outcome(next_due=step(row, now))
+            with transaction.atomic():  # a savepoint inside the worker's transaction: a failure undoes only this row
+                return Outcome(next_due=step(row, now))
         except LeaseLost:
             return Outcome()  # another worker holds the row now; its release is not ours to make
         except StepError as e:

@@ -69,6 +69,7 @@ def post_link(username: str, number: int, old: bool) -> str:
 class Simulated(Fulfilment):
     name = "simulated"
     worker_driven = True
+    database_only = True
     service_data_model = SimulatedService
     order_related = ("service__simulated",)
 

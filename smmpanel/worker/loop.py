@@ -14,6 +14,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from smmpanel.fulfilment import registry
@@ -25,6 +26,7 @@ from smmpanel.worker.claims import claim_due, release
 log = logging.getLogger(__name__)
 BATCH = 100
 MAX_ATTEMPTS = 8
+ROWS_PER_TRANSACTION = 20
 
 
 def backoff(attempts: int) -> timedelta:
@@ -68,10 +70,26 @@ def _pass(kind, rows: list, now, method: str, group_key, is_order: bool) -> int:
     for row in rows:
         groups[group_key(row)].append(row)
     for group in groups.values():
-        outcomes = _advance(kind, method, group, now)
-        for row in group:
-            _settle(row, outcomes.get(row.pk, Outcome()), now, is_order=is_order)
+        if kind.database_only:
+            # Steps and releases of a few rows in one transaction: one commit for them all
+            # (short, so that the API's writers never wait long for the database).
+            for start in range(0, len(group), ROWS_PER_TRANSACTION):
+                chunk = group[start:start + ROWS_PER_TRANSACTION]
+                with transaction.atomic():
+                    _advance_and_settle(kind, method, chunk, now, is_order)
+        else:
+            # Network steps run outside any transaction; only their results are written together.
+            outcomes = _advance(kind, method, group, now)
+            with transaction.atomic():
+                for row in group:
+                    _settle(row, outcomes.get(row.pk, Outcome()), now, is_order=is_order)
     return len(rows)
+
+
+def _advance_and_settle(kind, method, rows, now, is_order) -> None:
+    outcomes = _advance(kind, method, rows, now)
+    for row in rows:
+        _settle(row, outcomes.get(row.pk, Outcome()), now, is_order=is_order)
 
 
 def run_once(now=None, batch: int = BATCH) -> int:
