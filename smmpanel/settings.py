@@ -280,6 +280,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # lockouts are warnings; its banner and each failure are not
+        "httpx": {"level": "WARNING"},  # the worker's every request to a provider is not news
     },
 }
 

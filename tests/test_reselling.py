@@ -7,6 +7,7 @@ money on both sides, how many orders A really holds, and the order's history.
 """
 
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -39,17 +40,20 @@ def reseller(db, settings, provider_panel):
         )
         ProviderService.objects.create(service=svc, provider=provider,
                                        upstream_service=str(provider_panel.services[key]),
-                                       upstream_type=type_, upstream_rate=Decimal(rate))
+                                       upstream_type=type_, upstream_rate=Decimal(rate),
+                                       upstream_dripfeed=options.get("dripfeed", False))
         local[key] = svc
     return provider, local
 
 
-def drive(until, timeout: float = 30):
-    """Run B's worker passes until `until()` is true."""
+def drive(until, timeout: float = 30, minutes_per_pass: float = 0):
+    """Run B's worker passes until `until()` is true (B's clock may run ahead by `minutes_per_pass` a pass)."""
     deadline = time.monotonic() + timeout
+    ahead = timedelta()
     while not until():
         assert time.monotonic() < deadline, "B's orders did not settle in time"
-        if not run_once(now=timezone.now()):
+        ahead += timedelta(minutes=minutes_per_pass)
+        if not run_once(now=timezone.now() + ahead):
             time.sleep(0.1)
 
 
@@ -198,3 +202,64 @@ def test_an_order_the_provider_no_longer_knows_goes_to_needs_attention(
     provider_panel.set_faults({"forget": 1.0})
     drive(lambda: Order.objects.get(pk=pk).needs_attention)
     assert "does not know its order" in Order.objects.get(pk=pk).attention_note
+
+
+def test_a_drip_feed_the_provider_cannot_run_is_run_here_one_upstream_order_a_run(
+        reseller, provider_panel, customer, place, api):
+    _, svc = reseller
+    ProviderService.objects.filter(service=svc["default"]).update(upstream_dripfeed=False)
+    cust = customer("50")
+    provider_panel.run_worker()
+    before = provider_panel.order_count()
+    pk = place(cust, svc["default"], quantity="100", runs="3", interval="10")
+    # B's clock runs ahead 4 minutes a pass: a run every ~3 passes; A delivers each in a second or two.
+    drive(all_final(pk), timeout=60, minutes_per_pass=4)
+    runs = UpstreamOrder.objects.filter(order_id=pk).order_by("run")
+    assert [(r.run, r.quantity, r.state) for r in runs] == [(1, 100, "placed"), (2, 100, "placed"), (3, 100, "placed")]
+    assert provider_panel.order_count() == before + 3
+    order = Order.objects.get(pk=pk)
+    assert (order.status, order.remains, order.refunded) == ("Completed", 0, Decimal("0.00000"))
+    assert api(cust.key, "status", order=pk)["status"] == "Completed"
+    money_is_conserved(cust)
+
+
+def test_a_canceled_drip_feed_run_here_stops_its_runs_and_refunds_what_was_not_delivered(
+        reseller, provider_panel, customer, place, api):
+    _, svc = reseller
+    ProviderService.objects.filter(service=svc["default"]).update(upstream_dripfeed=False)
+    cust = customer("50")
+    provider_panel.run_worker()
+    pk = place(cust, svc["default"], quantity="100", runs="4", interval="60")
+    drive(lambda: UpstreamOrder.objects.filter(order_id=pk, status="Completed").exists(), timeout=30)
+    assert api(cust.key, "cancel", order=str(pk)) == [{"order": pk, "cancel": 1}]
+    drive(all_final(pk), timeout=30, minutes_per_pass=30)
+    order = Order.objects.get(pk=pk)
+    assert UpstreamOrder.objects.filter(order_id=pk).count() == 1  # no run sent after the cancel
+    assert (order.status, order.remains) == ("Partial", 300)
+    assert order.refunded == (order.charge * 3 / 4).quantize(Decimal("0.00001"))
+    money_is_conserved(cust)
+
+
+def test_a_forwarded_subscription_follows_the_provider_and_refunds_the_unused_share(
+        reseller, provider_panel, customer, place, api):
+    _, svc = reseller
+    cust = customer("100")
+    provider_panel.run_worker()
+    paid_before = provider_panel.balance()
+    refused = api(cust.key, "add", service=svc["subscriptions"].pk, username="nasa", min="10", max="20", delay="0")
+    assert refused == {"error": "This service needs posts: the number of new posts to order for"}
+    pk = place(cust, svc["subscriptions"], username="nasa", min="10", max="20", posts="3", old_posts="2",
+               delay="0")
+    drive(all_final(pk), timeout=60)
+    sub = Order.objects.get(pk=pk)
+    assert sub.status == "Completed" and sub.posts_done == 5  # as the provider counts: 3 new + 2 old
+    paid_upstream = paid_before - provider_panel.wait_for(
+        lambda p: p.balance() if p.balance() > paid_before - Decimal("1") else None)
+    # The customer kept paying only for the share the provider used, at our price.
+    kept = sub.charge - sub.refunded
+    assert 0 < kept < sub.charge
+    body = api(cust.key, "status", order=pk)
+    assert body["status"] == "Completed" and body["posts"] == "5"
+    assert Decimal(body["charge"]) == kept
+    assert paid_upstream > 0
+    money_is_conserved(cust)

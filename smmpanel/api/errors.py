@@ -47,6 +47,7 @@ MESSAGES = {
     "cancel_disabled": "Cancel is disabled for this service",
     "cancel_final": "Order cannot be canceled: it is {status}",
     "cancel_requested": "Cancel is already requested for this order",
+    "posts_required": "This service needs posts: the number of new posts to order for",
     "bad_transition": "An order that is {old} cannot become {new}",
     "idempotency_key_too_long": "Idempotency key is longer than {maximum} characters",
     "idempotency_mismatch": "Idempotency key was used with other parameters",

@@ -145,12 +145,14 @@ def _finish(order: Order, now) -> None:
 
 
 def apply_status(order_id: int, status: str, *, remains=None, start_count=None, now=None, actor=Actor.WORKER,
-                 message="", lease=None, user=None) -> Order:
+                 message="", lease=None, user=None, posts=None, used=None) -> Order:
     """Move an order to `status`, applying the refund rules when it ends.
 
     Partial refunds charge × remains / total; Canceled refunds what is left of
     the charge. A final order stays final: applying anything to it again is a
-    no-op, so a repeated outcome can never refund twice. A change the
+    no-op, so a repeated outcome can never refund twice. Subscriptions whose
+    posts are counted elsewhere (forwarded to a provider) take `posts` (posts
+    handled) and, when they end, `used` (what of the prepayment was used). A change the
     transition table does not allow (Completed → In progress, an order to
     Expired) raises OrderError("bad_transition") and changes nothing.
     """
@@ -170,7 +172,9 @@ def apply_status(order_id: int, status: str, *, remains=None, start_count=None, 
         if not allowed(order.transitions, old, status):
             raise OrderError("bad_transition", old=old, new=status)
         if order.is_subscription:
-            _set_subscription_status(order, status, now)
+            if posts is not None:
+                order.posts_done = max(order.posts_done, int(posts))
+            _set_subscription_status(order, status, now, used)
         else:
             _set_order_status(order, status, remains, start_count, now)
         if order.status != old:
@@ -198,12 +202,13 @@ def _set_order_status(order: Order, status: str, remains, start_count, now) -> N
     order.save()
 
 
-def _set_subscription_status(sub: Order, status: str, now) -> None:
+def _set_subscription_status(sub: Order, status: str, now, used=None) -> None:
     sub.status = status
     if sub.is_final:
         _finish(sub, now)
         if "posts" in sub.params:  # prepaid: give back the posts not used
-            used = sub.children.aggregate(s=Sum("charge"))["s"] or ZERO
+            if used is None:
+                used = sub.children.aggregate(s=Sum("charge"))["s"] or ZERO
             _refund(sub, sub.charge - used, "unused-posts")
     sub.save()
 

@@ -206,6 +206,10 @@ def _validate_subscription(service: Service, data: dict, today: date) -> OrderRe
     posts = None
     if not _missing(data.get("posts")):
         posts = parse_int(data["posts"], "bad_posts", minimum=1, maximum=100_000)
+    elif service.fulfilment == "provider":
+        # Forwarded, a subscription is billed by the provider for every post it makes: prepaid, the
+        # customer has paid for them all; paying per post, we would owe for posts the customer cannot pay.
+        raise OrderError("posts_required")
     old_posts = 0
     if not _missing(data.get("old_posts")):
         old_posts = parse_int(data["old_posts"], "bad_old_posts", minimum=0, maximum=1000)

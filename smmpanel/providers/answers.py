@@ -12,6 +12,8 @@ and the engine must tell three situations apart when an `add` fails:
             never resent automatically.
 """
 
+from decimal import Decimal
+
 from smmpanel.client import ApiError, BadResponse, TransportError
 from smmpanel.orders.models import Refill, Status
 
@@ -19,7 +21,9 @@ RETRY, REFUSED, UNSURE = "retry", "refused", "unsure"
 
 # Words of a refusal that is about the provider's state, not about the order (lower case).
 _TEMPORARY = ("not enough funds", "insufficient", "balance", "too many requests", "rate limit", "try again",
-              "maintenance", "temporarily", "invalid api key", "api key", "busy")
+              "maintenance", "temporarily", "invalid api key", "api key", "busy",
+              # Another of our customers has an order for this link there: try again once it is done.
+              "active order")
 # HTTP statuses saying the request was not processed: the gateway had no app to hand it to, or it was limited.
 _NOT_PROCESSED = (429, 502, 503)
 
@@ -64,6 +68,18 @@ def local_remains(remains: int | None, total: int) -> int | None:
     if remains is None:
         return None
     return min(max(0, remains), total)
+
+
+def used_share(sub, upstream_charge) -> Decimal:
+    """Of a prepaid subscription forwarded upstream, the share the provider used: what it says the subscription
+    cost (its `charge`) over what we prepaid there (its rate × max × posts). 1 when it does not say."""
+    upstream = sub.service.upstream
+    params = sub.params
+    prepaid = upstream.upstream_rate * int(params["max"]) * (int(params.get("posts", 0)) +
+                                                             int(params.get("old_posts", 0))) / 1000
+    if upstream_charge is None or prepaid <= 0:
+        return Decimal(1)
+    return min(Decimal(1), max(Decimal(0), Decimal(upstream_charge) / prepaid))
 
 
 def refill_status(status: str) -> str | None:

@@ -30,7 +30,7 @@ from smmpanel.fulfilment.base import Outcome, StepError
 from smmpanel.orders import services
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.models import Actor, Order, Refill, Status
-from smmpanel.providers import answers
+from smmpanel.providers import answers, dripfeed
 from smmpanel.providers.connection import calling
 from smmpanel.providers.models import UpstreamOrder, UpstreamRefill
 
@@ -77,6 +77,10 @@ def advance_orders(orders: list[Order], now) -> dict[int, Outcome]:
     outcomes: dict[int, Outcome] = {}
     if not provider.enabled:
         return {o.pk: Outcome(next_due=now + timedelta(minutes=5)) for o in orders}
+    here = [o for o in orders if dripfeed.runs_here(o)]
+    if here:
+        outcomes.update(dripfeed.advance(here, provider, now))
+        orders = [o for o in orders if o.pk not in outcomes]
     rows = {u.order_id: u for u in UpstreamOrder.objects.filter(order__in=orders, run=0)}
     checking, canceling = [], []
     for order in orders:
@@ -101,26 +105,31 @@ def advance_orders(orders: list[Order], now) -> dict[int, Outcome]:
     return outcomes
 
 
-def _place(order: Order, provider, now) -> Outcome:
+def _place(order: Order, provider, now, *, run: int = 0, quantity: int | None = None) -> Outcome:
+    """Send one order (run 0) or one drip-feed run (1…runs, of `quantity`) to the provider, at most once."""
     lease = order.claim_token
-    if order.cancel_requested_at is not None:
+    if order.cancel_requested_at is not None and run == 0:
         services.apply_status(order.pk, Status.CANCELED, actor=Actor.WORKER, lease=lease, now=now,
                               message="Canceled at the customer's request before it was sent to the provider.")
         return Outcome()
     upstream = order.service.upstream
+    params = _upstream_params(order)
+    if run:
+        params.pop("runs", None), params.pop("interval", None)
+        params["quantity"] = quantity
     # Committed before the request: from here on, this order may exist at the provider.
     try:
         with transaction.atomic():
             services.check_lease(order.pk, lease)
             row = UpstreamOrder.objects.create(
-                order=order, run=0, provider=provider, state=State.SUBMITTING, submit_token=lease,
-                submitted_at=now, quantity=order.total,
+                order=order, run=run, provider=provider, state=State.SUBMITTING, submit_token=lease,
+                submitted_at=now, quantity=quantity or order.total,
             )
     except IntegrityError:
         return Outcome(next_due=now)  # another step made it meanwhile: look again with what it made
     try:
         with calling(provider) as client:
-            upstream_id = client.add(upstream.upstream_service, **_upstream_params(order))
+            upstream_id = client.add(upstream.upstream_service, **params)
     except ClientError as e:
         return _refused_or_unsure(order, row, provider, e, now)
     _placed(row, upstream_id, lease=lease)
@@ -151,13 +160,17 @@ def _refused_or_unsure(order: Order, row: UpstreamOrder, provider, error: Client
         UpstreamOrder.objects.filter(pk=row.pk, state=State.SUBMITTING, submit_token=lease).delete()
         return Outcome(error=StepError(f"{provider.name}: {answers.words(error)}"))
     if verdict == answers.REFUSED:
+        refusal = f"{provider.name} refused the order: {answers.words(error)}"
         with transaction.atomic():
             UpstreamOrder.objects.filter(pk=row.pk, submit_token=lease).update(
                 state=State.REFUSED, message=answers.words(error)[:500]
             )
-            services.apply_status(order.pk, Status.CANCELED, actor=Actor.PROVIDER, lease=lease, now=now,
-                                  message=f"{provider.name} refused the order: {answers.words(error)}")
-        return Outcome()
+            if row.run == 0:
+                services.apply_status(order.pk, Status.CANCELED, actor=Actor.PROVIDER, lease=lease, now=now,
+                                      message=refusal)
+            else:  # one run of a drip-feed run here: the others go on; this one delivered nothing
+                services.record(order.pk, f"run {row.run} refused", Actor.PROVIDER, message=refusal)
+        return Outcome(next_due=now if row.run else None)
     _ambiguous(order.pk, row, f"{provider.name} gave no clear answer to the order: {answers.words(error)}. "
                               "It may or may not have been placed: check there, then link its id, resend, "
                               "or cancel and refund.", lease=lease)
@@ -241,6 +254,8 @@ def _apply(order: Order, row: UpstreamOrder, result, provider, now) -> Outcome:
     if status is None:
         log.warning("%s order %s: unknown status %r", provider.name, row.upstream_id, result.status)
         return Outcome(next_due=next_check(order, now))
+    if order.is_subscription:
+        return _apply_subscription(order, result, status, provider, now)
     remains = answers.local_remains(result.remains, order.total)
     start_count = result.start_count
     seen = (status, order.remains if remains is None else remains,
@@ -254,6 +269,26 @@ def _apply(order: Order, row: UpstreamOrder, result, provider, now) -> Outcome:
             log.warning("%s order %s: %s → %s refused (%s)", provider.name, row.upstream_id, order.status,
                         status, e.code)
     return Outcome(next_due=None if order.is_final else next_check(order, now))
+
+
+def _apply_subscription(sub: Order, result, status: str, provider, now) -> Outcome:
+    """A forwarded (prepaid) subscription: its status and posts as the provider counts them.
+
+    When it ends, the customer gets back the share of the prepayment the provider did not use:
+    used here = our charge × (what the provider says it cost ÷ what it was prepaid there).
+    """
+    posts = result.posts or 0
+    if status != sub.status or posts > sub.posts_done:
+        used = None
+        if status in (Status.COMPLETED, Status.CANCELED, Status.EXPIRED):
+            used = sub.charge * answers.used_share(sub, result.charge)
+        try:
+            sub = services.apply_status(sub.pk, status, posts=posts, used=used, actor=Actor.PROVIDER,
+                                        lease=sub.claim_token, now=now, message=f"{provider.name}: {result.status}")
+        except OrderError as e:
+            log.warning("%s subscription #%s: %s → %s refused (%s)", provider.name, sub.pk, sub.status, status,
+                        e.code)
+    return Outcome(next_due=None if sub.is_final else next_check(sub, now))
 
 
 # --- refills -----------------------------------------------------------------------------------
