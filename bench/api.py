@@ -8,8 +8,9 @@ For each database this script
      or the models directly when that command is missing), one active Default
      service with manual fulfilment (so no worker touches orders), and 100
      orders placed through the API for the ``status`` calls;
-  3. starts ``smmpanel serve --no-worker`` (gunicorn gthread, --workers/--threads)
-     and runs wrk (bench/api.lua) against ``services``, ``balance``,
+  3. starts ``smmpanel serve --no-worker`` (gunicorn with gevent workers, as
+     ``serve`` runs by default, or gthread: ``--worker-class``, both side by
+     side with ``gevent,gthread``) and runs wrk (bench/api.lua) against ``services``, ``balance``,
      ``status`` with 1 id, ``status`` with 100 ids and ``add`` (each add has a
      unique link), after a short warm-up each;
   4. after ``add``, checks the ledger is exact: balance = sum of the account's
@@ -37,8 +38,11 @@ Usage (from the repository root, with the project's virtualenv)::
     .venv/bin/python bench/api.py --repeat 3 --wait-quiet 60 --markdown
     .venv/bin/python bench/api.py --db postgres -d 20 -c 64
     .venv/bin/python bench/api.py --db postgres --only balance,add --profile /tmp/prof
+    .venv/bin/python bench/api.py --worker-class gevent,gthread      # the two servers side by side
+    SQLITE_SYNCHRONOUS=NORMAL .venv/bin/python bench/api.py --db sqlite --only add   # variables reach the servers
 
-Needs wrk (``apt-get install -y wrk``); ``--profile`` needs py-spy. Standard
+Needs wrk, which is not installed by the project (a Debian package: ``apt-get
+install -y wrk`` as root); ``--profile`` needs py-spy. Standard
 library only otherwise; everything runs on 127.0.0.1 and every step has a
 time limit. wrk and the server share the machine's cores.
 """
@@ -468,8 +472,15 @@ def summarize_profile(path: Path, top: int = 25) -> str:
 # --- one database -----------------------------------------------------------------
 
 
-def bench_database(db: str, args, workdir: Path) -> dict:
-    data_dir = workdir / db
+def class_args(server_class: str, args, gunicorn: bool = False) -> list[str]:
+    """The options of one gunicorn worker class, as `smmpanel serve` spells them (or gunicorn itself)."""
+    if server_class == "gthread":
+        return ["--threads", str(args.threads)]
+    return ["--worker-connections" if gunicorn else "--connections", "1000"]
+
+
+def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -> dict:
+    data_dir = workdir / f"{db}-{server_class}"
     data_dir.mkdir()
     database_url = None
     pg_created = False
@@ -481,7 +492,7 @@ def bench_database(db: str, args, workdir: Path) -> dict:
         pg_created = True
     env = base_env(data_dir, database_url)
     args.dbname = args.pg_db if db == "postgres" else None
-    result: dict = {"db": db, "actions": {}, "bare": None, "ledger": None}
+    result: dict = {"db": db, "server": server_class, "actions": {}, "bare": None, "ledger": None}
     servers: list[Server] = []
     try:
         log(f"{db}: migrate")
@@ -492,9 +503,9 @@ def bench_database(db: str, args, workdir: Path) -> dict:
 
         port = free_port()
         server = Server(
-            f"{db}-panel",
+            f"{db}-{server_class}-panel",
             SMMPANEL + ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-                        "--threads", str(args.threads), "--no-worker"],
+                        "--worker-class", server_class, *class_args(server_class, args), "--no-worker"],
             env, port, workdir,
         )
         servers.append(server)
@@ -582,10 +593,11 @@ def bench_database(db: str, args, workdir: Path) -> dict:
             # and `status (1 id)`, so that both ratios compare runs close together in time.
             port = free_port()
             bare = Server(
-                f"{db}-bare",
+                f"{db}-{server_class}-bare",
                 [PY, "-m", "gunicorn", "bare_wsgi:application", "--pythonpath", str(BENCH_DIR),
-                 "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--threads", str(args.threads),
-                 "--worker-class", "gthread", "--graceful-timeout", "10"],
+                 "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+                 "--worker-class", server_class, *class_args(server_class, args, gunicorn=True),
+                 "--graceful-timeout", "10"],
                 env, port, workdir,
             )
             servers.append(bare)
@@ -633,13 +645,14 @@ def bench_database(db: str, args, workdir: Path) -> dict:
 
 
 VERSIONS = """
-import json, platform, django, gunicorn
+import json, platform, django, gunicorn, gevent
 from django.db import connection
 with connection.cursor() as c:
     c.execute("select version()" if connection.vendor == "postgresql" else "select sqlite_version()")
     db = c.fetchone()[0]
 print("BENCH_JSON", json.dumps({"python": platform.python_version(), "django": django.__version__,
-                               "gunicorn": gunicorn.__version__, "db": db.split(" on ")[0]}))
+                               "gunicorn": gunicorn.__version__, "gevent": gevent.__version__,
+                               "db": db.split(" on ")[0]}))
 """
 
 
@@ -790,13 +803,18 @@ def table_md(rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
-PASSED_ENV = ("GUNICORN_CMD_ARGS", "PGOPTIONS")  # reach both servers unchanged; shown in the report
+# Reach both servers unchanged (as every variable does) and are shown in the report.
+PASSED_ENV = ("GUNICORN_CMD_ARGS", "PGOPTIONS", "SQLITE_SYNCHRONOUS", "DATABASE_POOL_SIZE", "API_RATE_LIMIT",
+              "REDIS_URL")
 
 
 def settings_line(args) -> str:
     extra = "".join(f"; {k}={os.environ[k]!r}" for k in PASSED_ENV if os.environ.get(k))
     rounds = f"; median of {args.repeat} interleaved runs" if args.repeat > 1 else ""
-    return (f"gunicorn gthread --workers {args.workers} --threads {args.threads}; "
+    classes = " and ".join(
+        f"{c} --workers {args.workers} " + (f"--threads {args.threads}" if c == "gthread" else "--worker-connections 1000")
+        for c in getattr(args, "worker_classes", ["gthread"]))
+    return (f"gunicorn {classes}; "
             f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration:g}s "
             f"(warm-up {args.warmup:g}s per action){rounds}{extra}")
 
@@ -830,7 +848,7 @@ def report_text(results: list[dict], info: dict, args) -> str:
             f"landed mostly on it): {lopsided(results)}")]
     for res in results:
         v = res.get("versions", {})
-        out += ["", (f"== {res['db']}  ({v.get('db', '?')}; Python {v.get('python')}, "
+        out += ["", (f"== {res['db']}, {res.get('server', 'gthread')}  ({v.get('db', '?')}; Python {v.get('python')}, "
                      f"Django {v.get('django')}, gunicorn {v.get('gunicorn')})"), table_text(rows_for(res))]
         if any("*" in row[1] for row in rows_for(res)):
             out.append(f"  * one gunicorn worker did > {LOPSIDED:.0%} of that run's work")
@@ -854,7 +872,7 @@ def report_md(results: list[dict], info: dict, args) -> str:
            ]
     for res in results:
         v = res.get("versions", {})
-        out += ["", f"### {res['db']}", "",
+        out += ["", f"### {res['db']}, {res.get('server', 'gthread')}", "",
                 (f"{v.get('db', '?')}; Python {v.get('python')}, Django {v.get('django')}, "
                  f"gunicorn {v.get('gunicorn')}"), "", table_md(rows_for(res)), ""]
         if any("*" in row[1] for row in rows_for(res)):
@@ -895,7 +913,10 @@ def parse_args(argv=None):
                    help="measure every action N times, interleaved, and report the median run "
                         "(req/s range in brackets); 3 is advisable on a shared machine")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers, for the panel and bare (default 2)")
-    p.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (default 8)")
+    p.add_argument("--threads", type=int, default=8, help="gthread: threads per gunicorn worker (default 8)")
+    p.add_argument("--worker-class", default="gevent",
+                   help="gunicorn worker class(es) for the panel and bare, comma-separated: gevent (what "
+                        "`smmpanel serve` runs), gthread, or both side by side (default gevent)")
     p.add_argument("--only", default=",".join(ACTIONS), help=f"actions to run, comma-separated ({','.join(ACTIONS)})")
     p.add_argument("--no-bare", action="store_true", help="skip the bare WSGI handler")
     p.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432",
@@ -920,6 +941,9 @@ def parse_args(argv=None):
     if args.quick:
         args.duration, args.warmup = 3, 1
     args.only = [a.strip() for a in args.only.split(",") if a.strip()]
+    args.worker_classes = [w.strip() for w in args.worker_class.split(",") if w.strip()]
+    if not args.worker_classes or set(args.worker_classes) - {"gevent", "gthread"}:
+        p.error("--worker-class: gevent, gthread or gevent,gthread")
     unknown = set(args.only) - set(ACTIONS)
     if unknown:
         p.error(f"unknown action(s): {', '.join(sorted(unknown))}")
@@ -936,7 +960,8 @@ def render_saved(args) -> int:
     """--from-json: print (and with --markdown write) the report of a run saved with --json."""
     saved = json.loads(args.from_json.read_text())
     for k, v in saved.get("args", {}).items():
-        if k in ("workers", "threads", "wrk_threads", "connections", "duration", "warmup", "repeat"):
+        if k in ("workers", "threads", "wrk_threads", "connections", "duration", "warmup", "repeat",
+                 "worker_classes"):
             setattr(args, k, v)
     print(report_text(saved["results"], saved["info"], args))
     if args.markdown:
@@ -980,7 +1005,8 @@ def main(argv=None) -> int:
     results = []
     try:
         for db in dbs:
-            results.append(bench_database(db, args, workdir))
+            for server_class in args.worker_classes:
+                results.append(bench_database(db, args, workdir, server_class))
     except BenchError as e:
         log(f"FAILED: {e}")
         return 1

@@ -6,13 +6,15 @@ exactly the lookup the API does for the key (the API's query also joins
 auth_user for ``is_active``; this one does not).
 
 Like for like with the panel, on purpose:
-  - served by the same gunicorn command line as ``smmpanel serve`` (gthread,
-    same workers, threads, bind, no access log), started by bench/api.py;
+  - served by the same gunicorn command line as ``smmpanel serve`` (the same
+    worker class, gevent or gthread, workers, threads or connections, no access
+    log), started by bench/api.py;
   - the read goes through Django's own connection (``django.db.connection``),
-    so the same settings apply: the same DATABASE_URL, CONN_MAX_AGE (600 s on
-    PostgreSQL, 0 on SQLite, i.e. a new connection plus the WAL pragmas per
-    request), CONN_HEALTH_CHECKS (a ``SELECT 1`` before the first query of each
-    request on PostgreSQL), and the same driver (psycopg 3 / sqlite3);
+    so the same settings apply: the same DATABASE_URL, connection handling
+    (PostgreSQL: a connection from the pool per request, see DATABASE_POOL_SIZE;
+    SQLite: a persistent connection per thread or greenlet, CONN_MAX_AGE 600),
+    the same backend (SQLite: smmpanel/sqlite, synchronous per SQLITE_SYNCHRONOUS)
+    and driver (psycopg 3 / sqlite3);
   - ``close_old_connections()`` runs before and after each request, which is
     all Django's request_started / request_finished signals do for the database.
 
@@ -21,7 +23,7 @@ its eight middlewares, URL resolving, the view, the ORM's query building and
 model instances, JsonResponse. The gap between this and the API's ``balance``
 is the cost of that path.
 
-    gunicorn --pythonpath bench bare_wsgi:application --worker-class gthread ...
+    gunicorn --pythonpath bench bare_wsgi:application --worker-class gevent ...
 """
 
 import hashlib

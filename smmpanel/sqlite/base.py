@@ -7,18 +7,19 @@ shares one thread, it blocks the whole process — every other request waits
 for the lock too, reads included, and 16 concurrent `add` calls stretched a
 `balance` call to ~2 s.
 
-So, under gevent only, a statement that may wait for the lock runs on one of
-gevent's native threads (gevent.get_hub().threadpool) while the request's
-greenlet yields: `BEGIN IMMEDIATE` (how every transaction starts here, see
-settings) and any write made outside a transaction (it takes the lock itself).
-Inside a transaction the lock is already held and, in WAL mode, reads never
-wait, so everything else runs as usual. Outside gevent (threads, commands,
-tests) nothing changes.
+So, under gevent only, a statement that may wait for the lock runs on a
+native thread of a gevent thread pool while the request's greenlet yields: `BEGIN IMMEDIATE` (how every transaction starts here, see
+settings), any write made outside a transaction (it takes the lock itself),
+and COMMIT (with synchronous=FULL it waits for an fsync). Inside a
+transaction the lock is already held and, in WAL mode, reads never wait, so
+everything else runs as usual. Outside gevent (threads, commands, tests)
+nothing changes.
 """
 
 import sys
 
 from django.db.backends.sqlite3 import base
+from django.db.backends.utils import debug_transaction
 
 # Statements that never wait for SQLite's write lock outside a transaction (in WAL mode).
 READS = ("SELECT", "PRAGMA", "EXPLAIN")
@@ -39,24 +40,45 @@ def may_wait(query: str) -> bool:
     return not query.lstrip()[:7].upper().startswith(READS)
 
 
-def off_the_hub(function, *args):
-    import gevent
+_pools = {}
 
-    return gevent.get_hub().threadpool.apply(function, args)
+
+def off_the_hub(pool: str, function, *args):
+    """Run `function` on a native thread of the named pool; the calling greenlet yields meanwhile.
+
+    Two pools, so that commits never queue behind lock waiters: a greenlet
+    holding the write lock commits on "commit" while up to 8 others wait for
+    that lock on "lock" (more queue, yielding). Were they one pool, its
+    threads could all be waiting for a lock whose holder's commit cannot get
+    a thread: a deadlock until SQLite's busy timeout.
+    """
+    if pool not in _pools:  # made in the worker process, after gunicorn forked it
+        from gevent.threadpool import ThreadPool
+
+        _pools[pool] = ThreadPool(8 if pool == "lock" else 2)
+    return _pools[pool].apply(function, args)
 
 
 class CursorWrapper(base.SQLiteCursorWrapper):
     def execute(self, query, params=None):
         if cooperative() and not self.connection.in_transaction and may_wait(query):
-            return off_the_hub(super().execute, query, params)
+            return off_the_hub("lock", super().execute, query, params)
         return super().execute(query, params)
 
     def executemany(self, query, param_list):
         if cooperative() and not self.connection.in_transaction and may_wait(query):
-            return off_the_hub(super().executemany, query, param_list)
+            return off_the_hub("lock", super().executemany, query, param_list)
         return super().executemany(query, param_list)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def create_cursor(self, name=None):
         return self.connection.cursor(factory=CursorWrapper)
+
+    def _commit(self):
+        # With synchronous=FULL a commit waits for the disk (an fsync, milliseconds):
+        # under gevent, on a native thread, or the whole process would wait with it.
+        if self.connection is not None and cooperative():
+            with debug_transaction(self, "COMMIT"), self.wrap_database_errors:
+                return off_the_hub("commit", self.connection.commit)
+        return super()._commit()
