@@ -1,8 +1,9 @@
-"""`smmpanel worker`: the background worker loop (simulated fulfilment now, providers later).
+"""`smmpanel worker`: the background worker loop (orders to providers and back, simulated orders, refills).
 
 Run as many as you like, on as many machines as share the database: rows are
 claimed (see smmpanel/worker/claims.py), never taken twice. SIGTERM or Ctrl-C
-finish the current pass and exit cleanly.
+finish the current pass and exit cleanly. Every ten minutes it also clears
+out what has expired (idempotency keys older than a day).
 """
 
 import logging
@@ -12,8 +13,13 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
+from django.utils import timezone
 
+from smmpanel.api.idempotency import delete_expired
 from smmpanel.worker.loop import run_once
+
+# How often a worker clears out what has expired (idempotency keys older than a day).
+HOUSEKEEPING_SECONDS = 600
 
 
 class Command(BaseCommand):
@@ -36,10 +42,14 @@ class Command(BaseCommand):
             self.stdout.write(f"handled {run_once()}")
             return
         self.stdout.write("smmpanel worker started")
+        tidied = 0.0
         while not self.stopping:
             close_old_connections()
             try:
                 handled = run_once()
+                if time.monotonic() - tidied > HOUSEKEEPING_SECONDS:
+                    delete_expired(timezone.now())
+                    tidied = time.monotonic()
             except Exception as e:  # the database may be restarting: wait, do not die
                 logging.getLogger("smmpanel.worker").exception("worker pass failed: %s", e)
                 handled = 0
