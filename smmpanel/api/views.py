@@ -160,8 +160,9 @@ ACTIONS = {
 }
 
 
-# A fault may strike after an `add` committed (the database went away before
-# the answer was sent): the client must not blindly retry.
+# The failing step may be the COMMIT itself (the connection dropped after the
+# database committed an `add`): the client cannot know, so it must not blindly
+# resend an add without a key.
 SERVER_FAULT = (
     "Internal server error: the request may have been processed; "
     "check your orders, or retry with the same Idempotency-Key"
@@ -191,7 +192,7 @@ def handle(read: Callable[[], RawRequest]) -> tuple[int, object, list[tuple[str,
         return 200, {"error": e.text}, NO_HEADERS
     except Exception:
         # A real fault (database down, a bug): JSON still, and a 500 so that
-        # monitoring sees it. Nothing was committed past the failing step.
+        # monitoring sees it. Nothing past the failing step was committed.
         log.exception("API v2 request failed")
         return 500, {"error": SERVER_FAULT}, NO_HEADERS
 
