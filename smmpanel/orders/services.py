@@ -345,7 +345,7 @@ def request_refill(account_id: int, raw_id, *, actor=Actor.API) -> Refill:
         with transaction.atomic():
             refill = Refill.objects.create(order=order, account_id=account_id, due_at=_due(order.service, now))
             record(order.pk, "refill requested", actor, refill_id=refill.pk)
-            if refill.due_at is None:
+            if not order.service.kind.worker_driven:  # a person does the refill: they have to see it
                 Order.objects.filter(pk=order.pk).update(
                     needs_attention=True, attention_note=f"Refill #{refill.pk} asked for."
                 )
