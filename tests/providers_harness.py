@@ -27,11 +27,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from smmpanel.fulfilment.faults import CHECK_EVERY
+from smmpanel.ledger.fields import from_units
 from tests.conftest import PYTHON, REPO, PanelServer
 
 RESELLER = "reseller"
 RESELLER_BALANCE = Decimal("1000")
-UNITS = Decimal("100000")  # MoneyField: integer units of 0.00001 USD in the database
 
 # The services A sells: key -> (type, rate, min, max, options). Fast unless said otherwise:
 # 10,000 units a second, so an order is Pending ~2 s, then done within a second or two.
@@ -200,7 +200,7 @@ class ProviderPanel:
             f'JOIN "{users.db_table}" u ON u."id" = a."{account.get_field("user").column}" WHERE u."username" = ?',
             (RESELLER,),
         )
-        return Decimal(rows[0][0]) / UNITS
+        return from_units(rows[0][0])  # stored as MoneyField units
 
     def ledger_ok(self) -> bool:
         """Every account at A (the reseller's above all) has balance == the sum of its ledger rows."""
