@@ -263,3 +263,51 @@ def test_a_forwarded_subscription_follows_the_provider_and_refunds_the_unused_sh
     assert Decimal(body["charge"]) == kept
     assert paid_upstream > 0
     money_is_conserved(cust)
+
+
+def test_an_answer_that_comes_after_the_lease_ran_out_still_counts_and_nothing_is_sent_twice(
+        reseller, customer, place):
+    """Worker 1 sent the order and waits; its lease runs out; worker 2 finds the attempt unanswered."""
+    from smmpanel.providers import engine
+    from smmpanel.worker.claims import claim_due
+
+    provider, svc = reseller
+    cust = customer("10")
+    pk = place(cust, svc["default"], quantity="100")
+    now = timezone.now()
+    [first] = claim_due(Order.objects.filter(pk=pk), now, 1, 1)
+    row = UpstreamOrder.objects.create(order_id=pk, provider=provider, state="submitting",
+                                       submit_token=first.claim_token, submitted_at=now, quantity=100)
+    later = now + timedelta(seconds=2)
+    [second] = claim_due(Order.objects.filter(pk=pk).select_related("service__upstream__provider"), later, 60, 1)
+    outcome = engine.advance_orders([second], later)[pk]
+    # Worker 2 neither resends nor gives up while worker 1 may still get its answer.
+    assert outcome.next_due >= now + timedelta(seconds=provider.timeout_seconds)
+    assert UpstreamOrder.objects.get(pk=row.pk).state == "submitting"
+    assert not Order.objects.get(pk=pk).needs_attention
+    # Worker 1's answer arrives: recorded, though its lease is gone.
+    assert engine._placed(row, 4242, lease=first.claim_token)
+    assert UpstreamOrder.objects.get(pk=row.pk).upstream_id == "4242"
+    # Much later worker 2 looks again: placed, so it is synced, never flagged or sent again.
+    assert UpstreamOrder.objects.filter(order_id=pk).count() == 1
+    assert not Order.objects.get(pk=pk).needs_attention
+
+
+def test_an_attempt_nobody_answers_goes_to_a_person_after_the_grace_and_is_not_resent(reseller, customer, place):
+    from smmpanel.providers import engine
+    from smmpanel.worker.claims import claim_due
+
+    provider, svc = reseller
+    cust = customer("10")
+    pk = place(cust, svc["default"], quantity="100")
+    now = timezone.now()
+    UpstreamOrder.objects.create(order_id=pk, provider=provider, state="submitting", submit_token=1,
+                                 submitted_at=now, quantity=100)
+    much_later = now + timedelta(minutes=5)
+    [claimed] = claim_due(Order.objects.filter(pk=pk).select_related("service__upstream__provider"),
+                          much_later, 60, 1)
+    engine.advance_orders([claimed], much_later)
+    order = Order.objects.get(pk=pk)
+    assert order.needs_attention and "interrupted" in order.attention_note
+    assert UpstreamOrder.objects.get(order_id=pk).state == "ambiguous"
+    assert engine._placed(UpstreamOrder.objects.get(order_id=pk), 99, lease=2) is False  # not that attempt's

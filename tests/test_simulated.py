@@ -167,7 +167,7 @@ def test_a_subscription_order_waits_for_the_delay(customer, sim_service):
     cust = customer("10")
     service = sim_service(type="Subscriptions", rate="1", min=10, max=1000)
     sub = place(cust, service, username="someone", min="100", max="100", old_posts="1", delay="30")
-    run_once(now=sub.created + timedelta(seconds=1))
+    run_once(now=sub.created + timedelta(seconds=3))  # the simulator first looks 2 s after an order
     child = sub.children.get()
     run_once(now=sub.created + timedelta(minutes=10))
     child.refresh_from_db()

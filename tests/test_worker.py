@@ -19,6 +19,9 @@ from smmpanel.worker.claims import claim_due, release
 
 from .conftest import REPO
 
+# The simulated kind first looks at an order 2 s after it is placed.
+FIRST_LOOK = timedelta(seconds=3)
+
 
 def place_many(cust, service, n):
     return [
@@ -33,7 +36,7 @@ def test_a_claimed_row_is_not_claimed_again_until_its_lease_runs_out(customer, s
     cust = customer("100")
     svc = service(rate="1", fulfilment="simulated")
     place_many(cust, svc, 3)
-    now = timezone.now()
+    now = timezone.now() + FIRST_LOOK
     first = claim_due(Order.objects.all(), now, lease_seconds=60, limit=10)
     assert len(first) == 3
     assert claim_due(Order.objects.all(), now, lease_seconds=60, limit=10) == []
@@ -44,7 +47,7 @@ def test_a_claimed_row_is_not_claimed_again_until_its_lease_runs_out(customer, s
 def test_a_released_row_is_due_again_at_the_time_given(customer, service):
     cust = customer("100")
     order = place_many(cust, service(rate="1", fulfilment="simulated"), 1)[0]
-    now = timezone.now()
+    now = timezone.now() + FIRST_LOOK
     [claimed] = claim_due(Order.objects.all(), now, 60, 10)
     release(claimed, now + timedelta(seconds=5))
     assert claim_due(Order.objects.all(), now + timedelta(seconds=4), 60, 10) == []
@@ -55,7 +58,7 @@ def test_a_released_row_is_due_again_at_the_time_given(customer, service):
 def test_concurrent_workers_never_claim_the_same_row(customer, service):
     cust = customer("1000")
     orders = place_many(cust, service(rate="1", fulfilment="simulated"), 60)
-    now = timezone.now()
+    now = timezone.now() + FIRST_LOOK
     claimed: list[int] = []
     lock = threading.Lock()
     errors = []

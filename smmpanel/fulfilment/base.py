@@ -48,6 +48,10 @@ class Fulfilment:
     # rows' steps and releases in one transaction, one commit instead of several each.
     database_only = False
 
+    def first_due(self, now: datetime) -> datetime:
+        """When the worker should first look at a new order or refill of this kind."""
+        return now
+
     def group_key(self, order):
         """Orders with the same key are handed to one `advance_orders` call (a provider: one upstream panel)."""
         return None

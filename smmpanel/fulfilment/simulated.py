@@ -73,6 +73,9 @@ class Simulated(Fulfilment):
     service_data_model = SimulatedService
     order_related = ("service__simulated",)
 
+    def first_due(self, now):
+        return now + START_DELAY  # nothing happens before: no need to look
+
     def advance_order(self, order: Order, now):
         if order.is_subscription:
             return self._advance_subscription(order, now)

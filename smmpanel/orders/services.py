@@ -31,8 +31,9 @@ class LeaseLost(Exception):
 
 
 def _due(service, now):
-    """New work of a worker-driven kind is due at once; the others wait for a person."""
-    return now if service.kind.worker_driven else None
+    """When the worker first looks at new work of a kind it drives; None: a person does it."""
+    kind = service.kind
+    return kind.first_due(now) if kind.worker_driven else None
 
 
 def _locked(model, pk: int, lease: int | None, *related):

@@ -115,7 +115,8 @@ def _place(order: Order, provider, now, *, run: int = 0, quantity: int | None = 
     upstream = order.service.upstream
     params = _upstream_params(order)
     if run:
-        params.pop("runs", None), params.pop("interval", None)
+        params.pop("runs", None)
+        params.pop("interval", None)
         params["quantity"] = quantity
     # Committed before the request: from here on, this order may exist at the provider.
     try:
@@ -137,17 +138,23 @@ def _place(order: Order, provider, now, *, run: int = 0, quantity: int | None = 
 
 
 def _placed(row: UpstreamOrder, upstream_id, *, lease=None, user=None) -> bool:
-    """Record the provider's order id (only the submitting step may, or a person)."""
+    """Record the provider's order id (only the submitting step may, or a person).
+
+    Also when another worker has meanwhile found the attempt interrupted and
+    flagged it: the answer settles what it could not know, so the order goes
+    back to the worker.
+    """
     with transaction.atomic():
-        rows = UpstreamOrder.objects.filter(pk=row.pk, state__in=[State.SUBMITTING, State.AMBIGUOUS])
-        if lease is not None:
-            rows = rows.filter(submit_token=lease)
-        if not rows.update(state=State.PLACED, upstream_id=str(upstream_id), message=""):
+        current = UpstreamOrder.objects.select_for_update().filter(pk=row.pk).first()
+        if current is None or current.state not in (State.SUBMITTING, State.AMBIGUOUS):
             return False
+        if lease is not None and current.submit_token != lease:
+            return False
+        UpstreamOrder.objects.filter(pk=row.pk).update(state=State.PLACED, upstream_id=str(upstream_id), message="")
         actor = Actor.ADMIN if user else Actor.PROVIDER
         services.record(row.order_id, "placed upstream", actor, user=user,
                         message=f"{row.provider.name} order {upstream_id}")
-        if row.state == State.AMBIGUOUS or user:
+        if current.state == State.AMBIGUOUS or user:
             services.resume(row.order_id, f"Upstream order {upstream_id} linked.", actor=actor, user=user)
     return True
 
@@ -179,10 +186,10 @@ def _refused_or_unsure(order: Order, row: UpstreamOrder, provider, error: Client
 
 def _ambiguous(order_id: int, row: UpstreamOrder, reason: str, *, lease=None) -> None:
     with transaction.atomic():
-        UpstreamOrder.objects.filter(pk=row.pk, state=State.SUBMITTING).update(
-            state=State.AMBIGUOUS, message=reason[:500]
-        )
-        services.flag_attention(order_id, reason, lease=lease)
+        # Only while still unanswered: the submitting step may have recorded the provider's id meanwhile.
+        if UpstreamOrder.objects.filter(pk=row.pk, state=State.SUBMITTING).update(
+                state=State.AMBIGUOUS, message=reason[:500]):
+            services.flag_attention(order_id, reason, lease=lease)
 
 
 def _interrupted(order: Order, row: UpstreamOrder, provider, now) -> Outcome:
