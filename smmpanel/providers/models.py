@@ -47,7 +47,8 @@ class Provider(models.Model):
 
     @property
     def key_hint(self) -> str:
-        return f"{self.api_key[:4]}…" if self.api_key else ""
+        """The key's first characters, to tell keys apart; nothing of a key too short to spare them."""
+        return f"{self.api_key[:4]}…" if len(self.api_key) >= 16 else "…"
 
 
 class ProviderService(models.Model):
