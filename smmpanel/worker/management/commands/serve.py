@@ -61,6 +61,20 @@ def die_with(parent_pid: int):
     return preexec
 
 
+def raise_open_files_limit(wanted: int = 65536) -> None:
+    """Up to 1000 client connections per process, each with a socket and, on SQLite, a database
+    connection of its own (two files with the WAL): more than a soft limit of 1024 allows."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, ValueError, OSError):  # not POSIX, or not allowed: gunicorn copes with what there is
+        pass
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -112,6 +126,7 @@ class Command(BaseCommand):
                 "or ALLOWED_HOSTS (comma-separated names clients use)"
             )
         listener = bind(host, port)
+        raise_open_files_limit()  # inherited by gunicorn and the worker
         call_command("migrate", interactive=False, verbosity=0)
         # This process only watches from now on: it must not hold database connections
         # (a pool keeps some open) beyond what the servers and the worker use.
