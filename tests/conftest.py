@@ -49,6 +49,21 @@ def fast_password_hasher():
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def no_connection_pool_in_the_test_process():
+    """In this process, a connection per thread, as Django's test tools expect (PostgreSQL runs).
+
+    The production pool (DATABASE_POOL_SIZE, 8 per process) is for request
+    handlers that give their connection back when a request ends; threads of a
+    test keep theirs until they finish, so 20 threads meeting at a barrier would
+    wait for the pool forever. Servers the tests start keep the pool
+    (tests/test_serving.py measures it).
+    """
+    from django.conf import settings
+
+    settings.DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
+
+
 # --- customers, services ------------------------------------------------------------
 
 
