@@ -17,11 +17,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from smmpanel.catalog.models import Service
 from smmpanel.fulfilment import registry
 from smmpanel.fulfilment.base import Outcome, StepError
 from smmpanel.orders import services
 from smmpanel.orders.models import FINAL, Order, Refill
-from smmpanel.worker.claims import claim_due, release
+from smmpanel.worker.claims import claim_due, release_many
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -35,11 +36,11 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
 
 
-def _settle(row, outcome: Outcome, now, *, is_order: bool) -> None:
+def _settle(row, outcome: Outcome, now, *, is_order: bool) -> tuple | None:
+    """What to release a row with after its step, as (row, next due time, attempts); None: not ours to release."""
     error = outcome.error
     if error is None:
-        release(row, outcome.next_due, attempts=0)
-        return
+        return row, outcome.next_due, 0
     attempts = row.attempts + 1
     if error.permanent or attempts >= MAX_ATTEMPTS:
         reason = str(error) if error.permanent else f"Failed {attempts} times in a row; last: {error}"
@@ -47,13 +48,18 @@ def _settle(row, outcome: Outcome, now, *, is_order: bool) -> None:
             try:
                 services.flag_attention(row.pk, reason, lease=row.claim_token)
             except services.LeaseLost:
-                return
+                return None
         else:
             # A refill has no flag of its own: its order's does.
             services.flag_attention(row.order_id, f"Refill #{row.pk}: {reason}")
-        release(row, None, attempts=attempts)
-        return
-    release(row, now + backoff(attempts), attempts=attempts)
+        return row, None, attempts
+    return row, now + backoff(attempts), attempts
+
+
+def _settle_all(rows: list, outcomes: dict, now, *, is_order: bool) -> None:
+    """Settle each row (failures first flag or back off), then release them all in one statement."""
+    releases = [_settle(row, outcomes.get(row.pk, Outcome()), now, is_order=is_order) for row in rows]
+    release_many([r for r in releases if r is not None])
 
 
 def _advance(kind, method: str, rows: list, now) -> dict:
@@ -81,15 +87,12 @@ def _pass(kind, rows: list, now, method: str, group_key, is_order: bool) -> int:
             # Network steps run outside any transaction; only their results are written together.
             outcomes = _advance(kind, method, group, now)
             with transaction.atomic():
-                for row in group:
-                    _settle(row, outcomes.get(row.pk, Outcome()), now, is_order=is_order)
+                _settle_all(group, outcomes, now, is_order=is_order)
     return len(rows)
 
 
 def _advance_and_settle(kind, method, rows, now, is_order) -> None:
-    outcomes = _advance(kind, method, rows, now)
-    for row in rows:
-        _settle(row, outcomes.get(row.pk, Outcome()), now, is_order=is_order)
+    _settle_all(rows, _advance(kind, method, rows, now), now, is_order=is_order)
 
 
 def run_once(now=None, batch: int = BATCH) -> int:
@@ -98,6 +101,10 @@ def run_once(now=None, batch: int = BATCH) -> int:
     lease = settings.WORKER_LEASE_SECONDS
     handled = 0
     for name in registry.driven():
+        if not Service.objects.filter(fulfilment=name).exists():
+            # Nothing of this kind can be due; and its claim would read every due row of the
+            # other kinds (the due-time index knows no kind) only to find none of its own.
+            continue
         kind = registry.get(name)
         orders = Order.objects.filter(service__fulfilment=name).exclude(status__in=FINAL)
         orders = orders.select_related("service", *kind.order_related)
