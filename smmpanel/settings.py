@@ -308,6 +308,8 @@ WORKER_LEASE_SECONDS = float(os.environ.get("WORKER_LEASE_SECONDS", "60"))
 # Providers: how often a young order is checked upstream (older ones less often:
 # ×4 after 10 minutes, ×20 after an hour, ×60 after a day; see providers/engine.py).
 PROVIDER_SYNC_SECONDS = float(os.environ.get("PROVIDER_SYNC_SECONDS", "15"))
+# Providers a worker talks to at once (one thread each; each provider's own limits apply within).
+WORKER_THREADS = int(os.environ.get("WORKER_THREADS", "4"))
 
 # Django's cache: Redis when REDIS_URL is set (e.g. redis://127.0.0.1:6379/0), shared by
 # every process; otherwise one in-memory cache per process. The API rate limit counts in it.

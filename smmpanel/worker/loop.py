@@ -11,10 +11,12 @@ the order is set aside as "needs attention" with the reason.
 import logging
 import random
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import cache
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from smmpanel.catalog.models import Service
@@ -75,20 +77,36 @@ def _pass(kind, rows: list, now, method: str, group_key, is_order: bool) -> int:
     groups = defaultdict(list)
     for row in rows:
         groups[group_key(row)].append(row)
-    for group in groups.values():
-        if kind.database_only:
+    if kind.database_only:
+        for group in groups.values():
             # Steps and releases of a few rows in one transaction: one commit for them all
             # (short, so that the API's writers never wait long for the database).
             for start in range(0, len(group), ROWS_PER_TRANSACTION):
                 chunk = group[start:start + ROWS_PER_TRANSACTION]
                 with transaction.atomic():
                     _advance_and_settle(kind, method, chunk, now, is_order)
-        else:
-            # Network steps run outside any transaction; only their results are written together.
-            outcomes = _advance(kind, method, group, now)
-            with transaction.atomic():
-                _settle_all(group, outcomes, now, is_order=is_order)
+        return len(rows)
+    # Network steps run outside any transaction, one group (one provider) per thread at once, so
+    # that a slow provider does not hold up the others; only their results are written together.
+    groups_list = list(groups.values())
+    if len(groups_list) > 1:
+        results = _threads().map(lambda group: _advance_in_thread(kind, method, group, now), groups_list)
+    else:
+        results = [_advance(kind, method, groups_list[0], now)] if groups_list else []
+    for group, outcomes in zip(groups_list, results, strict=True):
+        with transaction.atomic():
+            _settle_all(group, outcomes, now, is_order=is_order)
     return len(rows)
+
+
+@cache
+def _threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=settings.WORKER_THREADS, thread_name_prefix="smmpanel-step")
+
+
+def _advance_in_thread(kind, method: str, rows: list, now) -> dict:
+    close_old_connections()  # a pool thread keeps its connection between passes: drop it if it went bad
+    return _advance(kind, method, rows, now)
 
 
 def _advance_and_settle(kind, method, rows, now, is_order) -> None:
