@@ -812,7 +812,8 @@ def settings_line(args) -> str:
     extra = "".join(f"; {k}={os.environ[k]!r}" for k in PASSED_ENV if os.environ.get(k))
     rounds = f"; median of {args.repeat} interleaved runs" if args.repeat > 1 else ""
     classes = " and ".join(
-        f"{c} --workers {args.workers} " + (f"--threads {args.threads}" if c == "gthread" else "--worker-connections 1000")
+        f"{c} --workers {args.workers} "
+        + (f"--threads {args.threads}" if c == "gthread" else "--worker-connections 1000")
         for c in getattr(args, "worker_classes", ["gthread"]))
     return (f"gunicorn {classes}; "
             f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration:g}s "

@@ -398,10 +398,17 @@ def test_admin_403s_are_logged_without_a_traceback(serve):
 
 def test_a_failed_worker_pass_logs_its_traceback(tmp_path):
     """A worker on a database without its tables (not migrated yet): each pass fails, and says where."""
-    worker = subprocess.Popen([*SMMPANEL, "worker", "--poll", "0.2"], cwd=REPO, env=base_env(tmp_path),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(4)
-    worker.send_signal(signal.SIGTERM)
-    out = worker.communicate(timeout=30)[0]
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen([*SMMPANEL, "worker", "--poll", "0.2"], cwd=REPO, env=base_env(tmp_path),
+                                  stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60  # a loaded machine may take a while to start Django
+            while "Traceback" not in log_path.read_text(errors="replace") and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+    out = log_path.read_text(errors="replace")
     assert "worker pass failed: no such table" in out, out[-2000:]
     assert "Traceback (most recent call last)" in out

@@ -181,7 +181,7 @@ def test_the_data_dir_the_database_and_the_secret_key_are_private(tmp_path):
     assert mode(data) == 0o700
     files = ["smmpanel.sqlite3", "secret_key"]
     files += [name for name in ("smmpanel.sqlite3-wal", "smmpanel.sqlite3-shm") if (data / name).exists()]
-    assert {name: mode(data / name) for name in files} == {name: 0o600 for name in files}
+    assert {name: mode(data / name) for name in files} == dict.fromkeys(files, 0o600)
 
 
 def test_two_processes_starting_together_agree_on_the_secret_key(tmp_path):

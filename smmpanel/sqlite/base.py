@@ -8,9 +8,10 @@ for the lock too, reads included, and 16 concurrent `add` calls stretched a
 `balance` call to ~2 s.
 
 So, under gevent only, a statement that may wait for the lock runs on a
-native thread of a gevent thread pool while the request's greenlet yields: `BEGIN IMMEDIATE` (how every transaction starts here, see
-settings), any write made outside a transaction (it takes the lock itself),
-and COMMIT (with synchronous=FULL it waits for an fsync). Inside a
+native thread of a gevent thread pool while the request's greenlet yields:
+`BEGIN IMMEDIATE` (how every transaction starts here, see settings), any
+write made outside a transaction (it takes the lock itself), and COMMIT
+(with synchronous=FULL it waits for an fsync). Inside a
 transaction the lock is already held and, in WAL mode, reads never wait, so
 everything else runs as usual. Outside gevent (threads, commands, tests)
 nothing changes.
@@ -19,7 +20,7 @@ nothing changes.
 import sys
 
 from django.db.backends.sqlite3 import base
-from django.db.backends.utils import debug_transaction
+from django.db.backends.utils import debug_transaction  # type: ignore[attr-defined]  # not in django-stubs
 
 # Statements that never wait for SQLite's write lock outside a transaction (in WAL mode).
 READS = ("SELECT", "PRAGMA", "EXPLAIN")
@@ -75,7 +76,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def create_cursor(self, name=None):
         return self.connection.cursor(factory=CursorWrapper)
 
-    def _commit(self):
+    def _commit(self):  # type: ignore[misc]  # Django's, not in django-stubs
         # With synchronous=FULL a commit waits for the disk (an fsync, milliseconds):
         # under gevent, on a native thread, or the whole process would wait with it.
         if self.connection is not None and cooperative():

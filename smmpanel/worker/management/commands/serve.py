@@ -132,8 +132,9 @@ class Command(BaseCommand):
         # (a pool keeps some open) beyond what the servers and the worker use.
         for conn in connections.all():
             conn.close()
-            if callable(getattr(conn, "close_pool", None)):
-                conn.close_pool()
+            close_pool = getattr(conn, "close_pool", None)  # PostgreSQL's wrapper only
+            if close_pool is not None:
+                close_pool()
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="smmpanel.settings")
         web_cmd = [
             sys.executable, "-m", "gunicorn", "smmpanel.wsgi:application",
