@@ -117,7 +117,7 @@ def shell(code: str, env: dict, timeout: float = 300) -> dict:
     p = run(SMMPANEL + ["shell", "-c", code], env, timeout=timeout)
     for line in p.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
-            return json.loads(line[len("BENCH_JSON "):])
+            return json.loads(line[len("BENCH_JSON ") :])
     raise BenchError(f"no result from smmpanel shell:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
 
 
@@ -232,8 +232,10 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise BenchError(f"{self.name} exited ({self.proc.returncode}); see {self.logfile}:\n"
-                                 + self.logfile.read_text()[-3000:])
+                raise BenchError(
+                    f"{self.name} exited ({self.proc.returncode}); see {self.logfile}:\n"
+                    + self.logfile.read_text()[-3000:]
+                )
             try:
                 if "balance" in post(self.url, {"key": key, "action": "balance"}, timeout=5):
                     return
@@ -361,8 +363,10 @@ def create_customer(env: dict) -> str:
     if p.returncode == 0 and lines and re.fullmatch(r"[A-Za-z0-9]{20,200}", lines[-1]):
         log("customer created with `smmpanel user create`")
         return lines[-1]
-    log(f"`smmpanel user create` not usable (exit {p.returncode}: {p.stderr.strip().splitlines()[-1:]}); "
-        "creating the customer through the models")
+    log(
+        f"`smmpanel user create` not usable (exit {p.returncode}: {p.stderr.strip().splitlines()[-1:]}); "
+        "creating the customer through the models"
+    )
     return shell(CREATE_USER_FALLBACK % INITIAL_BALANCE, env)["key"]
 
 
@@ -382,8 +386,19 @@ def run_wrk(server: Server, script_args: list[str], args, duration: float) -> di
     db0 = postgres_cpu(args.dbname)
     sys0 = sum(proc_cpu(pid, "sys") for pid in pids)
     wrk0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cmd = ["wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{duration:g}s", "--timeout", "10s",
-           "--latency", "-s", str(LUA), url, "--"] + script_args
+    cmd = [
+        "wrk",
+        f"-t{args.wrk_threads}",
+        f"-c{args.connections}",
+        f"-d{duration:g}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+    ] + script_args
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
     wrk1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     per_pid = {pid: proc_cpu(pid) - per_pid0[pid] for pid in pids}
@@ -397,7 +412,7 @@ def run_wrk(server: Server, script_args: list[str], args, duration: float) -> di
     other = max(0.0, (m1[0] - m0[0]) / CLK_TCK - app - db - wrk) / max((m1[1] - m0[1]) / CLK_TCK, 1e-9)
     for line in p.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
-            r = json.loads(line[len("BENCH_RESULT "):])
+            r = json.loads(line[len("BENCH_RESULT ") :])
             r["rps"] = r["requests"] / (r["duration_us"] / 1e6) if r["duration_us"] else 0.0
             r["socket_errors"] = r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"]
             r["errors"] = r["api_errors"] + r["non200"] + r["socket_errors"]
@@ -423,8 +438,23 @@ class Profiler:
 
     def __init__(self, server: Server, out: Path, duration: float):
         self.out = out
-        cmd = ["py-spy", "record", "--pid", str(server.gunicorn_master()), "--subprocesses", "--nonblocking",
-               "--gil", "--rate", "250", "--format", "raw", "--duration", str(int(duration + 1)), "--output", str(out)]
+        cmd = [
+            "py-spy",
+            "record",
+            "--pid",
+            str(server.gunicorn_master()),
+            "--subprocesses",
+            "--nonblocking",
+            "--gil",
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "--duration",
+            str(int(duration + 1)),
+            "--output",
+            str(out),
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(0.5)
 
@@ -504,17 +534,39 @@ def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -
         port = free_port()
         server = Server(
             f"{db}-{server_class}-panel",
-            SMMPANEL + ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-                        "--worker-class", server_class, *class_args(server_class, args), "--no-worker"],
-            env, port, workdir,
+            SMMPANEL
+            + [
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--worker-class",
+                server_class,
+                *class_args(server_class, args),
+                "--no-worker",
+            ],
+            env,
+            port,
+            workdir,
         )
         servers.append(server)
         server.wait_ready(key)
         log(f"{db}: panel up on :{port}; placing {STATUS_ORDERS} orders for status")
         ids = []
         for i in range(STATUS_ORDERS):
-            r = post(server.url, {"key": key, "action": "add", "service": service, "quantity": QUANTITY,
-                                  "link": f"https://example.com/seed/{i}"})
+            r = post(
+                server.url,
+                {
+                    "key": key,
+                    "action": "add",
+                    "service": service,
+                    "quantity": QUANTITY,
+                    "link": f"https://example.com/seed/{i}",
+                },
+            )
             if "order" not in r:
                 raise BenchError(f"seeding order {i} failed: {r}")
             ids.append(str(r["order"]))
@@ -548,11 +600,13 @@ def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -
                     if prof:
                         prof.finish()
                 r["busy_before"] = busy
-                log(f"{db} {label:>10}: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms  "
+                log(
+                    f"{db} {label:>10}: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms  "
                     f"p99 {r['p99_us'] / 1000:6.1f} ms  errors {r['errors']}  CPU/req app {r['cpu_app_ms']:.2f} ms "
                     f"(kernel {r['cpu_app_sys_ms']:.2f}) db {r['cpu_db_ms']:.2f} wrk {r['cpu_wrk_ms']:.2f}; "
                     f"others used {r['other_busy']:.0%} of the CPU meanwhile (busy before {busy:.0%}); "
-                    f"split between workers {'/'.join(f'{x:.0%}' for x in r['worker_cpu_share'])}")
+                    f"split between workers {'/'.join(f'{x:.0%}' for x in r['worker_cpu_share'])}"
+                )
                 if not is_lopsided(r) or attempt == 1:
                     break
                 # One worker got (nearly) all of wrk's connections: that measures one process,
@@ -581,10 +635,12 @@ def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -
             # Orders answered within the measured time; `placed` also counts the
             # requests still in flight when wrk stopped (up to one per connection).
             r["orders_per_s"] = r["orders"] / (r["duration_us"] / 1e6)
-            log(f"{db}        add: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms  "
+            log(
+                f"{db}        add: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms  "
                 f"p99 {r['p99_us'] / 1000:6.1f} ms  errors {r['errors']}  placed {r['placed']} "
                 f"(answers with an order id: {r['orders']})  CPU/req app {r['cpu_app_ms']:.2f} ms "
-                f"db {r['cpu_db_ms']:.2f} wrk {r['cpu_wrk_ms']:.2f}; others used {r['other_busy']:.0%}")
+                f"db {r['cpu_db_ms']:.2f} wrk {r['cpu_wrk_ms']:.2f}; others used {r['other_busy']:.0%}"
+            )
             return r
 
         bare = None
@@ -594,11 +650,26 @@ def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -
             port = free_port()
             bare = Server(
                 f"{db}-{server_class}-bare",
-                [PY, "-m", "gunicorn", "bare_wsgi:application", "--pythonpath", str(BENCH_DIR),
-                 "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-                 "--worker-class", server_class, *class_args(server_class, args, gunicorn=True),
-                 "--graceful-timeout", "10"],
-                env, port, workdir,
+                [
+                    PY,
+                    "-m",
+                    "gunicorn",
+                    "bare_wsgi:application",
+                    "--pythonpath",
+                    str(BENCH_DIR),
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(args.workers),
+                    "--worker-class",
+                    server_class,
+                    *class_args(server_class, args, gunicorn=True),
+                    "--graceful-timeout",
+                    "10",
+                ],
+                env,
+                port,
+                workdir,
             )
             servers.append(bare)
             bare.wait_ready(key)
@@ -739,12 +810,22 @@ def rows_for(result: dict) -> list[list[str]]:
         rps = f"{r['rps']:.0f}" + ("*" if is_lopsided(r) else "") + spread(r)
         if action == "add":
             rps += f"; {r['orders_per_s']:.0f} orders/s"
-        rows.append([LABELS[action], rps, ms(r["p50_us"]), ms(r["p99_us"]), errors, ratio, cpu(r),
-                     f"{r['other_busy']:.0%}"])
+        rows.append(
+            [LABELS[action], rps, ms(r["p50_us"]), ms(r["p99_us"]), errors, ratio, cpu(r), f"{r['other_busy']:.0%}"]
+        )
     if bare:
-        rows.append(["bare WSGI, same read", f"{bare['rps']:.0f}" + ("*" if is_lopsided(bare) else "")
-                     + spread(bare), ms(bare["p50_us"]), ms(bare["p99_us"]),
-                     str(bare["errors"]), "100 %", cpu(bare), f"{bare['other_busy']:.0%}"])
+        rows.append(
+            [
+                "bare WSGI, same read",
+                f"{bare['rps']:.0f}" + ("*" if is_lopsided(bare) else "") + spread(bare),
+                ms(bare["p50_us"]),
+                ms(bare["p99_us"]),
+                str(bare["errors"]),
+                "100 %",
+                cpu(bare),
+                f"{bare['other_busy']:.0%}",
+            ]
+        )
     return rows
 
 
@@ -804,8 +885,14 @@ def table_md(rows: list[list[str]]) -> str:
 
 
 # Reach both servers unchanged (as every variable does) and are shown in the report.
-PASSED_ENV = ("GUNICORN_CMD_ARGS", "PGOPTIONS", "SQLITE_SYNCHRONOUS", "DATABASE_POOL_SIZE", "API_RATE_LIMIT",
-              "REDIS_URL")
+PASSED_ENV = (
+    "GUNICORN_CMD_ARGS",
+    "PGOPTIONS",
+    "SQLITE_SYNCHRONOUS",
+    "DATABASE_POOL_SIZE",
+    "API_RATE_LIMIT",
+    "REDIS_URL",
+)
 
 
 def settings_line(args) -> str:
@@ -814,10 +901,13 @@ def settings_line(args) -> str:
     classes = " and ".join(
         f"{c} --workers {args.workers} "
         + (f"--threads {args.threads}" if c == "gthread" else "--worker-connections 1000")
-        for c in getattr(args, "worker_classes", ["gthread"]))
-    return (f"gunicorn {classes}; "
-            f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration:g}s "
-            f"(warm-up {args.warmup:g}s per action){rounds}{extra}")
+        for c in getattr(args, "worker_classes", ["gthread"])
+    )
+    return (
+        f"gunicorn {classes}; "
+        f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration:g}s "
+        f"(warm-up {args.warmup:g}s per action){rounds}{extra}"
+    )
 
 
 def lopsided(results: list[dict]) -> str:
@@ -841,16 +931,28 @@ def others_range(results: list[dict]) -> str:
 
 
 def report_text(results: list[dict], info: dict, args) -> str:
-    out = [(f"smmpanel API v2 benchmark — {info['date']}, {info['nproc']} cores ({info['cpu']}), "
-            f"commit {info['commit']}, load before {info['load']}"),
-           settings_line(args) + "; wrk runs on the same cores as the server",
-           f"CPU used by other processes during the measured runs: {others_range(results)} of the machine",
-           (f"runs where one gunicorn worker did > {LOPSIDED:.0%} of the work (its keep-alive connections "
-            f"landed mostly on it): {lopsided(results)}")]
+    out = [
+        (
+            f"smmpanel API v2 benchmark — {info['date']}, {info['nproc']} cores ({info['cpu']}), "
+            f"commit {info['commit']}, load before {info['load']}"
+        ),
+        settings_line(args) + "; wrk runs on the same cores as the server",
+        f"CPU used by other processes during the measured runs: {others_range(results)} of the machine",
+        (
+            f"runs where one gunicorn worker did > {LOPSIDED:.0%} of the work (its keep-alive connections "
+            f"landed mostly on it): {lopsided(results)}"
+        ),
+    ]
     for res in results:
         v = res.get("versions", {})
-        out += ["", (f"== {res['db']}, {res.get('server', 'gthread')}  ({v.get('db', '?')}; Python {v.get('python')}, "
-                     f"Django {v.get('django')}, gunicorn {v.get('gunicorn')})"), table_text(rows_for(res))]
+        out += [
+            "",
+            (
+                f"== {res['db']}, {res.get('server', 'gthread')}  ({v.get('db', '?')}; Python {v.get('python')}, "
+                f"Django {v.get('django')}, gunicorn {v.get('gunicorn')})"
+            ),
+            table_text(rows_for(res)),
+        ]
         if any("*" in row[1] for row in rows_for(res)):
             out.append(f"  * one gunicorn worker did > {LOPSIDED:.0%} of that run's work")
         for name, ok, detail in targets(res):
@@ -860,22 +962,36 @@ def report_text(results: list[dict], info: dict, args) -> str:
 
 def report_md(results: list[dict], info: dict, args) -> str:
     command = info.get("command") or f"bench/api.py {' '.join(sys.argv[1:])}"
-    out = [MARK_START, "",
-           f"Run {info['date']} by `{command}` at commit {info['commit']}.",
-           "",
-           (f"- Machine: {info['nproc']} cores, {info['cpu']}, {info['mem']} RAM, Linux {info['kernel']}; "
-            f"load average before the run {info['load']}"),
-           f"- Settings: {settings_line(args)}; {info['wrk']}, on the same cores as the server",
-           (f"- CPU used by other processes during the measured runs: {others_range(results)} of the "
-            "machine (column *others' CPU*; a run's figures are low by roughly that share)"),
-           (f"- Runs where one gunicorn worker did > {LOPSIDED:.0%} of the work because wrk's "
-            f"keep-alive connections landed mostly on it: {lopsided(results)} (see *Variance* below)"),
-           ]
+    out = [
+        MARK_START,
+        "",
+        f"Run {info['date']} by `{command}` at commit {info['commit']}.",
+        "",
+        (
+            f"- Machine: {info['nproc']} cores, {info['cpu']}, {info['mem']} RAM, Linux {info['kernel']}; "
+            f"load average before the run {info['load']}"
+        ),
+        f"- Settings: {settings_line(args)}; {info['wrk']}, on the same cores as the server",
+        (
+            f"- CPU used by other processes during the measured runs: {others_range(results)} of the "
+            "machine (column *others' CPU*; a run's figures are low by roughly that share)"
+        ),
+        (
+            f"- Runs where one gunicorn worker did > {LOPSIDED:.0%} of the work because wrk's "
+            f"keep-alive connections landed mostly on it: {lopsided(results)} (see *Variance* below)"
+        ),
+    ]
     for res in results:
         v = res.get("versions", {})
-        out += ["", f"### {res['db']}, {res.get('server', 'gthread')}", "",
-                (f"{v.get('db', '?')}; Python {v.get('python')}, Django {v.get('django')}, "
-                 f"gunicorn {v.get('gunicorn')}"), "", table_md(rows_for(res)), ""]
+        out += [
+            "",
+            f"### {res['db']}, {res.get('server', 'gthread')}",
+            "",
+            (f"{v.get('db', '?')}; Python {v.get('python')}, Django {v.get('django')}, gunicorn {v.get('gunicorn')}"),
+            "",
+            table_md(rows_for(res)),
+            "",
+        ]
         if any("*" in row[1] for row in rows_for(res)):
             out += [f"\\* one gunicorn worker did > {LOPSIDED:.0%} of that run's work", ""]
         for name, ok, detail in targets(res):
@@ -901,43 +1017,76 @@ def write_markdown(block: str) -> None:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     p.add_argument("-d", "--duration", type=int, default=10, help="seconds of load per action (default 10)")
     p.add_argument("-c", "--connections", type=int, default=32, help="wrk connections (default 32)")
     p.add_argument("-t", "--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
-    p.add_argument("--warmup", type=int, default=2,
-                   help="seconds of unmeasured load before each action's first run (default 2; 0: none)")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=2,
+        help="seconds of unmeasured load before each action's first run (default 2; 0: none)",
+    )
     p.add_argument("--quick", action="store_true", help="3 s runs, 1 s warm-up")
-    p.add_argument("--repeat", type=int, default=1, metavar="N",
-                   help="measure every action N times, interleaved, and report the median run "
-                        "(req/s range in brackets); 3 is advisable on a shared machine")
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="measure every action N times, interleaved, and report the median run "
+        "(req/s range in brackets); 3 is advisable on a shared machine",
+    )
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers, for the panel and bare (default 2)")
     p.add_argument("--threads", type=int, default=8, help="gthread: threads per gunicorn worker (default 8)")
-    p.add_argument("--worker-class", default="gevent",
-                   help="gunicorn worker class(es) for the panel and bare, comma-separated: gevent (what "
-                        "`smmpanel serve` runs), gthread, or both side by side (default gevent)")
+    p.add_argument(
+        "--worker-class",
+        default="gevent",
+        help="gunicorn worker class(es) for the panel and bare, comma-separated: gevent (what "
+        "`smmpanel serve` runs), gthread, or both side by side (default gevent)",
+    )
     p.add_argument("--only", default=",".join(ACTIONS), help=f"actions to run, comma-separated ({','.join(ACTIONS)})")
     p.add_argument("--no-bare", action="store_true", help="skip the bare WSGI handler")
-    p.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432",
-                   help="PostgreSQL server URL, without a database (default postgres://postgres@127.0.0.1:5432)")
-    p.add_argument("--pg-db", default="smmpanel_bench",
-                   help="throwaway database to create and drop; its name must contain 'bench'")
-    p.add_argument("--wait-quiet", type=float, default=0, metavar="S",
-                   help="before each measured run wait up to S seconds for the machine to be < 15%% busy "
-                        "(for shared machines; the busy share seen is reported either way)")
-    p.add_argument("--in-place", action="store_true",
-                   help="run the servers from the working tree itself instead of a copy of smmpanel/ "
-                        "taken at start (edits made during the run then reach servers started later)")
+    p.add_argument(
+        "--pg-url",
+        default="postgres://postgres@127.0.0.1:5432",
+        help="PostgreSQL server URL, without a database (default postgres://postgres@127.0.0.1:5432)",
+    )
+    p.add_argument(
+        "--pg-db", default="smmpanel_bench", help="throwaway database to create and drop; its name must contain 'bench'"
+    )
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="S",
+        help="before each measured run wait up to S seconds for the machine to be < 15%% busy "
+        "(for shared machines; the busy share seen is reported either way)",
+    )
+    p.add_argument(
+        "--in-place",
+        action="store_true",
+        help="run the servers from the working tree itself instead of a copy of smmpanel/ "
+        "taken at start (edits made during the run then reach servers started later)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the data dirs and the PostgreSQL database")
     p.add_argument("--markdown", action="store_true", help=f"write the results into {DOC.relative_to(ROOT)}")
     p.add_argument("--json", type=Path, help="also write the raw results as JSON to this file")
-    p.add_argument("--from-json", type=Path, metavar="FILE",
-                   help="run nothing: print (with --markdown, write) the report of a run saved with --json")
-    p.add_argument("--profile", type=Path, metavar="DIR",
-                   help="record each measured run (panel and bare) with py-spy --gil into DIR and print "
-                        "the top frames (figures are then perturbed: for where time goes, not for the table)")
+    p.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="run nothing: print (with --markdown, write) the report of a run saved with --json",
+    )
+    p.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="record each measured run (panel and bare) with py-spy --gil into DIR and print "
+        "the top frames (figures are then perturbed: for where time goes, not for the table)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 3, 1
@@ -961,8 +1110,7 @@ def render_saved(args) -> int:
     """--from-json: print (and with --markdown write) the report of a run saved with --json."""
     saved = json.loads(args.from_json.read_text())
     for k, v in saved.get("args", {}).items():
-        if k in ("workers", "threads", "wrk_threads", "connections", "duration", "warmup", "repeat",
-                 "worker_classes"):
+        if k in ("workers", "threads", "wrk_threads", "connections", "duration", "warmup", "repeat", "worker_classes"):
             setattr(args, k, v)
     print(report_text(saved["results"], saved["info"], args))
     if args.markdown:
@@ -975,20 +1123,28 @@ def main(argv=None) -> int:
     if args.from_json:
         return render_saved(args)
     if shutil.which("wrk") is None:
-        print("bench/api.py needs wrk, which is not installed.\n"
-              "  Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y wrk\n"
-              "  macOS:         brew install wrk", file=sys.stderr)
+        print(
+            "bench/api.py needs wrk, which is not installed.\n"
+            "  Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y wrk\n"
+            "  macOS:         brew install wrk",
+            file=sys.stderr,
+        )
         return 2
     if args.profile and shutil.which("py-spy") is None:
-        print("--profile needs py-spy on PATH (e.g. `.venv/bin/pip install py-spy`, "
-              "and run with .venv/bin on PATH).", file=sys.stderr)
+        print(
+            "--profile needs py-spy on PATH (e.g. `.venv/bin/pip install py-spy`, and run with .venv/bin on PATH).",
+            file=sys.stderr,
+        )
         return 2
     try:
         import django  # noqa: F401
         import gunicorn  # noqa: F401
     except ImportError:
-        print(f"{PY} cannot import django/gunicorn: run this with the project's virtualenv, "
-              "e.g. .venv/bin/python bench/api.py", file=sys.stderr)
+        print(
+            f"{PY} cannot import django/gunicorn: run this with the project's virtualenv, "
+            "e.g. .venv/bin/python bench/api.py",
+            file=sys.stderr,
+        )
         return 2
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)

@@ -114,7 +114,7 @@ def clone(template, source, overrides, params=(), where="", where_params=()):
 '''
 
 # Panel A (run after CLONE): a simulated service and N In progress orders of the reseller (A's worker never runs).
-SEED_A = '''
+SEED_A = """
 from smmpanel.accounts.models import Account
 from smmpanel.catalog.models import Category, Service
 from smmpanel.fulfilment.models import SimulatedService
@@ -137,10 +137,10 @@ with open(ids_file, "w") as f:
 with connection.cursor() as c:
     c.execute("ANALYZE")
 print("BENCH_JSON", json.dumps({{"service": service.pk, "orders": len(ids)}}))
-'''
+"""
 
 # Panel B (after CLONE): the provider A, a service of it, and N orders placed there, in step with A's answers, all due.
-SEED_B = '''
+SEED_B = """
 from smmpanel.accounts.models import Account
 from smmpanel.catalog.models import Category, Service
 from smmpanel.orders.models import Order
@@ -179,7 +179,7 @@ print("BENCH_JSON", json.dumps({{
                 ("service", "due_at", "locked_until", "claim_token", "attempts", "status")}},
     "checked_at": up.get_field("checked_at").column,
 }}))
-'''
+"""
 
 
 # --- the databases -------------------------------------------------------------------------
@@ -210,25 +210,37 @@ class Reseller:
     def checked(self) -> int:
         """Orders whose due time moved past the seeded one (released by a worker after its check)."""
         c = self.col
-        rows = pg(self.url, f'SELECT count(*) FROM "{self.table}" WHERE "{c["service"]}" = %s '
-                            f'AND "{c["due_at"]}" <= %s', [self.service, self.due], fetch=True)
+        rows = pg(
+            self.url,
+            f'SELECT count(*) FROM "{self.table}" WHERE "{c["service"]}" = %s AND "{c["due_at"]}" <= %s',
+            [self.service, self.due],
+            fetch=True,
+        )
         return self.orders - rows[0][0]
 
     def written(self) -> dict:
         """What the checks changed besides due times (steady state: nothing)."""
         c = self.col
-        upstream = pg(self.url, f'SELECT count(*) FROM "{self.upstream_table}" WHERE "{self.checked_at}" IS NOT NULL',
-                      fetch=True)[0][0]
-        moved = pg(self.url, f'SELECT count(*) FROM "{self.table}" WHERE "{c["service"]}" = %s '
-                             f'AND ("{c["status"]}" <> %s OR "{c["attempts"]}" > 0)',
-                   [self.service, "In progress"], fetch=True)[0][0]
+        upstream = pg(
+            self.url, f'SELECT count(*) FROM "{self.upstream_table}" WHERE "{self.checked_at}" IS NOT NULL', fetch=True
+        )[0][0]
+        moved = pg(
+            self.url,
+            f'SELECT count(*) FROM "{self.table}" WHERE "{c["service"]}" = %s '
+            f'AND ("{c["status"]}" <> %s OR "{c["attempts"]}" > 0)',
+            [self.service, "In progress"],
+            fetch=True,
+        )[0][0]
         return {"upstream_rows_written": upstream, "orders_changed_or_failed": moved}
 
     def reset(self) -> None:
         c = self.col
-        pg(self.url, f'UPDATE "{self.table}" SET "{c["due_at"]}" = %s, "{c["locked_until"]}" = NULL, '
-                     f'"{c["claim_token"]}" = NULL, "{c["attempts"]}" = 0 WHERE "{c["service"]}" = %s',
-           [self.due, self.service])
+        pg(
+            self.url,
+            f'UPDATE "{self.table}" SET "{c["due_at"]}" = %s, "{c["locked_until"]}" = NULL, '
+            f'"{c["claim_token"]}" = NULL, "{c["attempts"]}" = 0 WHERE "{c["service"]}" = %s',
+            [self.due, self.service],
+        )
         pg(self.url, f'VACUUM ANALYZE "{self.table}"')
 
 
@@ -244,8 +256,16 @@ class Workers:
         for i in range(count):
             log_file = open(logdir / f"worker-{label}-{i}.log", "w")  # noqa: SIM115 -- closed in stop()
             self.logs.append(log_file)
-            self.procs.append(subprocess.Popen(SMMPANEL + ["worker"], env=env, cwd=api.CODE, stdout=log_file,
-                                               stderr=subprocess.STDOUT, start_new_session=True))
+            self.procs.append(
+                subprocess.Popen(
+                    SMMPANEL + ["worker"],
+                    env=env,
+                    cwd=api.CODE,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
 
     def cpu(self) -> float:
         return sum(proc_cpu(p.pid) for p in self.procs)
@@ -274,8 +294,9 @@ class Workers:
             f.close()
 
 
-def measure_workers(count: int, args, env: dict, reseller: Reseller, provider: Server, workdir: Path,
-                    label: str) -> dict:
+def measure_workers(
+    count: int, args, env: dict, reseller: Reseller, provider: Server, workdir: Path, label: str
+) -> dict:
     """One run: `count` workers on freshly due orders; orders checked per second after the warm-up."""
     reseller.reset()
     busy = api.wait_quiet(args.wait_quiet)
@@ -292,10 +313,28 @@ def measure_workers(count: int, args, env: dict, reseller: Reseller, provider: S
         if args.profile:
             for i, p in enumerate(workers.procs):
                 out = args.profile / f"{label}-worker{i}.txt"
-                profilers.append(subprocess.Popen(
-                    ["py-spy", "record", "--pid", str(p.pid), "--gil", "--rate", "200", "--format", "raw",
-                     "--nonblocking", "--duration", str(int(args.duration)), "--output", str(out)],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                profilers.append(
+                    subprocess.Popen(
+                        [
+                            "py-spy",
+                            "record",
+                            "--pid",
+                            str(p.pid),
+                            "--gil",
+                            "--rate",
+                            "200",
+                            "--format",
+                            "raw",
+                            "--nonblocking",
+                            "--duration",
+                            str(int(args.duration)),
+                            "--output",
+                            str(out),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
         cpu0 = (workers.cpu(), provider.cpu(), postgres_cpu(args.db_a), postgres_cpu(args.db_b), machine_cpu())
         t0, c0 = time.monotonic(), reseller.checked()
         samples = [(t0, c0)]
@@ -324,21 +363,29 @@ def measure_workers(count: int, args, env: dict, reseller: Reseller, provider: S
     window = samples[-1][0] - t0
     n = max(samples[-1][1] - c0, 1)
     r = {
-        "workers": count, "orders_per_s": rate, "checked_in_window": checked, "window_s": tb - ta,
+        "workers": count,
+        "orders_per_s": rate,
+        "checked_in_window": checked,
+        "window_s": tb - ta,
         "exhausted": samples[-1][1] >= 0.95 * reseller.orders,
         # CPU per checked order, in ms, over the whole measured window.
-        "cpu_worker_ms": 1000 * worker_cpu / n, "cpu_provider_ms": 1000 * a_cpu / n,
-        "cpu_db_provider_ms": 1000 * dba / n, "cpu_db_reseller_ms": 1000 * dbb / n,
+        "cpu_worker_ms": 1000 * worker_cpu / n,
+        "cpu_provider_ms": 1000 * a_cpu / n,
+        "cpu_db_provider_ms": 1000 * dba / n,
+        "cpu_db_reseller_ms": 1000 * dbb / n,
         "other_busy": max(0.0, busy_s - worker_cpu - a_cpu - dba - dbb) / max(total_s, 1e-9),
-        "machine_busy": busy_s / max(total_s, 1e-9), "worker_cpu_share": worker_cpu / max(window, 1e-9),
+        "machine_busy": busy_s / max(total_s, 1e-9),
+        "worker_cpu_share": worker_cpu / max(window, 1e-9),
         "busy_before": busy,
     }
     r.update(reseller.written())
-    log(f"{label}: {rate:7.0f} orders/s checked ({checked} in {tb - ta:.1f} s)  CPU/order: workers "
+    log(
+        f"{label}: {rate:7.0f} orders/s checked ({checked} in {tb - ta:.1f} s)  CPU/order: workers "
         f"{r['cpu_worker_ms']:.3f} ms, A {r['cpu_provider_ms']:.3f}, db A {r['cpu_db_provider_ms']:.3f}, "
         f"db B {r['cpu_db_reseller_ms']:.3f}; others used {r['other_busy']:.0%} of the machine; "
         f"upstream rows written {r['upstream_rows_written']}, orders changed or failed "
-        f"{r['orders_changed_or_failed']}" + ("; ORDERS RAN OUT before the window ended" if r["exhausted"] else ""))
+        f"{r['orders_changed_or_failed']}" + ("; ORDERS RAN OUT before the window ended" if r["exhausted"] else "")
+    )
     return r
 
 
@@ -351,9 +398,11 @@ def measure_limit(provider: Server, key: str, ids: list[int], args) -> dict:
     r = run_wrk(provider, ["static", body], wrk_args, args.limit_duration)
     r["orders_per_s"] = r["rps"] * 100
     r["connections"] = args.connections
-    log(f"provider limit: {r['rps']:.0f} status(100) req/s = {r['orders_per_s']:.0f} orders/s, p50 "
+    log(
+        f"provider limit: {r['rps']:.0f} status(100) req/s = {r['orders_per_s']:.0f} orders/s, p50 "
         f"{r['p50_us'] / 1000:.1f} ms, errors {r['errors']}; CPU/req A {r['cpu_app_ms']:.2f} ms, db "
-        f"{r['cpu_db_ms']:.2f}, wrk {r['cpu_wrk_ms']:.2f}; others used {r['other_busy']:.0%}")
+        f"{r['cpu_db_ms']:.2f}, wrk {r['cpu_wrk_ms']:.2f}; others used {r['other_busy']:.0%}"
+    )
     if r["errors"]:
         raise BenchError(f"the provider answered status with errors: {r}")
     return r
@@ -399,14 +448,29 @@ def bench(args, workdir: Path) -> dict:
         seeded_a = shell(CLONE + SEED_A.format(n=args.orders, ids_file=str(ids_file), link=LINK), env_a, timeout=900)
         log(f"A seeded in {time.monotonic() - t:.1f} s")
         port = free_port()
-        provider = Server("provider", SMMPANEL + ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
-                          env_a, port, workdir)
+        provider = Server(
+            "provider",
+            SMMPANEL + ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
+            env_a,
+            port,
+            workdir,
+        )
         servers.append(provider)
         log(f"seeding B with {args.orders} orders placed at A")
         t = time.monotonic()
-        seeded_b = shell(CLONE + SEED_B.format(ids_file=str(ids_file), url=provider.url, key=key_a,
-                                       upstream_service=str(seeded_a["service"]), link=LINK,
-                                       start=len(LINK) + 1), env_b, timeout=900)
+        seeded_b = shell(
+            CLONE
+            + SEED_B.format(
+                ids_file=str(ids_file),
+                url=provider.url,
+                key=key_a,
+                upstream_service=str(seeded_a["service"]),
+                link=LINK,
+                start=len(LINK) + 1,
+            ),
+            env_b,
+            timeout=900,
+        )
         log(f"B seeded in {time.monotonic() - t:.1f} s: {seeded_b['orders']} orders, {seeded_b['placed']} placed")
         if seeded_b["orders"] != args.orders or seeded_b["placed"] != args.orders:
             raise BenchError(f"seeding B went wrong: {seeded_b}")
@@ -420,8 +484,9 @@ def bench(args, workdir: Path) -> dict:
                 log(f"round {rep + 1} of {args.repeat}")
             result["limit"].append(measure_limit(provider, key_a, ids, args))
             for count in (1, 2):
-                result["runs"][count].append(measure_workers(count, args, worker_env, reseller, provider,
-                                                             workdir, f"r{rep + 1}-{count}w"))
+                result["runs"][count].append(
+                    measure_workers(count, args, worker_env, reseller, provider, workdir, f"r{rep + 1}-{count}w")
+                )
     finally:
         for s in servers:
             s.stop()
@@ -450,8 +515,13 @@ def summary(result: dict) -> dict:
     two = [r["orders_per_s"] for r in result["runs"][2]]
     ratios = [b / a for a, b in zip(one, two, strict=True) if a]
     limit = [r["orders_per_s"] for r in result["limit"]]
-    return {"one": one, "two": two, "ratios": ratios, "limit": limit,
-            "others": [r["other_busy"] for c in (1, 2) for r in result["runs"][c]]}
+    return {
+        "one": one,
+        "two": two,
+        "ratios": ratios,
+        "limit": limit,
+        "others": [r["other_busy"] for c in (1, 2) for r in result["runs"][c]],
+    }
 
 
 def cpu_cells(runs: list[dict]) -> str:
@@ -467,33 +537,68 @@ def rows(result: dict) -> list[list[str]]:
         ratio = f"{med(s['ratios']):.2f}×{span(s['ratios'], '{:.2f}')}" if count == 2 else ""
         others = [r["other_busy"] for r in runs]
         written = sum(r["upstream_rows_written"] + r["orders_changed_or_failed"] for r in runs)
-        out.append([f"{count} worker{'s' if count > 1 else ''}", f"{med(values):.0f}{span(values)}", ratio,
-                    f"{100 * med(values) / med(s['limit']):.0f} %" if s["limit"] else "", cpu_cells(runs),
-                    f"{med(others):.0%}", str(written)])
+        out.append(
+            [
+                f"{count} worker{'s' if count > 1 else ''}",
+                f"{med(values):.0f}{span(values)}",
+                ratio,
+                f"{100 * med(values) / med(s['limit']):.0f} %" if s["limit"] else "",
+                cpu_cells(runs),
+                f"{med(others):.0%}",
+                str(written),
+            ]
+        )
     lim = result["limit"]
-    cpu = (f"wrk -c{lim[0]['connections']}: A {med([r['cpu_app_ms'] / 100 for r in lim]):.3f} / db A "
-           f"{med([r['cpu_db_ms'] / 100 for r in lim]):.3f}")
-    out.append(["provider limit: `status` ×100, wrk", f"{med(s['limit']):.0f}{span(s['limit'])}", "", "100 %",
-                cpu, f"{med([r['other_busy'] for r in lim]):.0%}", ""])
+    cpu = (
+        f"wrk -c{lim[0]['connections']}: A {med([r['cpu_app_ms'] / 100 for r in lim]):.3f} / db A "
+        f"{med([r['cpu_db_ms'] / 100 for r in lim]):.3f}"
+    )
+    out.append(
+        [
+            "provider limit: `status` ×100, wrk",
+            f"{med(s['limit']):.0f}{span(s['limit'])}",
+            "",
+            "100 %",
+            cpu,
+            f"{med([r['other_busy'] for r in lim]):.0%}",
+            "",
+        ]
+    )
     return out
 
 
-HEADER = ["", "orders/s checked", "2 ÷ 1", "of the provider's limit",
-          "CPU ms/order: workers / A / db A / db B", "others' CPU", "other writes"]
+HEADER = [
+    "",
+    "orders/s checked",
+    "2 ÷ 1",
+    "of the provider's limit",
+    "CPU ms/order: workers / A / db A / db B",
+    "others' CPU",
+    "other writes",
+]
 
 
 def targets(result: dict) -> list[tuple[str, bool, str]]:
     s = summary(result)
     one, ratio = med(s["one"]), med(s["ratios"])
-    return [("one worker ≥ 1,000 orders/s checked", one >= TARGET_ONE, f"{one:.0f}/s{span(s['one'])}"),
-            ("two workers ≥ 1.6× one", ratio >= TARGET_RATIO, f"{ratio:.2f}×{span(s['ratios'], '{:.2f}')}")]
+    return [
+        ("one worker ≥ 1,000 orders/s checked", one >= TARGET_ONE, f"{one:.0f}/s{span(s['one'])}"),
+        ("two workers ≥ 1.6× one", ratio >= TARGET_RATIO, f"{ratio:.2f}×{span(s['ratios'], '{:.2f}')}"),
+    ]
 
 
 def report_text(result: dict, info: dict, args) -> str:
-    out = [(f"smmpanel provider sync benchmark — {info['date']}, {info['nproc']} cores ({info['cpu']}), "
-            f"{info['mem']} RAM, commit {info['commit']}, load before {info['load']}"),
-           (f"{args.orders} orders; {args.duration:g} s per run after {args.warmup:g} s of warm-up; "
-            f"{args.repeat} round(s), median (range); A, B's workers, PostgreSQL and wrk share the cores"), ""]
+    out = [
+        (
+            f"smmpanel provider sync benchmark — {info['date']}, {info['nproc']} cores ({info['cpu']}), "
+            f"{info['mem']} RAM, commit {info['commit']}, load before {info['load']}"
+        ),
+        (
+            f"{args.orders} orders; {args.duration:g} s per run after {args.warmup:g} s of warm-up; "
+            f"{args.repeat} round(s), median (range); A, B's workers, PostgreSQL and wrk share the cores"
+        ),
+        "",
+    ]
     width = [max(len(r[i]) for r in [HEADER] + rows(result)) for i in range(len(HEADER))]
     for r in [HEADER] + rows(result):
         out.append("  ".join(c.ljust(w) for c, w in zip(r, width, strict=True)))
@@ -507,15 +612,25 @@ def report_text(result: dict, info: dict, args) -> str:
 def report_md(result: dict, info: dict, args) -> str:
     v = result.get("versions", {})
     s = summary(result)
-    out = [MARK_START, "",
-           f"Run {info['date']} by `{info['command']}` at commit {info['commit']}.", "",
-           (f"- Machine: {info['nproc']} cores, {info['cpu']}, {info['mem']} RAM, Linux {info['kernel']}; "
+    out = [
+        MARK_START,
+        "",
+        f"Run {info['date']} by `{info['command']}` at commit {info['commit']}.",
+        "",
+        (
+            f"- Machine: {info['nproc']} cores, {info['cpu']}, {info['mem']} RAM, Linux {info['kernel']}; "
             f"load average before the run {info['load']}; shared with other developers' test runs "
-            f"(*others' CPU*: {min(s['others']):.0%}–{max(s['others']):.0%} of the machine during the runs)"),
-           (f"- {args.orders:,} orders at A and at B; {args.duration:g} s per measured run after {args.warmup:g} s "
+            f"(*others' CPU*: {min(s['others']):.0%}–{max(s['others']):.0%} of the machine during the runs)"
+        ),
+        (
+            f"- {args.orders:,} orders at A and at B; {args.duration:g} s per measured run after {args.warmup:g} s "
             f"of warm-up; {args.repeat} interleaved round(s): median (range); {v.get('db', '?')}, "
-            f"Python {v.get('python')}, Django {v.get('django')}, gunicorn {v.get('gunicorn')} (gevent, 2 workers)"),
-           "", "| " + " | ".join(HEADER) + " |", "|---|" + "---:|" * (len(HEADER) - 1)]
+            f"Python {v.get('python')}, Django {v.get('django')}, gunicorn {v.get('gunicorn')} (gevent, 2 workers)"
+        ),
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|---|" + "---:|" * (len(HEADER) - 1),
+    ]
     out += ["| " + " | ".join(r) + " |" for r in rows(result)]
     out.append("")
     for name, ok, detail in targets(result):
@@ -540,28 +655,44 @@ def write_markdown(block: str) -> None:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--orders", type=int, default=100000, help="active orders at A and at B (default 100,000)")
     p.add_argument("-d", "--duration", type=float, default=20, help="seconds measured per run (default 20)")
-    p.add_argument("--warmup", type=float, default=5,
-                   help="seconds between the first checked order and the measured window (default 5)")
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=5,
+        help="seconds between the first checked order and the measured window (default 5)",
+    )
     p.add_argument("--repeat", type=int, default=1, metavar="N", help="rounds (limit, 1 worker, 2 workers)")
     p.add_argument("-c", "--connections", type=int, default=8, help="wrk connections for the limit (default 8)")
     p.add_argument("--limit-duration", type=float, default=10, help="seconds of wrk for the limit (default 10)")
-    p.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432",
-                   help="PostgreSQL server URL, without a database (local only)")
+    p.add_argument(
+        "--pg-url",
+        default="postgres://postgres@127.0.0.1:5432",
+        help="PostgreSQL server URL, without a database (local only)",
+    )
     p.add_argument("--db-a", default="smm_bench_sync_a", help="A's throwaway database (name contains 'bench')")
     p.add_argument("--db-b", default="smm_bench_sync_b", help="B's throwaway database (name contains 'bench')")
-    p.add_argument("--wait-quiet", type=float, default=0, metavar="S",
-                   help="before each run wait up to S seconds for the machine to be < 15%% busy")
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="S",
+        help="before each run wait up to S seconds for the machine to be < 15%% busy",
+    )
     p.add_argument("--in-place", action="store_true", help="run the working tree itself, not a copy of smmpanel/")
     p.add_argument("--keep", action="store_true", help="keep the databases and the work dir")
     p.add_argument("--markdown", action="store_true", help=f"write the results into {DOC.relative_to(ROOT)}")
     p.add_argument("--json", type=Path, help="also write the raw results as JSON to this file")
-    p.add_argument("--profile", type=Path, metavar="DIR",
-                   help="record each worker with py-spy (--gil: where its Python spends CPU) into DIR "
-                        "and print the top frames")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="record each worker with py-spy (--gil: where its Python spends CPU) into DIR and print the top frames",
+    )
     args = p.parse_args(argv)
     for db in (args.db_a, args.db_b):
         if "bench" not in db or not re.fullmatch(r"[A-Za-z0-9_]+", db):

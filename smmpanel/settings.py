@@ -34,9 +34,7 @@ def env_bool(name: str, default: bool = False) -> bool:
         return True
     if value in FALSE_WORDS:
         return False
-    raise ImproperlyConfigured(
-        f"{name}={os.environ[name]!r} is not a boolean: use 1/0, true/false, yes/no or on/off"
-    )
+    raise ImproperlyConfigured(f"{name}={os.environ[name]!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -115,9 +113,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTP
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
 # The TLS-terminating proxy in front says how the client came in; only trust the header
 # where such a proxy sets it (it must also overwrite any X-Forwarded-Proto the client sent).
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL_HEADER", HTTPS) else None
-)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL_HEADER", HTTPS) else None
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
 # The API never redirects (a client would re-send the POST as a GET without its body); gunicorn
 # serves it outside the middleware anyway, this keeps the Django route (runserver) the same.

@@ -196,8 +196,7 @@ def wsgi_client(db):
 def call_api(client, params: dict, *, via: str = "form", path: str = "/api/v2"):
     """One request to the API in the given encoding; returns the raw response."""
     if via == "form":  # application/x-www-form-urlencoded, as curl -d and the PHP example send
-        return client.post(path, data=urlencode(params, doseq=True),
-                           content_type="application/x-www-form-urlencoded")
+        return client.post(path, data=urlencode(params, doseq=True), content_type="application/x-www-form-urlencoded")
     if via == "multipart":
         return client.post(path, data=params)
     if via == "json":
@@ -332,7 +331,12 @@ class PanelServer:
     def manage(self, *args: str, timeout: float = 120) -> str:
         done = subprocess.run(
             [str(PYTHON), "-m", "smmpanel", *args],
-            cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout, check=False,
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         assert done.returncode == 0, f"smmpanel {args[0]} failed:\n{done.stdout}\n{done.stderr}"
         return done.stdout
@@ -346,9 +350,22 @@ class PanelServer:
         gunicorn = PYTHON.parent / "gunicorn"
         self._log_file = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [str(gunicorn), "smmpanel.wsgi:application", "-b", f"127.0.0.1:{self.port}",
-             "--workers", str(workers), "--threads", str(threads), "--timeout", "60"],
-            cwd=REPO, env=self.env, stdout=self._log_file, stderr=subprocess.STDOUT,
+            [
+                str(gunicorn),
+                "smmpanel.wsgi:application",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--timeout",
+                "60",
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -424,86 +441,114 @@ ORDER_EXAMPLES = {
     "Default": (
         dict(rate="0.90", min=50, max=10000),
         dict(link="https://instagram.com/p/default", quantity="1000"),
-        1000, "0.90000", {},
+        1000,
+        "0.90000",
+        {},
     ),
     "Package": (
         dict(rate="5.5", min=1, max=1),
         dict(link="https://instagram.com/p/package"),
-        1, "5.50000", {},
+        1,
+        "5.50000",
+        {},
     ),
     "SEO": (
         dict(rate="2", min=100, max=10000),
         dict(link="https://example.com/seo", quantity="500", keywords="smm panel\r\ncheap followers"),
-        500, "1.00000", {"keywords": "smm panel\r\ncheap followers"},
+        500,
+        "1.00000",
+        {"keywords": "smm panel\r\ncheap followers"},
     ),
     "Custom Comments": (
         dict(rate="8", min=1, max=1500),
         dict(link="https://instagram.com/p/comments", comments="Nice!\r\nGreat post\n\n  \nWow\n"),
-        3, "0.02400", {"comments": "Nice!\r\nGreat post\n\n  \nWow\n"},
+        3,
+        "0.02400",
+        {"comments": "Nice!\r\nGreat post\n\n  \nWow\n"},
     ),
     "Mentions": (
         dict(rate="3", min=100, max=10000),
         dict(link="https://instagram.com/p/mentions", quantity="1000", usernames="alice\nbob"),
-        1000, "3.00000", {"usernames": "alice\nbob"},
+        1000,
+        "3.00000",
+        {"usernames": "alice\nbob"},
     ),
     "Mentions with Hashtags": (
         dict(rate="4", min=100, max=10000),
-        dict(link="https://instagram.com/p/mwh", quantity="250", usernames="alice\nbob",
-             hashtags="#travel\n#food"),
-        250, "1.00000", {"usernames": "alice\nbob", "hashtags": "#travel\n#food"},
+        dict(link="https://instagram.com/p/mwh", quantity="250", usernames="alice\nbob", hashtags="#travel\n#food"),
+        250,
+        "1.00000",
+        {"usernames": "alice\nbob", "hashtags": "#travel\n#food"},
     ),
     "Mentions Custom List": (
         dict(rate="10", min=1, max=1000),
         dict(link="https://instagram.com/p/mcl", usernames="alice\r\nbob\r\ncarol"),
-        3, "0.03000", {"usernames": "alice\r\nbob\r\ncarol"},
+        3,
+        "0.03000",
+        {"usernames": "alice\r\nbob\r\ncarol"},
     ),
     "Mentions Hashtag": (
         dict(rate="1.2", min=100, max=10000),
         dict(link="https://instagram.com/p/mh", quantity="500", hashtag="#travel"),
-        500, "0.60000", {"hashtag": "#travel"},
+        500,
+        "0.60000",
+        {"hashtag": "#travel"},
     ),
     "Mentions User Followers": (
         dict(rate="1", min=100, max=10000),
         dict(link="https://instagram.com/p/muf", quantity="100", username="https://instagram.com/nasa"),
-        100, "0.10000", {"username": "https://instagram.com/nasa"},
+        100,
+        "0.10000",
+        {"username": "https://instagram.com/nasa"},
     ),
     "Mentions Media Likers": (
         dict(rate="1", min=100, max=10000),
         dict(link="https://instagram.com/p/mml", quantity="150", media="https://instagram.com/p/source"),
-        150, "0.15000", {"media": "https://instagram.com/p/source"},
+        150,
+        "0.15000",
+        {"media": "https://instagram.com/p/source"},
     ),
     "Subscriptions": (
         dict(rate="1", min=10, max=1000),
-        dict(username="nasa", min="100", max="200", posts="5", old_posts="2", delay="30",
-             expiry="31/12/2099"),
-        0, "1.40000",  # a subscription's own quantity: it delivers through the orders it makes
-        {"username": "nasa", "min": 100, "max": 200, "delay": 30, "old_posts": 2, "posts": 5,
-         "expiry": "2099-12-31"},
+        dict(username="nasa", min="100", max="200", posts="5", old_posts="2", delay="30", expiry="31/12/2099"),
+        0,
+        "1.40000",  # a subscription's own quantity: it delivers through the orders it makes
+        {"username": "nasa", "min": 100, "max": 200, "delay": 30, "old_posts": 2, "posts": 5, "expiry": "2099-12-31"},
     ),
     "Custom Comments Package": (
         dict(rate="7.5", min=1, max=100),
         dict(link="https://instagram.com/p/ccp", comments="first\nsecond"),
-        2, "7.50000", {"comments": "first\nsecond"},
+        2,
+        "7.50000",
+        {"comments": "first\nsecond"},
     ),
     "Comment Likes": (
         dict(rate="2", min=50, max=5000),
         dict(link="https://instagram.com/p/cl", quantity="100", username="commenter"),
-        100, "0.20000", {"username": "commenter"},
+        100,
+        "0.20000",
+        {"username": "commenter"},
     ),
     "Poll": (
         dict(rate="3", min=10, max=5000),
         dict(link="https://t.me/channel/42", quantity="100", answer_number="2"),
-        100, "0.30000", {"answer_number": "2"},
+        100,
+        "0.30000",
+        {"answer_number": "2"},
     ),
     "Comment Replies": (
         dict(rate="9", min=1, max=100),
         dict(link="https://instagram.com/p/cr", username="alice", comments="reply one\nreply two"),
-        2, "0.01800", {"username": "alice", "comments": "reply one\nreply two"},
+        2,
+        "0.01800",
+        {"username": "alice", "comments": "reply one\nreply two"},
     ),
     "Invites from Groups": (
         dict(rate="5", min=100, max=10000),
         dict(link="https://t.me/mygroup", quantity="200", groups="https://t.me/g1\nhttps://t.me/g2"),
-        200, "1.00000", {"groups": "https://t.me/g1\nhttps://t.me/g2"},
+        200,
+        "1.00000",
+        {"groups": "https://t.me/g1\nhttps://t.me/g2"},
     ),
 }
 

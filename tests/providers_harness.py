@@ -131,8 +131,10 @@ class ProviderPanel:
         self._worker_log = open(self.data_dir / "worker.log", "ab")  # noqa: SIM115 - closed in stop_worker()
         self._worker = subprocess.Popen(
             [str(PYTHON), "-m", "smmpanel", "worker"],
-            cwd=REPO, env={**self.server.env, "WORKER_POLL_SECONDS": str(poll)},
-            stdout=self._worker_log, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env={**self.server.env, "WORKER_POLL_SECONDS": str(poll)},
+            stdout=self._worker_log,
+            stderr=subprocess.STDOUT,
         )
 
     def stop_worker(self) -> None:

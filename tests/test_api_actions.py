@@ -81,8 +81,9 @@ def test_it_answers_malformed_json_with_a_json_error(wsgi_client):
     # (valid JSON that is not an object: tests/test_limits.py)
 
 
-@pytest.mark.parametrize("content_type", ["multipart/form-data", "multipart/form-data; boundary=",
-                                          "multipart/form-data; boundary=\x00"])
+@pytest.mark.parametrize(
+    "content_type", ["multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=\x00"]
+)
 def test_a_malformed_multipart_body_is_an_incorrect_request(wsgi_client, content_type):
     response = wsgi_client.generic("POST", "/api/v2", data=b"key=x&action=balance", content_type=content_type)
     assert parsed(response) == {"error": "Incorrect request"}
@@ -100,10 +101,27 @@ def test_a_json_body_sent_without_a_json_content_type_is_still_read(wsgi_client,
 
 def test_services_lists_active_services_with_the_reference_keys_in_order(api, customer, service):
     cust = customer()
-    followers = service("Default", rate="0.90", min=50, max=10000, refill=True, cancel=True,
-                        name="Followers", category="First Category", dripfeed=True)
-    comments = service("Custom Comments", rate="8", min=10, max=1500, refill=False, cancel=True,
-                       name="Comments", category="Second Category")
+    followers = service(
+        "Default",
+        rate="0.90",
+        min=50,
+        max=10000,
+        refill=True,
+        cancel=True,
+        name="Followers",
+        category="First Category",
+        dripfeed=True,
+    )
+    comments = service(
+        "Custom Comments",
+        rate="8",
+        min=10,
+        max=1500,
+        refill=False,
+        cancel=True,
+        name="Comments",
+        category="Second Category",
+    )
     service("Default", name="Hidden", active=False)
 
     body = api(cust.key, "services")
@@ -113,18 +131,43 @@ def test_services_lists_active_services_with_the_reference_keys_in_order(api, cu
     for item in body:
         assert list(item) == SERVICE_KEYS
     assert body[0] == {
-        "service": followers.pk, "name": "Followers", "type": "Default", "category": "First Category",
-        "rate": "0.90", "min": "50", "max": "10000", "refill": True, "cancel": True, "dripfeed": True,
+        "service": followers.pk,
+        "name": "Followers",
+        "type": "Default",
+        "category": "First Category",
+        "rate": "0.90",
+        "min": "50",
+        "max": "10000",
+        "refill": True,
+        "cancel": True,
+        "dripfeed": True,
     }
     assert body[1] == {
-        "service": comments.pk, "name": "Comments", "type": "Custom Comments",
-        "category": "Second Category", "rate": "8", "min": "10", "max": "1500",
-        "refill": False, "cancel": True, "dripfeed": False,
+        "service": comments.pk,
+        "name": "Comments",
+        "type": "Custom Comments",
+        "category": "Second Category",
+        "rate": "8",
+        "min": "10",
+        "max": "1500",
+        "refill": False,
+        "cancel": True,
+        "dripfeed": False,
     }
 
 
-@pytest.mark.parametrize("rate, shown", [("0.9", "0.90"), ("8", "8"), ("10", "10"), ("0.123", "0.123"),
-                                         ("1.5", "1.50"), ("0.00001", "0.00001"), ("12.34567", "12.34567")])
+@pytest.mark.parametrize(
+    "rate, shown",
+    [
+        ("0.9", "0.90"),
+        ("8", "8"),
+        ("10", "10"),
+        ("0.123", "0.123"),
+        ("1.5", "1.50"),
+        ("0.00001", "0.00001"),
+        ("12.34567", "12.34567"),
+    ],
+)
 def test_services_shows_rates_as_the_owner_wrote_them(api, customer, service, rate, shown):
     cust = customer()
     service(rate=rate)
@@ -178,9 +221,7 @@ def test_add_to_an_inactive_service_is_an_incorrect_service_id(api, customer, se
 
 
 def test_add_without_a_service_is_an_incorrect_request(api, customer):
-    assert api(customer().key, "add", link="https://example.com/a", quantity="100") == {
-        "error": "Incorrect request"
-    }
+    assert api(customer().key, "add", link="https://example.com/a", quantity="100") == {"error": "Incorrect request"}
 
 
 def test_status_of_one_order_has_the_reference_keys_as_strings(api, customer, service, place):
@@ -191,8 +232,7 @@ def test_status_of_one_order_has_the_reference_keys_as_strings(api, customer, se
     body = api(cust.key, "status", order=order_id)
 
     assert list(body) == STATUS_KEYS
-    assert body == {"charge": "0.30000", "start_count": "0", "status": "Pending", "remains": "200",
-                    "currency": "USD"}
+    assert body == {"charge": "0.30000", "start_count": "0", "status": "Pending", "remains": "200", "currency": "USD"}
     assert all(type(v) is str for v in body.values())
 
 
@@ -201,8 +241,12 @@ def test_status_follows_the_order_through_its_life(api, customer, service, place
     order_id = place(cust, service(rate="2"), quantity="1000")
     apply_status(order_id, "In progress", start_count=3572, remains=600)
     assert api(cust.key, "status", order=order_id) == {
-        "charge": "2.00000", "start_count": "3572", "status": "In progress", "remains": "600",
-        "currency": "USD"}
+        "charge": "2.00000",
+        "start_count": "3572",
+        "status": "In progress",
+        "remains": "600",
+        "currency": "USD",
+    }
     apply_status(order_id, "Completed")
     assert api(cust.key, "status", order=order_id)["status"] == "Completed"
     assert api(cust.key, "status", order=order_id)["remains"] == "0"
@@ -225,11 +269,21 @@ def test_multi_status_is_an_object_keyed_by_the_ids_as_asked(api, customer, serv
     body = api(cust.key, "status", orders=f" {first} ,999999,  {second}")
 
     assert list(body) == [str(first), "999999", str(second)]
-    assert body[str(first)] == {"charge": "0.10000", "start_count": "0", "status": "Pending",
-                                "remains": "100", "currency": "USD"}
+    assert body[str(first)] == {
+        "charge": "0.10000",
+        "start_count": "0",
+        "status": "Pending",
+        "remains": "100",
+        "currency": "USD",
+    }
     assert body["999999"] == {"error": "Incorrect order ID"}
-    assert body[str(second)] == {"charge": "0.20000", "start_count": "0", "status": "Partial",
-                                 "remains": "100", "currency": "USD"}
+    assert body[str(second)] == {
+        "charge": "0.20000",
+        "start_count": "0",
+        "status": "Partial",
+        "remains": "100",
+        "currency": "USD",
+    }
     for item in (body[str(first)], body[str(second)]):
         assert list(item) == STATUS_KEYS
 
@@ -252,8 +306,9 @@ def test_multi_status_with_only_commas_is_an_incorrect_request(api, customer):
 # --- the 100-id limit ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("action, field", [("status", "orders"), ("refill", "orders"),
-                                           ("refill_status", "refills"), ("cancel", "orders")])
+@pytest.mark.parametrize(
+    "action, field", [("status", "orders"), ("refill", "orders"), ("refill_status", "refills"), ("cancel", "orders")]
+)
 def test_multi_actions_take_up_to_100_ids(api, customer, action, field):
     cust = customer()
     ids = [900000 + i for i in range(100)]
@@ -332,8 +387,7 @@ def test_multi_refill_reports_each_orders_own_reason(api, customer, service, pla
     body = api(cust.key, "refill", orders=f"{no_refill},{pending}")
     assert body == [
         {"order": no_refill, "refill": {"error": "Refill is disabled for this service"}},
-        {"order": pending, "refill": {"error": "Refill is available only for completed orders "
-                                                "(this one is Pending)"}},
+        {"order": pending, "refill": {"error": "Refill is available only for completed orders (this one is Pending)"}},
     ]
 
 
@@ -440,21 +494,31 @@ def test_every_encoding_and_both_paths_behave_alike(api, customer, service, via,
     svc = service(rate="1", min=10, max=1000, refill=True, cancel=True, name="Likes", category="Cat")
 
     services = api(cust.key, "services", via=via, path=path)
-    assert services == [{"service": svc.pk, "name": "Likes", "type": "Default", "category": "Cat",
-                         "rate": "1", "min": "10", "max": "1000", "refill": True, "cancel": True,
-                         "dripfeed": False}]
-    added = api(cust.key, "add", via=via, path=path, service=str(svc.pk), link="https://example.com/x",
-                quantity="500")
+    assert services == [
+        {
+            "service": svc.pk,
+            "name": "Likes",
+            "type": "Default",
+            "category": "Cat",
+            "rate": "1",
+            "min": "10",
+            "max": "1000",
+            "refill": True,
+            "cancel": True,
+            "dripfeed": False,
+        }
+    ]
+    added = api(cust.key, "add", via=via, path=path, service=str(svc.pk), link="https://example.com/x", quantity="500")
     order_id = added["order"]
     assert api(cust.key, "balance", via=via, path=path) == {"balance": "9.50000", "currency": "USD"}
     assert api(cust.key, "status", via=via, path=path, order=str(order_id))["status"] == "Pending"
     assert list(api(cust.key, "status", via=via, path=path, orders=f"{order_id},424242")) == [str(order_id), "424242"]
-    assert api(cust.key, "cancel", via=via, path=path, orders=str(order_id)) == [
-        {"order": order_id, "cancel": 1}]
+    assert api(cust.key, "cancel", via=via, path=path, orders=str(order_id)) == [{"order": order_id, "cancel": 1}]
     apply_status(order_id, "Completed")
     refill = api(cust.key, "refill", via=via, path=path, order=str(order_id))
     assert api(cust.key, "refill_status", via=via, path=path, refills=refill["refill"]) == [
-        {"refill": int(refill["refill"]), "status": "Pending"}]
+        {"refill": int(refill["refill"]), "status": "Pending"}
+    ]
     assert api("bad", "balance", via=via, path=path) == {"error": "Invalid API key"}
 
 
@@ -527,10 +591,15 @@ def test_another_customers_order_is_indistinguishable_from_a_missing_one(api, cu
     done = completed_order(place, alice, svc)
     missing = "987654321"
 
-    assert api(bob.key, "status", order=order_id) == api(bob.key, "status", order=missing) == {
-        "error": "Incorrect order ID"}
+    assert (
+        api(bob.key, "status", order=order_id)
+        == api(bob.key, "status", order=missing)
+        == {"error": "Incorrect order ID"}
+    )
     assert api(bob.key, "status", orders=f"{order_id},{missing}") == {
-        str(order_id): {"error": "Incorrect order ID"}, missing: {"error": "Incorrect order ID"}}
+        str(order_id): {"error": "Incorrect order ID"},
+        missing: {"error": "Incorrect order ID"},
+    }
     assert api(bob.key, "refill", order=done) == api(bob.key, "refill", order=missing)
     assert api(bob.key, "refill", orders=str(done)) == [{"order": done, "refill": {"error": "Incorrect order ID"}}]
     assert api(bob.key, "cancel", orders=f"{order_id},{missing}") == [
@@ -549,7 +618,8 @@ def test_another_customers_refill_is_indistinguishable_from_a_missing_one(api, c
 
     assert api(bob.key, "refill_status", refill=refill_id) == {"error": "Refill not found"}
     assert api(bob.key, "refill_status", refills=refill_id) == [
-        {"refill": int(refill_id), "status": {"error": "Refill not found"}}]
+        {"refill": int(refill_id), "status": {"error": "Refill not found"}}
+    ]
     assert api(alice.key, "refill_status", refill=refill_id) == {"status": "Pending"}
 
 

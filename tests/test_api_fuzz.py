@@ -15,27 +15,70 @@ from smmpanel.orders.services import add_post_order, apply_status
 from tests.conftest import ORDER_EXAMPLES, call_api, money_is_conserved
 
 ACTIONS = ["services", "add", "status", "refill", "refill_status", "cancel", "balance"]
-FIELDS = sorted({
-    "key", "action", "service", "link", "quantity", "runs", "interval", "order", "orders", "refill",
-    "refills", "username", "min", "max", "posts", "old_posts", "delay", "expiry",
-    *(name for _, params, *_ in ORDER_EXAMPLES.values() for name in params),
-})
-ODD_TEXT = ["", " ", "\x00", "0", "-1", "+1", "1.5", "1e400", "²", "١٢", "１", "NaN", "Infinity",
-            "9" * 19, "9" * 400, "1,2,,3", ",", "\r\n", "\n\n", "%00", "<script>", "' OR 1=1 --",
-            "https://example.com/" + "a" * 600, "31/02/2099", "00/00/0000"]
+FIELDS = sorted(
+    {
+        "key",
+        "action",
+        "service",
+        "link",
+        "quantity",
+        "runs",
+        "interval",
+        "order",
+        "orders",
+        "refill",
+        "refills",
+        "username",
+        "min",
+        "max",
+        "posts",
+        "old_posts",
+        "delay",
+        "expiry",
+        *(name for _, params, *_ in ORDER_EXAMPLES.values() for name in params),
+    }
+)
+ODD_TEXT = [
+    "",
+    " ",
+    "\x00",
+    "0",
+    "-1",
+    "+1",
+    "1.5",
+    "1e400",
+    "²",
+    "١٢",
+    "１",
+    "NaN",
+    "Infinity",
+    "9" * 19,
+    "9" * 400,
+    "1,2,,3",
+    ",",
+    "\r\n",
+    "\n\n",
+    "%00",
+    "<script>",
+    "' OR 1=1 --",
+    "https://example.com/" + "a" * 600,
+    "31/02/2099",
+    "00/00/0000",
+]
 
 # A few hundred examples in all keeps the suite fast; raise it for a deeper run.
 EXAMPLES = int(os.environ.get("SMMPANEL_FUZZ_EXAMPLES", "110"))
 fuzz_settings = settings(
-    max_examples=EXAMPLES, deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large],
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 any_char = st.characters(exclude_categories=[])  # surrogates and NUL included
 any_text = st.one_of(st.text(any_char, max_size=30), st.sampled_from(ODD_TEXT))
-huge = st.one_of(st.integers(min_value=-(10**40), max_value=10**40),
-                 st.floats(allow_nan=True, allow_infinity=True), st.booleans())
+huge = st.one_of(
+    st.integers(min_value=-(10**40), max_value=10**40), st.floats(allow_nan=True, allow_infinity=True), st.booleans()
+)
 json_value = st.recursive(
     st.one_of(st.none(), any_text, huge),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(any_text, inner, max_size=3)),
@@ -53,13 +96,17 @@ def world(wsgi_client, customer, service):
     alice, bob = customer("1000"), customer("3")
     services = {}
     for type_name, (svc_fields, *_rest) in ORDER_EXAMPLES.items():
-        services[type_name] = service(type_name, **{**svc_fields, "refill": True, "cancel": True,
-                                                    "dripfeed": type_name == "Default"})
+        services[type_name] = service(
+            type_name, **{**svc_fields, "refill": True, "cancel": True, "dripfeed": type_name == "Default"}
+        )
     for type_name in ("Default", "Subscriptions", "Poll"):
         _, params, *_ = ORDER_EXAMPLES[type_name]
         for cust in (alice, bob):
-            body = json.loads(call_api(wsgi_client, {"key": cust.key, "action": "add",
-                                                "service": services[type_name].pk, **params}).content)
+            body = json.loads(
+                call_api(
+                    wsgi_client, {"key": cust.key, "action": "add", "service": services[type_name].pk, **params}
+                ).content
+            )
             assert "order" in body or body == {"error": "Not enough funds on balance"}, body
     return {"customers": [alice, bob], "services": services}
 
@@ -154,8 +201,7 @@ def settle(step):
     if order.is_subscription and status == "Paused":
         old = bool(remains % 2)
         number = (order.old_posts_done if old else order.posts_done) + 1
-        add_post_order(order_id, number=number, link="https://example.com/post", quantity=remains % 300 + 1,
-                       old=old)
+        add_post_order(order_id, number=number, link="https://example.com/post", quantity=remains % 300 + 1, old=old)
         return
     try:
         apply_status(order_id, status, remains=remains)
@@ -180,17 +226,30 @@ def test_any_request_gets_a_json_answer_and_never_moves_money_wrongly(wsgi_clien
     run()
 
 
-body_types = ["application/json", "application/x-www-form-urlencoded", "multipart/form-data",
-              "text/plain", "", "application/json; charset=latin-1",
-              "application/x-www-form-urlencoded; charset=iso-8859-1", "multipart/form-data; boundary=b"]
+body_types = [
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "text/plain",
+    "",
+    "application/json; charset=latin-1",
+    "application/x-www-form-urlencoded; charset=iso-8859-1",
+    "multipart/form-data; boundary=b",
+]
 
 
 # Through the production entry point and through Django's URL route (the same endpoint behind both).
 @pytest.mark.parametrize("entry", ["wsgi_client", "client"])
 @fuzz_settings
-@given(body=st.one_of(st.binary(max_size=200), json_value.map(lambda v: json.dumps(v).encode()),
-                      st.text(any_char, max_size=60).map(lambda t: t.encode("utf-8", "surrogatepass"))),
-       content_type=st.sampled_from(body_types), query=st.binary(max_size=60))
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        json_value.map(lambda v: json.dumps(v).encode()),
+        st.text(any_char, max_size=60).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    ),
+    content_type=st.sampled_from(body_types),
+    query=st.binary(max_size=60),
+)
 def test_any_raw_body_or_query_string_gets_a_json_answer(request, entry, world, body, content_type, query):
     client = request.getfixturevalue(entry)
     qs = quote_from_bytes(query, safe="=&")

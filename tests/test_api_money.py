@@ -29,18 +29,26 @@ def test_a_partial_order_refunds_the_undelivered_share(api, customer, service, p
     apply_status(order_id, "Partial", remains=250, start_count=3572)
 
     assert api(cust.key, "status", order=order_id) == {
-        "charge": "0.75000", "start_count": "3572", "status": "Partial", "remains": "250", "currency": "USD"}
+        "charge": "0.75000",
+        "start_count": "3572",
+        "status": "Partial",
+        "remains": "250",
+        "currency": "USD",
+    }
     assert api(cust.key, "balance")["balance"] == "9.25000"
     assert refunds_of(order_id) == [("partial", Decimal("0.25"))]
     money_is_conserved(cust)
 
 
-@pytest.mark.parametrize("remains, refund", [
-    ("1", "0.00033"),     # 0.33333 × 1 / 1000 = 0.00033333
-    ("5", "0.00167"),     # 0.00166665: half-up
-    ("15", "0.00500"),    # 0.00499995
-    ("999", "0.33300"),   # 0.33299667
-])
+@pytest.mark.parametrize(
+    "remains, refund",
+    [
+        ("1", "0.00033"),  # 0.33333 × 1 / 1000 = 0.00033333
+        ("5", "0.00167"),  # 0.00166665: half-up
+        ("15", "0.00500"),  # 0.00499995
+        ("999", "0.33300"),  # 0.33299667
+    ],
+)
 def test_partial_refunds_are_rounded_half_up(api, customer, service, place, remains, refund):
     cust = customer("10")
     order_id = place(cust, service(rate="0.33333", min=1), quantity="1000")
@@ -96,18 +104,26 @@ def test_a_completed_order_keeps_its_whole_charge(api, customer, service, place)
     apply_status(order_id, "In progress", start_count=10, remains=200)
     apply_status(order_id, "Completed")
     assert api(cust.key, "status", order=order_id) == {
-        "charge": "0.50000", "start_count": "10", "status": "Completed", "remains": "0", "currency": "USD"}
+        "charge": "0.50000",
+        "start_count": "10",
+        "status": "Completed",
+        "remains": "0",
+        "currency": "USD",
+    }
     assert refunds_of(order_id) == []
 
 
-@pytest.mark.parametrize("first, then", [
-    (("Partial", 100), ("Partial", 100)),
-    (("Partial", 100), ("Partial", 400)),
-    (("Partial", 100), ("Canceled", None)),
-    (("Canceled", None), ("Canceled", None)),
-    (("Canceled", None), ("Partial", 100)),
-    (("Completed", None), ("Canceled", None)),
-])
+@pytest.mark.parametrize(
+    "first, then",
+    [
+        (("Partial", 100), ("Partial", 100)),
+        (("Partial", 100), ("Partial", 400)),
+        (("Partial", 100), ("Canceled", None)),
+        (("Canceled", None), ("Canceled", None)),
+        (("Canceled", None), ("Partial", 100)),
+        (("Completed", None), ("Canceled", None)),
+    ],
+)
 def test_a_final_order_cannot_be_refunded_again(api, customer, service, place, first, then):
     cust = customer("10")
     order_id = place(cust, service(rate="1"), quantity="500")
@@ -135,8 +151,14 @@ def test_the_ledger_pays_one_refund_per_order_and_reason(customer, service, plac
 def test_the_database_itself_refuses_a_second_refund_row_for_the_same_reason(customer, service, place):
     cust = customer("10")
     order = Order.objects.get(pk=place(cust, service(rate="1"), quantity="1000"))
-    row = dict(account_id=cust.account.pk, kind="refund", amount=Decimal("0.1"),
-               balance_after=Decimal("9.1"), order=order, reason="partial")
+    row = dict(
+        account_id=cust.account.pk,
+        kind="refund",
+        amount=Decimal("0.1"),
+        balance_after=Decimal("9.1"),
+        order=order,
+        reason="partial",
+    )
     LedgerEntry.objects.create(**row)
     with pytest.raises(IntegrityError), transaction.atomic():
         LedgerEntry.objects.create(**row)
@@ -189,7 +211,8 @@ def test_a_failed_add_leaves_no_trace_in_the_ledger(api, customer, service):
     cust = customer("0.5")
     svc = service(rate="1")
     assert api(cust.key, "add", service=svc.pk, link=new_link(), quantity="1000") == {
-        "error": "Not enough funds on balance"}
+        "error": "Not enough funds on balance"
+    }
     assert LedgerEntry.objects.filter(account_id=cust.account.pk).count() == 1
     assert not Order.objects.exists()
 
@@ -243,8 +266,10 @@ def test_a_pay_per_post_subscription_pays_each_order_and_pauses_when_funds_run_o
     sub_id = subscription(api, cust, svc, max="100", min="100")
     assert cust.balance() == Decimal("0.25")
 
-    made = [add_post_order(sub_id, number=i + 1, link=f"https://instagram.com/p/{i}", quantity=100, old=False)
-            for i in range(3)]
+    made = [
+        add_post_order(sub_id, number=i + 1, link=f"https://instagram.com/p/{i}", quantity=100, old=False)
+        for i in range(3)
+    ]
 
     assert made[2] is None and all(o is not None for o in made[:2])
     body = api(cust.key, "status", order=sub_id)
@@ -291,15 +316,18 @@ def test_a_refill_of_a_completed_order_moves_no_money(api, refillable):
     money_is_conserved(cust)
 
 
-@pytest.mark.parametrize("status, remains", [
-    ("Pending", None), ("In progress", None), ("Processing", None), ("Partial", 50), ("Canceled", None)])
+@pytest.mark.parametrize(
+    "status, remains",
+    [("Pending", None), ("In progress", None), ("Processing", None), ("Partial", 50), ("Canceled", None)],
+)
 def test_only_completed_orders_can_be_refilled(api, customer, service, place, status, remains):
     cust = customer("10")
     order_id = place(cust, service(rate="1", refill=True), quantity="100")
     if status != "Pending":
         apply_status(order_id, status, remains=remains)
     assert api(cust.key, "refill", order=order_id) == {
-        "error": f"Refill is available only for completed orders (this one is {status})"}
+        "error": f"Refill is available only for completed orders (this one is {status})"
+    }
     assert not Refill.objects.exists()
 
 
@@ -321,7 +349,8 @@ def test_only_one_refill_at_a_time_per_order(api, refillable):
     assert api(cust.key, "refill", order=order_id) == {"error": "A refill for this order is already in progress"}
     apply_refill_status(int(first), "In progress")
     assert api(cust.key, "refill", orders=str(order_id)) == [
-        {"order": order_id, "refill": {"error": "A refill for this order is already in progress"}}]
+        {"order": order_id, "refill": {"error": "A refill for this order is already in progress"}}
+    ]
 
     apply_refill_status(int(first), "Completed")
 

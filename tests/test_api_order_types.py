@@ -78,8 +78,15 @@ def test_a_subscription_status_adds_posts_and_its_orders(api, example):
     cust, svc, fields = example("Subscriptions")
     order_id = api(cust.key, "add", service=svc.pk, **fields)["order"]
     body = api(cust.key, "status", order=order_id)
-    assert body == {"charge": "1.40000", "start_count": "0", "status": "Active", "remains": "0",
-                    "currency": "USD", "posts": "0", "orders": []}
+    assert body == {
+        "charge": "1.40000",
+        "start_count": "0",
+        "status": "Active",
+        "remains": "0",
+        "currency": "USD",
+        "posts": "0",
+        "orders": [],
+    }
 
 
 def test_custom_comments_count_only_non_empty_lines(api, example):
@@ -94,13 +101,16 @@ def test_a_quantity_sent_with_a_lines_type_is_ignored(api, example):
     assert order.quantity == 3 and order.charge == Decimal("0.03000")
 
 
-@pytest.mark.parametrize("rate, quantity, charge", [
-    ("0.00005", "500", "0.00003"),   # 0.000025: half-up, not half-even
-    ("0.00005", "300", "0.00002"),   # 0.000015
-    ("0.00001", "499", "0.00000"),   # 0.00000499
-    ("1.23457", "333", "0.41111"),   # 0.41111181
-    ("0.33333", "1001", "0.33366"),  # 0.33366333
-])
+@pytest.mark.parametrize(
+    "rate, quantity, charge",
+    [
+        ("0.00005", "500", "0.00003"),  # 0.000025: half-up, not half-even
+        ("0.00005", "300", "0.00002"),  # 0.000015
+        ("0.00001", "499", "0.00000"),  # 0.00000499
+        ("1.23457", "333", "0.41111"),  # 0.41111181
+        ("0.33333", "1001", "0.33366"),  # 0.33366333
+    ],
+)
 def test_charges_are_rounded_to_five_places_half_up(api, customer, service, rate, quantity, charge):
     cust = customer("10")
     svc = service(rate=rate, min=1, max=100000)
@@ -160,11 +170,20 @@ def test_an_all_blank_list_is_refused(example, refused, type_name):
 # --- links -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("link", [
-    "not a link", "instagram.com/p/x", "ftp://example.com/a", "javascript:alert(1)", "http://",
-    "https://exa mple.com/a", "https://example.com/a b", "https://" + "a" * 500 + ".com",
-    "https://example.com/\npost",
-])
+@pytest.mark.parametrize(
+    "link",
+    [
+        "not a link",
+        "instagram.com/p/x",
+        "ftp://example.com/a",
+        "javascript:alert(1)",
+        "http://",
+        "https://exa mple.com/a",
+        "https://example.com/a b",
+        "https://" + "a" * 500 + ".com",
+        "https://example.com/\npost",
+    ],
+)
 @pytest.mark.parametrize("type_name", NON_SUBSCRIPTION_TYPES)
 def test_a_bad_link_is_refused(example, refused, type_name, link):
     cust, svc, fields = example(type_name, link=link)
@@ -205,8 +224,10 @@ def test_a_quantity_that_is_not_a_whole_number_is_refused(example, refused, quan
     refused(cust, svc, fields, "Quantity must be a whole number")
 
 
-@pytest.mark.parametrize("quantity", ["10001", "1999999999", "999999999999", "9" * 13, "99999999999999999999999",
-                                      "+" + "9" * 30, "9" * 100_000])
+@pytest.mark.parametrize(
+    "quantity",
+    ["10001", "1999999999", "999999999999", "9" * 13, "99999999999999999999999", "+" + "9" * 30, "9" * 100_000],
+)
 def test_a_huge_quantity_is_more_than_the_maximum(example, refused, quantity):
     # All digits is a whole number, however long: above the maximum, not "not a number".
     cust, svc, fields = example("Default", quantity=quantity)
@@ -219,36 +240,43 @@ def test_leading_zeros_do_not_make_a_quantity_huge(api, example):
     assert order.quantity == 1000
 
 
-@pytest.mark.parametrize("type_name, lines, error", [
-    ("Custom Comments", 1, "Quantity less than minimal 2"),
-    ("Custom Comments", 5, "Quantity more than maximum 4"),
-    ("Mentions Custom List", 1, "Quantity less than minimal 2"),
-    ("Comment Replies", 5, "Quantity more than maximum 4"),
-])
+@pytest.mark.parametrize(
+    "type_name, lines, error",
+    [
+        ("Custom Comments", 1, "Quantity less than minimal 2"),
+        ("Custom Comments", 5, "Quantity more than maximum 4"),
+        ("Mentions Custom List", 1, "Quantity less than minimal 2"),
+        ("Comment Replies", 5, "Quantity more than maximum 4"),
+    ],
+)
 def test_line_counted_quantities_obey_the_limits_too(example, refused, type_name, lines, error):
     list_param = BY_NAME[type_name].lines_param
-    cust, svc, fields = example(type_name, service_fields={"min": 2, "max": 4},
-                                **{list_param: "\n".join(f"line {i}" for i in range(lines))})
+    cust, svc, fields = example(
+        type_name, service_fields={"min": 2, "max": 4}, **{list_param: "\n".join(f"line {i}" for i in range(lines))}
+    )
     refused(cust, svc, fields, error)
 
 
 # --- per-type parameters ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("type_name, field, value, error", [
-    ("Mentions Hashtag", "hashtag", "#one\n#two", "Incorrect hashtag"),
-    ("Mentions Hashtag", "hashtag", "#" + "x" * 400, "Incorrect hashtag"),
-    ("Mentions Media Likers", "media", "not a url", "Incorrect media"),
-    ("Mentions Media Likers", "media", "ftp://example.com/p", "Incorrect media"),
-    ("Poll", "answer_number", "abc", "Incorrect answer_number"),
-    ("Poll", "answer_number", "0", "Incorrect answer_number"),
-    ("Poll", "answer_number", "-1", "Incorrect answer_number"),
-    ("Comment Likes", "username", "not a user!", "Bad username"),
-    ("Mentions User Followers", "username", "two words", "Bad username"),
-    ("Comment Replies", "username", "a/b?c", "Bad username"),
-    ("Custom Comments", "comments", "x" * 1001, "A line of the comments list is longer than 1000 characters"),
-    ("Mentions", "usernames", "\n".join(["u"] * 10001), "The usernames list has more than 10000 lines"),
-])
+@pytest.mark.parametrize(
+    "type_name, field, value, error",
+    [
+        ("Mentions Hashtag", "hashtag", "#one\n#two", "Incorrect hashtag"),
+        ("Mentions Hashtag", "hashtag", "#" + "x" * 400, "Incorrect hashtag"),
+        ("Mentions Media Likers", "media", "not a url", "Incorrect media"),
+        ("Mentions Media Likers", "media", "ftp://example.com/p", "Incorrect media"),
+        ("Poll", "answer_number", "abc", "Incorrect answer_number"),
+        ("Poll", "answer_number", "0", "Incorrect answer_number"),
+        ("Poll", "answer_number", "-1", "Incorrect answer_number"),
+        ("Comment Likes", "username", "not a user!", "Bad username"),
+        ("Mentions User Followers", "username", "two words", "Bad username"),
+        ("Comment Replies", "username", "a/b?c", "Bad username"),
+        ("Custom Comments", "comments", "x" * 1001, "A line of the comments list is longer than 1000 characters"),
+        ("Mentions", "usernames", "\n".join(["u"] * 10001), "The usernames list has more than 10000 lines"),
+    ],
+)
 def test_bad_type_parameters_are_refused_with_their_reason(example, refused, type_name, field, value, error):
     cust, svc, fields = example(type_name, **{field: value})
     refused(cust, svc, fields, error)
@@ -265,8 +293,7 @@ def test_usernames_may_be_handles_or_profile_links(api, example, username):
 
 
 def test_drip_feed_charges_every_run_up_front(api, example):
-    cust, svc, fields = example("Default", service_fields={"dripfeed": True}, quantity="1000",
-                                runs="5", interval="30")
+    cust, svc, fields = example("Default", service_fields={"dripfeed": True}, quantity="1000", runs="5", interval="30")
     order = Order.objects.get(pk=api(cust.key, "add", service=svc.pk, **fields)["order"])
     assert (order.quantity, order.runs, order.interval, order.total) == (1000, 5, 30, 5000)
     assert order.charge == Decimal("4.50000")
@@ -275,25 +302,27 @@ def test_drip_feed_charges_every_run_up_front(api, example):
 
 
 def test_drip_feed_limits_apply_to_each_run_not_the_total(api, example):
-    cust, svc, fields = example("Default", service_fields={"dripfeed": True}, quantity="10000",
-                                runs="3", interval="60")
+    cust, svc, fields = example("Default", service_fields={"dripfeed": True}, quantity="10000", runs="3", interval="60")
     order = Order.objects.get(pk=api(cust.key, "add", service=svc.pk, **fields)["order"])
     assert order.total == 30000 and order.charge == Decimal("27.00000")
 
 
-@pytest.mark.parametrize("overrides, error", [
-    ({"runs": "5"}, "Drip-feed needs both runs and interval"),
-    ({"interval": "5"}, "Drip-feed needs both runs and interval"),
-    ({"runs": "5", "interval": " "}, "Drip-feed needs both runs and interval"),
-    ({"runs": "0", "interval": "5"}, "Runs must be a whole number from 1 to 1000"),
-    ({"runs": "1001", "interval": "5"}, "Runs must be a whole number from 1 to 1000"),
-    ({"runs": "two", "interval": "5"}, "Runs must be a whole number from 1 to 1000"),
-    ({"runs": "2", "interval": "0"}, "Interval must be a whole number of minutes from 1 to 43200"),
-    ({"runs": "2", "interval": "1.5"}, "Interval must be a whole number of minutes from 1 to 43200"),
-    ({"runs": "2", "interval": "43201"}, "Interval must be a whole number of minutes from 1 to 43200"),
-    ({"runs": "2", "interval": "5", "quantity": "49"}, "Quantity less than minimal 50"),
-    ({"runs": "2", "interval": "5", "quantity": "10001"}, "Quantity more than maximum 10000"),
-])
+@pytest.mark.parametrize(
+    "overrides, error",
+    [
+        ({"runs": "5"}, "Drip-feed needs both runs and interval"),
+        ({"interval": "5"}, "Drip-feed needs both runs and interval"),
+        ({"runs": "5", "interval": " "}, "Drip-feed needs both runs and interval"),
+        ({"runs": "0", "interval": "5"}, "Runs must be a whole number from 1 to 1000"),
+        ({"runs": "1001", "interval": "5"}, "Runs must be a whole number from 1 to 1000"),
+        ({"runs": "two", "interval": "5"}, "Runs must be a whole number from 1 to 1000"),
+        ({"runs": "2", "interval": "0"}, "Interval must be a whole number of minutes from 1 to 43200"),
+        ({"runs": "2", "interval": "1.5"}, "Interval must be a whole number of minutes from 1 to 43200"),
+        ({"runs": "2", "interval": "43201"}, "Interval must be a whole number of minutes from 1 to 43200"),
+        ({"runs": "2", "interval": "5", "quantity": "49"}, "Quantity less than minimal 50"),
+        ({"runs": "2", "interval": "5", "quantity": "10001"}, "Quantity more than maximum 10000"),
+    ],
+)
 def test_drip_feed_rules(example, refused, overrides, error):
     cust, svc, fields = example("Default", service_fields={"dripfeed": True}, **overrides)
     refused(cust, svc, fields, error)
@@ -311,8 +340,9 @@ def test_drip_feed_is_only_for_default_orders(example, refused, type_name):
 
 
 def test_drip_feed_the_balance_cannot_pay_in_full_is_refused(example, refused):
-    cust, svc, fields = example("Default", balance="4", service_fields={"dripfeed": True},
-                                quantity="1000", runs="5", interval="10")
+    cust, svc, fields = example(
+        "Default", balance="4", service_fields={"dripfeed": True}, quantity="1000", runs="5", interval="10"
+    )
     refused(cust, svc, fields, "Not enough funds on balance")
 
 
@@ -321,8 +351,7 @@ def test_a_drip_feed_too_big_for_any_balance_is_refused_not_a_fault(api, custome
     cust = customer("100")
     svc = service(rate="0.01", min=100, max=10_000_000, dripfeed=True)
     balance = cust.balance()
-    body = api(cust.key, "add", service=svc.pk, link=new_link(), quantity="10000000", runs="1000",
-               interval="1")
+    body = api(cust.key, "add", service=svc.pk, link=new_link(), quantity="10000000", runs="1000", interval="1")
     assert body == {"error": "Quantity × runs must not be more than 2000000000"}
     assert Order.objects.count() == 0 and cust.balance() == balance
 
@@ -357,8 +386,7 @@ def test_a_delay_not_listed_is_refused(example, refused, delay):
     refused(cust, svc, fields, f"Incorrect delay. Possible values: {DELAYS}")
 
 
-@pytest.mark.parametrize("expiry", ["2099-12-31", "12/31/2099", "31/13/2099", "31/02/2099", "tomorrow",
-                                    "31/12/99"])
+@pytest.mark.parametrize("expiry", ["2099-12-31", "12/31/2099", "31/13/2099", "31/02/2099", "tomorrow", "31/12/99"])
 def test_an_expiry_not_in_d_m_y_is_refused(example, refused, expiry):
     cust, svc, fields = example("Subscriptions", expiry=expiry)
     refused(cust, svc, fields, "Incorrect expiry date: use the format d/m/Y, e.g. 31/12/2027")
@@ -377,19 +405,22 @@ def test_an_expiry_of_today_is_accepted(api, example):
     assert order.params["expiry"] == today.isoformat()
 
 
-@pytest.mark.parametrize("overrides, error", [
-    ({"min": "300", "max": "200"}, "Min must not be more than max"),
-    ({"min": "5"}, "Quantity less than minimal 10"),
-    ({"max": "1001"}, "Quantity more than maximum 1000"),
-    ({"min": "ten"}, "Min must be a whole number"),
-    ({"max": "2.5"}, "Max must be a whole number"),
-    ({"posts": "0"}, "Posts must be a whole number from 1 to 100000"),
-    ({"posts": "100001"}, "Posts must be a whole number from 1 to 100000"),
-    ({"posts": "many"}, "Posts must be a whole number from 1 to 100000"),
-    ({"old_posts": "1001"}, "Old posts must be a whole number from 0 to 1000"),
-    ({"old_posts": "-1"}, "Old posts must be a whole number from 0 to 1000"),
-    ({"username": "not a user!"}, "Bad username"),
-])
+@pytest.mark.parametrize(
+    "overrides, error",
+    [
+        ({"min": "300", "max": "200"}, "Min must not be more than max"),
+        ({"min": "5"}, "Quantity less than minimal 10"),
+        ({"max": "1001"}, "Quantity more than maximum 1000"),
+        ({"min": "ten"}, "Min must be a whole number"),
+        ({"max": "2.5"}, "Max must be a whole number"),
+        ({"posts": "0"}, "Posts must be a whole number from 1 to 100000"),
+        ({"posts": "100001"}, "Posts must be a whole number from 1 to 100000"),
+        ({"posts": "many"}, "Posts must be a whole number from 1 to 100000"),
+        ({"old_posts": "1001"}, "Old posts must be a whole number from 0 to 1000"),
+        ({"old_posts": "-1"}, "Old posts must be a whole number from 0 to 1000"),
+        ({"username": "not a user!"}, "Bad username"),
+    ],
+)
 def test_subscription_rules(example, refused, overrides, error):
     cust, svc, fields = example("Subscriptions", **overrides)
     refused(cust, svc, fields, error)
@@ -403,8 +434,17 @@ def test_a_subscription_the_balance_cannot_prepay_is_refused(example, refused):
 def test_a_subscription_too_big_for_any_balance_is_refused_not_a_fault(api, customer, service):
     cust = customer("100")
     svc = service("Subscriptions", rate="1000", min=1, max=2_000_000_000)
-    body = api(cust.key, "add", service=svc.pk, username="nasa", min="1", max="2000000000",
-               posts="100000", old_posts="1000", delay="0")
+    body = api(
+        cust.key,
+        "add",
+        service=svc.pk,
+        username="nasa",
+        min="1",
+        max="2000000000",
+        posts="100000",
+        old_posts="1000",
+        delay="0",
+    )
     assert body == {"error": "Not enough funds on balance"}
     assert Order.objects.count() == 0 and cust.balance() == Decimal(100)
 
@@ -415,8 +455,7 @@ DUPLICATE = "You have active order with this link. Please wait until order being
 
 
 @pytest.mark.parametrize("type_name", TYPES)
-def test_a_second_add_with_the_same_link_is_refused_while_the_first_is_active(api, example, refused,
-                                                                              type_name):
+def test_a_second_add_with_the_same_link_is_refused_while_the_first_is_active(api, example, refused, type_name):
     cust, svc, fields = example(type_name)
     assert "order" in api(cust.key, "add", service=svc.pk, **fields)
     refused(cust, svc, fields, DUPLICATE)

@@ -37,8 +37,11 @@ def test_a_batch_release_gives_each_row_its_own_due_time_and_attempts(customer, 
     Order.objects.filter(pk__in=[o.pk for o in orders]).update(due_at=now - timedelta(seconds=1))
     rows = claim_all(now)
     assert sorted(r.pk for r in rows) == sorted(o.pk for o in orders)
-    wanted = {rows[0].pk: (now + timedelta(seconds=10), 0), rows[1].pk: (None, 3),
-              rows[2].pk: (now + timedelta(hours=1), None)}
+    wanted = {
+        rows[0].pk: (now + timedelta(seconds=10), 0),
+        rows[1].pk: (None, 3),
+        rows[2].pk: (now + timedelta(hours=1), None),
+    }
     assert release_many([(row, *wanted[row.pk]) for row in rows]) == 3
     for row in rows:
         after = Order.objects.get(pk=row.pk)

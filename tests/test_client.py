@@ -46,8 +46,7 @@ def test_the_client_imports_neither_django_nor_the_rest_of_smmpanel():
         "print(json.dumps(sorted(m for m in sys.modules if m == 'django' or m.startswith(('django.', 'smmpanel')))))"
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
     loaded = json.loads(done.stdout)
     assert not [m for m in loaded if m == "django" or m.startswith("django.")]
     assert [m for m in loaded if m != "smmpanel" and not m.startswith("smmpanel.client")] == []
@@ -80,7 +79,8 @@ class SloppyPanel:
                 panel.requests.append(("POST", self.path, dict(self.headers), form))
                 panel.peers.append(self.client_address)
                 body, status, content_type, headers = panel.answers.get(
-                    form.get("action"), ({"error": "Incorrect request"}, 200, "application/json", {}))
+                    form.get("action"), ({"error": "Incorrect request"}, 200, "application/json", {})
+                )
                 if callable(body):
                     body = body(form)
                 if not isinstance(body, (str, bytes)):
@@ -99,8 +99,7 @@ class SloppyPanel:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v2"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()
 
     def answer(self, action, body, status=200, content_type="application/json", headers=None):
@@ -143,8 +142,13 @@ def test_requests_are_form_encoded_posts_of_key_action_and_fields(sloppy, client
     assert (method, path) == ("POST", "/api/v2")
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert headers["User-Agent"].startswith("smmpanel-client/")
-    assert form == {"key": KEY, "action": "add", "service": "7", "link": "https://instagram.com/p/x",
-                    "quantity": "1000"}  # None values are not sent at all
+    assert form == {
+        "key": KEY,
+        "action": "add",
+        "service": "7",
+        "link": "https://instagram.com/p/x",
+        "quantity": "1000",
+    }  # None values are not sent at all
 
 
 def test_add_sends_lists_as_lines_and_dates_as_day_month_year(sloppy, client):
@@ -183,19 +187,58 @@ def test_add_refuses_to_overwrite_the_key_or_the_action(sloppy, client):
 
 
 def test_services_reads_numbers_as_strings_or_numbers_and_every_spelling_of_a_boolean(sloppy, client):
-    sloppy.answer("services", [
-        {"service": "1", "name": "Followers", "type": "Default", "category": "Instagram", "rate": "0.90",
-         "min": "50", "max": "10000", "refill": "1", "cancel": "true", "dripfeed": 1},
-        {"service": 2, "name": "Likes", "type": "Default", "category": "Instagram", "rate": 1.25,
-         "min": 10, "max": 5000, "refill": "0", "cancel": False, "dripfeed": "false"},
-        {"service": 3, "name": "Comments", "rate": 8},  # no type, category, limits or flags
-    ])
+    sloppy.answer(
+        "services",
+        [
+            {
+                "service": "1",
+                "name": "Followers",
+                "type": "Default",
+                "category": "Instagram",
+                "rate": "0.90",
+                "min": "50",
+                "max": "10000",
+                "refill": "1",
+                "cancel": "true",
+                "dripfeed": 1,
+            },
+            {
+                "service": 2,
+                "name": "Likes",
+                "type": "Default",
+                "category": "Instagram",
+                "rate": 1.25,
+                "min": 10,
+                "max": 5000,
+                "refill": "0",
+                "cancel": False,
+                "dripfeed": "false",
+            },
+            {"service": 3, "name": "Comments", "rate": 8},  # no type, category, limits or flags
+        ],
+    )
     one, two, three = client.services()
-    assert one == Service(service=1, name="Followers", type="Default", category="Instagram",
-                          rate=Decimal("0.90"), min=50, max=10000, refill=True, cancel=True, dripfeed=True,
-                          raw={})
+    assert one == Service(
+        service=1,
+        name="Followers",
+        type="Default",
+        category="Instagram",
+        rate=Decimal("0.90"),
+        min=50,
+        max=10000,
+        refill=True,
+        cancel=True,
+        dripfeed=True,
+        raw={},
+    )
     assert (two.rate, two.min, two.max, two.refill, two.cancel, two.dripfeed) == (
-        Decimal("1.25"), 10, 5000, False, False, False)
+        Decimal("1.25"),
+        10,
+        5000,
+        False,
+        False,
+        False,
+    )
     assert type(two.rate) is Decimal
     assert (three.type, three.category, three.min, three.max, three.refill) == ("Default", "", 0, 0, False)
     assert three.raw == {"service": 3, "name": "Comments", "rate": 8}
@@ -203,14 +246,17 @@ def test_services_reads_numbers_as_strings_or_numbers_and_every_spelling_of_a_bo
 
 
 def test_services_skips_and_counts_items_without_an_id_a_name_or_a_rate(sloppy, client):
-    sloppy.answer("services", [
-        {"service": 1, "name": "Good", "rate": "1", "min": "1", "max": "10"},
-        {"name": "No id", "rate": "1"},
-        {"service": 3, "rate": "1"},
-        {"service": 4, "name": "No rate"},
-        {"service": 5, "name": "Bad rate", "rate": "free"},
-        "not even an object",
-    ])
+    sloppy.answer(
+        "services",
+        [
+            {"service": 1, "name": "Good", "rate": "1", "min": "1", "max": "10"},
+            {"name": "No id", "rate": "1"},
+            {"service": 3, "rate": "1"},
+            {"service": 4, "name": "No rate"},
+            {"service": 5, "name": "Bad rate", "rate": "free"},
+            "not even an object",
+        ],
+    )
     assert [s.service for s in client.services()] == [1]
     assert client.last_skipped == 5
 
@@ -239,33 +285,70 @@ def test_add_without_an_order_id_is_a_bad_response(sloppy, client, body):
         client.add(1, link="https://x.test", quantity=100)
 
 
-@pytest.mark.parametrize("spelling, status", [
-    ("In progress", "In progress"), ("Inprogress", "In progress"), ("In Progress", "In progress"),
-    ("in_progress", "In progress"), ("inprogress", "In progress"), ("Canceled", "Canceled"),
-    ("Cancelled", "Canceled"), ("canceled", "Canceled"), ("Refunded", "Canceled"), ("pending", "Pending"),
-    ("PROCESSING", "Processing"), ("Complete", "Completed"), ("completed", "Completed"),
-    ("partial", "Partial"), ("active", "Active"), ("Paused", "Paused"), ("expired", "Expired"),
-    ("Fail", "Fail"), ("Failed", "Failed"), ("Error", "Error"), ("Awaiting", "Awaiting"),
-])
+@pytest.mark.parametrize(
+    "spelling, status",
+    [
+        ("In progress", "In progress"),
+        ("Inprogress", "In progress"),
+        ("In Progress", "In progress"),
+        ("in_progress", "In progress"),
+        ("inprogress", "In progress"),
+        ("Canceled", "Canceled"),
+        ("Cancelled", "Canceled"),
+        ("canceled", "Canceled"),
+        ("Refunded", "Canceled"),
+        ("pending", "Pending"),
+        ("PROCESSING", "Processing"),
+        ("Complete", "Completed"),
+        ("completed", "Completed"),
+        ("partial", "Partial"),
+        ("active", "Active"),
+        ("Paused", "Paused"),
+        ("expired", "Expired"),
+        ("Fail", "Fail"),
+        ("Failed", "Failed"),
+        ("Error", "Error"),
+        ("Awaiting", "Awaiting"),
+    ],
+)
 def test_status_spellings_are_normalized(sloppy, client, spelling, status):
-    sloppy.answer("status", {"status": spelling, "charge": "1", "start_count": "0", "remains": "0",
-                             "currency": "USD"})
+    sloppy.answer("status", {"status": spelling, "charge": "1", "start_count": "0", "remains": "0", "currency": "USD"})
     assert client.status(1).status == status
 
 
 def test_status_reads_the_reference_example(sloppy, client):
-    sloppy.answer("status", {"charge": "0.27819", "start_count": "3572", "status": "Partial", "remains": "157",
-                             "currency": "USD"})
+    sloppy.answer(
+        "status", {"charge": "0.27819", "start_count": "3572", "status": "Partial", "remains": "157", "currency": "USD"}
+    )
     result = client.status("1")
-    assert result == OrderStatus(status="Partial", charge=Decimal("0.27819"), start_count=3572, remains=157,
-                                 currency="USD", posts=None, orders=[], raw={})
+    assert result == OrderStatus(
+        status="Partial",
+        charge=Decimal("0.27819"),
+        start_count=3572,
+        remains=157,
+        currency="USD",
+        posts=None,
+        orders=[],
+        raw={},
+    )
     assert sloppy.forms("status")[-1]["order"] == "1"
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("157", 157), (157, 157), ("157.0", 157), (157.0, 157), ("", None), (None, None), ("-12", -12),
-    (" 157 ", 157), ("n/a", None), ("157.5", None),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("157", 157),
+        (157, 157),
+        ("157.0", 157),
+        (157.0, 157),
+        ("", None),
+        (None, None),
+        ("-12", -12),
+        (" 157 ", 157),
+        ("n/a", None),
+        ("157.5", None),
+    ],
+)
 def test_status_numbers_in_any_spelling_become_ints_or_none(sloppy, client, value, expected):
     sloppy.answer("status", {"status": "Completed", "charge": "1", "start_count": value, "remains": value})
     result = client.status(1)
@@ -297,14 +380,17 @@ def test_a_status_answer_without_a_status_is_a_bad_response(sloppy, client, body
 
 
 def test_statuses_reads_string_keys_errors_and_bare_strings_and_notes_missing_ids(sloppy, client):
-    sloppy.answer("status", {
-        "1": {"charge": "0.27819", "start_count": "3572", "status": "Partial", "remains": "157", "currency": "USD"},
-        "10": {"error": "Incorrect order ID"},
-        "11": "Incorrect order ID",
-        "100": {"charge": 1.44219, "start_count": 234, "status": "Inprogress", "remains": 10, "currency": "USD"},
-        "12": {"no": "status"},
-        "999": {"status": "Completed"},  # an id nobody asked for
-    })
+    sloppy.answer(
+        "status",
+        {
+            "1": {"charge": "0.27819", "start_count": "3572", "status": "Partial", "remains": "157", "currency": "USD"},
+            "10": {"error": "Incorrect order ID"},
+            "11": "Incorrect order ID",
+            "100": {"charge": 1.44219, "start_count": 234, "status": "Inprogress", "remains": 10, "currency": "USD"},
+            "12": {"no": "status"},
+            "999": {"status": "Completed"},  # an id nobody asked for
+        },
+    )
     result = client.statuses([1, "10", 11, 100, 12, 13, 1])
     assert sloppy.forms("status")[-1]["orders"] == "1,10,11,100,12,13"  # each id once
     assert list(result) == [1, 10, 11, 100, 12, 13]
@@ -360,13 +446,22 @@ def test_refill_refused_inside_the_answer_raises_api_error(sloppy, client):
 
 
 def test_refills_reads_the_list_form_with_per_order_errors(sloppy, client):
-    sloppy.answer("refill", [
-        {"order": 1, "refill": 1}, {"order": "2", "refill": "2"},
-        {"order": 3, "refill": {"error": "Incorrect order ID"}}, {"order": 4, "refill": "Refill not allowed"},
-    ])
+    sloppy.answer(
+        "refill",
+        [
+            {"order": 1, "refill": 1},
+            {"order": "2", "refill": "2"},
+            {"order": 3, "refill": {"error": "Incorrect order ID"}},
+            {"order": 4, "refill": "Refill not allowed"},
+        ],
+    )
     assert client.refills([1, 2, 3, 4, 5]) == {
-        1: 1, 2: 2, 3: ApiError("Incorrect order ID"), 4: ApiError("Refill not allowed"),
-        5: ApiError("missing from the answer")}
+        1: 1,
+        2: 2,
+        3: ApiError("Incorrect order ID"),
+        4: ApiError("Refill not allowed"),
+        5: ApiError("missing from the answer"),
+    }
     assert sloppy.forms("refill")[-1]["orders"] == "1,2,3,4,5"
 
 
@@ -385,20 +480,35 @@ def test_refill_status_refused_inside_the_answer_raises_api_error(sloppy, client
 
 
 def test_refill_statuses_reads_the_list_form(sloppy, client):
-    sloppy.answer("refill_status", [
-        {"refill": 1, "status": "Completed"}, {"refill": "2", "status": "Rejected"},
-        {"refill": 3, "status": {"error": "Refill not found"}}, {"refill": 4, "error": "Refill not found"},
-    ])
+    sloppy.answer(
+        "refill_status",
+        [
+            {"refill": 1, "status": "Completed"},
+            {"refill": "2", "status": "Rejected"},
+            {"refill": 3, "status": {"error": "Refill not found"}},
+            {"refill": 4, "error": "Refill not found"},
+        ],
+    )
     assert client.refill_statuses(["1", 2, 3, 4]) == {
-        1: "Completed", 2: "Rejected", 3: ApiError("Refill not found"), 4: ApiError("Refill not found")}
+        1: "Completed",
+        2: "Rejected",
+        3: ApiError("Refill not found"),
+        4: ApiError("Refill not found"),
+    }
     assert sloppy.forms("refill_status")[-1]["refills"] == "1,2,3,4"
 
 
 def test_cancel_reads_accepted_and_refused_orders(sloppy, client):
-    sloppy.answer("cancel", [
-        {"order": 9, "cancel": {"error": "Incorrect order ID"}}, {"order": 2, "cancel": 1},
-        {"order": "3", "cancel": "1"}, {"order": 4, "cancel": 0}, {"order": 5, "cancel": "Cancel is disabled"},
-    ])
+    sloppy.answer(
+        "cancel",
+        [
+            {"order": 9, "cancel": {"error": "Incorrect order ID"}},
+            {"order": 2, "cancel": 1},
+            {"order": "3", "cancel": "1"},
+            {"order": 4, "cancel": 0},
+            {"order": 5, "cancel": "Cancel is disabled"},
+        ],
+    )
     result = client.cancel([9, 2, 3, 4, 5])
     assert result[9] == ApiError("Incorrect order ID")
     assert (result[2], result[3]) == (None, None)
@@ -419,11 +529,14 @@ def test_cancel_of_many_ids_goes_in_chunks_of_100(sloppy, client):
     assert [len(f["orders"].split(",")) for f in sloppy.forms("cancel")] == [100, 100, 1]
 
 
-@pytest.mark.parametrize("body, amount, currency", [
-    ({"balance": "100.84292", "currency": "USD"}, Decimal("100.84292"), "USD"),
-    ('{"balance": 100.84292, "currency": "EUR"}', Decimal("100.84292"), "EUR"),
-    ({"balance": 5}, Decimal("5"), ""),
-])
+@pytest.mark.parametrize(
+    "body, amount, currency",
+    [
+        ({"balance": "100.84292", "currency": "USD"}, Decimal("100.84292"), "USD"),
+        ('{"balance": 100.84292, "currency": "EUR"}', Decimal("100.84292"), "EUR"),
+        ({"balance": 5}, Decimal("5"), ""),
+    ],
+)
 def test_balance_is_an_exact_decimal(sloppy, client, body, amount, currency):
     sloppy.answer("balance", body)
     assert client.balance() == Balance(amount=amount, currency=currency)
@@ -487,8 +600,9 @@ def test_a_port_nobody_listens_on_is_a_transport_error_not_sent():
     assert isinstance(caught.value, ClientError)
 
 
-@pytest.mark.parametrize("url", ["panel.example/api/v2", "http://127.0.0.1:abc/api/v2",
-                                 "http://nonexistent.invalid/api/v2"])
+@pytest.mark.parametrize(
+    "url", ["panel.example/api/v2", "http://127.0.0.1:abc/api/v2", "http://nonexistent.invalid/api/v2"]
+)
 def test_a_url_that_cannot_be_reached_is_a_transport_error_not_sent(url):
     with Client(url, KEY, timeout=5) as c:
         with pytest.raises(TransportError) as caught:
@@ -530,8 +644,7 @@ def test_a_connection_closed_without_an_answer_may_have_been_sent():
 
 def test_the_key_never_shows_in_exceptions_or_the_clients_repr(sloppy):
     # A debug page and an error that echo the request back, key included.
-    sloppy.answer("services", lambda form: f"<pre>POST key={form['key']}</pre>", status=500,
-                  content_type="text/html")
+    sloppy.answer("services", lambda form: f"<pre>POST key={form['key']}</pre>", status=500, content_type="text/html")
     sloppy.answer("balance", lambda form: {"error": f"Invalid API key {form['key']}"}, status=401)
     sloppy.answer("status", lambda form: {"1": f"key {form['key']} has no order 1"})
     raised = []
@@ -637,7 +750,12 @@ def test_services_of_our_panel_come_back_typed(panel, ours):
         fields = ORDER_EXAMPLES[type][0]
         s = services[service_id]
         assert (s.type, s.category, s.rate, s.min, s.max) == (
-            type, "Client tests", Decimal(fields["rate"]), fields["min"], fields["max"])
+            type,
+            "Client tests",
+            Decimal(fields["rate"]),
+            fields["min"],
+            fields["max"],
+        )
         assert (s.refill, s.cancel, s.dripfeed) == (True, True, type == "Default")
     plain = services[panel.world["plain"]]
     assert (plain.refill, plain.cancel, plain.dripfeed) == (False, False, False)
@@ -689,8 +807,11 @@ def test_refill_and_refill_status_one_and_many(panel, ours):
     panel.python(SETTLE_REFILLS.replace("REFILLS", repr([[first, "Rejected"], [many[orders[1]], "Completed"]])))
     assert ours.refill_status(first) == "Rejected"
     assert ours.refill_statuses([first, many[orders[1]], many[orders[2]], 900_001]) == {
-        first: "Rejected", many[orders[1]]: "Completed", many[orders[2]]: "Pending",
-        900_001: ApiError("Refill not found")}
+        first: "Rejected",
+        many[orders[1]]: "Completed",
+        many[orders[2]]: "Pending",
+        900_001: ApiError("Refill not found"),
+    }
     with pytest.raises(ApiError, match="Refill not found"):
         ours.refill_status(900_001)
 
@@ -708,8 +829,10 @@ def test_cancel_one_and_many(panel, ours):
     no_cancel = ours.add(panel.world["plain"], link=new_link(), quantity=100)
     assert ours.cancel(one) == {one: None}
     assert ours.cancel([str(two), no_cancel, 900_002]) == {
-        two: None, no_cancel: ApiError("Cancel is disabled for this service"),
-        900_002: ApiError("Incorrect order ID")}
+        two: None,
+        no_cancel: ApiError("Cancel is disabled for this service"),
+        900_002: ApiError("Incorrect order ID"),
+    }
 
 
 def test_balance_falls_by_each_charge(panel, ours):

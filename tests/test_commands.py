@@ -70,7 +70,8 @@ def test_funds_add_refuses_amounts_that_are_not_positive_numbers(capsys, amount)
 def test_the_console_command_is_a_front_to_django_management(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["SMMPANEL_DATA_DIR"] = str(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "smmpanel", "check"], cwd=REPO, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "smmpanel", "check"], cwd=REPO, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "secret_key").exists()  # generated and kept when none is configured

@@ -98,35 +98,56 @@ def test_concurrent_adds_never_spend_more_than_the_balance(panel_server, race_da
     assert warm == [{"balance": "10.00000", "currency": "USD"}] * RACERS
 
     # 48 adds at 0.10 each, different links, against a balance of 1.00.
-    answers = race(server.url, [
-        {"key": racer["key"], "action": "add", "service": str(world["service"]),
-         "link": f"https://example.com/race/{i}", "quantity": "100"}
-        for i in range(RACERS)
-    ])
+    answers = race(
+        server.url,
+        [
+            {
+                "key": racer["key"],
+                "action": "add",
+                "service": str(world["service"]),
+                "link": f"https://example.com/race/{i}",
+                "quantity": "100",
+            }
+            for i in range(RACERS)
+        ],
+    )
 
     placed = [a for a in answers if "order" in a]
     assert len(placed) == AFFORDABLE, answers
     assert all(type(a["order"]) is int for a in placed)
     assert len({a["order"] for a in placed}) == AFFORDABLE
-    assert [a for a in answers if "order" not in a] == [
-        {"error": "Not enough funds on balance"}] * (RACERS - AFFORDABLE)
+    assert [a for a in answers if "order" not in a] == [{"error": "Not enough funds on balance"}] * (
+        RACERS - AFFORDABLE
+    )
 
     # 20 adds of one and the same link: one order, the rest are duplicates.
-    same_link = race(server.url, [
-        {"key": twin["key"], "action": "add", "service": str(world["service"]),
-         "link": "https://example.com/one-link", "quantity": "100"}
-        for _ in range(20)
-    ])
+    same_link = race(
+        server.url,
+        [
+            {
+                "key": twin["key"],
+                "action": "add",
+                "service": str(world["service"]),
+                "link": "https://example.com/one-link",
+                "quantity": "100",
+            }
+            for _ in range(20)
+        ],
+    )
     assert sum("order" in a for a in same_link) == 1, same_link
     assert [a for a in same_link if "order" not in a] == [
-        {"error": "You have active order with this link. Please wait until order being completed."}] * 19
+        {"error": "You have active order with this link. Please wait until order being completed."}
+    ] * 19
 
     code = INSPECT.replace("ACCOUNTS", json.dumps([racer["account"], twin["account"]]))
     state = server.python(code)
     assert state[str(racer["account"])] == {
-        "orders": AFFORDABLE, "balance": "0.00000", "ledger": "0.00000", "charges": AFFORDABLE}
-    assert state[str(twin["account"])] == {
-        "orders": 1, "balance": "9.90000", "ledger": "9.90000", "charges": 1}
+        "orders": AFFORDABLE,
+        "balance": "0.00000",
+        "ledger": "0.00000",
+        "charges": AFFORDABLE,
+    }
+    assert state[str(twin["account"])] == {"orders": 1, "balance": "9.90000", "ledger": "9.90000", "charges": 1}
 
     balance = httpx.post(server.url, data={"key": racer["key"], "action": "balance"}).json()
     assert balance == {"balance": "0.00000", "currency": "USD"}

@@ -33,8 +33,9 @@ def test_demo_then_serve_lists_services_and_completes_an_order(tmp_path):
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api/v2"
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed in the finally below
-    server = subprocess.Popen([*smmpanel, "serve", "--port", str(port)], cwd=REPO, env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [*smmpanel, "serve", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -47,8 +48,16 @@ def test_demo_then_serve_lists_services_and_completes_an_order(tmp_path):
         assert {s["type"] for s in catalog} == {t.name for t in ORDER_TYPES}
         followers = next(s for s in catalog if s["type"] == "Default" and s["refill"])
 
-        placed = httpx.post(url, data={"key": key, "action": "add", "service": followers["service"],
-                                       "link": "https://instagram.com/newcomer", "quantity": "100"}).json()
+        placed = httpx.post(
+            url,
+            data={
+                "key": key,
+                "action": "add",
+                "service": followers["service"],
+                "link": "https://instagram.com/newcomer",
+                "quantity": "100",
+            },
+        ).json()
         order_id = placed["order"]
         seen = []
         deadline = time.monotonic() + 40
@@ -104,8 +113,14 @@ def test_seeding_a_second_database_keeps_the_first_ones_key(tmp_path):
     second = dict(env, DATABASE_URL=f"sqlite:///{tmp_path / 'second.sqlite3'}")
 
     def demo_key(environ) -> str:
-        out = subprocess.run([sys.executable, "-m", "smmpanel", "demo"], cwd=REPO, env=environ,
-                             capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "smmpanel", "demo"],
+            cwd=REPO,
+            env=environ,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return out.strip().splitlines()[-1].split(": ")[-1]
 
     first_key = demo_key(env)

@@ -48,9 +48,15 @@ def test_without_the_variable_the_api_app_is_served_unwrapped():
 def _wsgi_call(app, fields: dict) -> tuple[str, list, bytes]:
     body = "&".join(f"{k}={v}" for k, v in fields.items()).encode()
     environ = {
-        "REQUEST_METHOD": "POST", "PATH_INFO": "/api/v2", "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http",
-        "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body)),
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/api/v2",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
         "wsgi.input": io.BytesIO(body),
     }
     started = {}
@@ -68,24 +74,41 @@ def test_a_missing_empty_or_idle_faults_file_changes_no_answer(tmp_path, custome
 
     cust = customer("10")
     svc = service(rate="1", min=10, max=1000, cancel=True)
-    order = json.loads(_wsgi_call(api.application, {"key": cust.key, "action": "add", "service": svc.pk,
-                                                    "link": "https://example.com/x", "quantity": 10})[2])["order"]
+    order = json.loads(
+        _wsgi_call(
+            api.application,
+            {"key": cust.key, "action": "add", "service": svc.pk, "link": "https://example.com/x", "quantity": 10},
+        )[2]
+    )["order"]
     idle = tmp_path / "idle.json"
     idle.write_text(json.dumps({"seed": 5, "forget": 0, "spellings": False}))
     empty = tmp_path / "empty.json"
     empty.write_text("{}")
     requests = [
-        {"action": "balance"}, {"action": "services"}, {"action": "status", "order": order},
-        {"action": "status", "orders": f"{order},999999,x"}, {"action": "refill", "orders": f"{order},7"},
-        {"action": "cancel", "orders": "999999"}, {"action": "nope"}, {"key": "wrong", "action": "balance"},
+        {"action": "balance"},
+        {"action": "services"},
+        {"action": "status", "order": order},
+        {"action": "status", "orders": f"{order},999999,x"},
+        {"action": "refill", "orders": f"{order},7"},
+        {"action": "cancel", "orders": "999999"},
+        {"action": "nope"},
+        {"key": "wrong", "action": "balance"},
     ]
     for path in (tmp_path / "missing.json", empty, idle):
         faulty = wrap(api.application, str(path))
         for fields in requests:
             fields = {"key": cust.key, **fields}
             assert _wsgi_call(faulty, fields) == _wsgi_call(api.application, fields), (path.name, fields)
-        added = _wsgi_call(faulty, {"key": cust.key, "action": "add", "service": svc.pk,
-                                    "link": f"https://example.com/{path.name}", "quantity": 10})
+        added = _wsgi_call(
+            faulty,
+            {
+                "key": cust.key,
+                "action": "add",
+                "service": svc.pk,
+                "link": f"https://example.com/{path.name}",
+                "quantity": 10,
+            },
+        )
         assert added[0] == "200 OK" and type(json.loads(added[2])["order"]) is int
 
 
@@ -112,10 +135,21 @@ ONE_OF_EACH = {
 
 def test_the_provider_completes_an_order_of_every_catalog_type_within_seconds(provider_panel):
     provider_panel.run_worker()
-    placed = {name: call(provider_panel, "add", service=provider_panel.services[name], link=new_link(),
-                         **params).json() for name, params in ONE_OF_EACH.items()}
-    placed["subscriptions"] = call(provider_panel, "add", service=provider_panel.services["subscriptions"],
-                                   username=new_link(), min=10, max=20, posts=2, old_posts=1, delay=0).json()
+    placed = {
+        name: call(provider_panel, "add", service=provider_panel.services[name], link=new_link(), **params).json()
+        for name, params in ONE_OF_EACH.items()
+    }
+    placed["subscriptions"] = call(
+        provider_panel,
+        "add",
+        service=provider_panel.services["subscriptions"],
+        username=new_link(),
+        min=10,
+        max=20,
+        posts=2,
+        old_posts=1,
+        delay=0,
+    ).json()
     assert all(set(body) == {"order"} for body in placed.values()), placed
     ids = {body["order"] for body in placed.values()}
 
@@ -130,10 +164,12 @@ def test_the_provider_completes_an_order_of_every_catalog_type_within_seconds(pr
 # --- faults before anything: nothing reaches A ---------------------------------------------------
 
 REFUSALS = {
-    "http_5xx": lambda r: r.status_code in (502, 503) and r.headers["content-type"] == "text/html"
-    and r.text.startswith("<html>"),
-    "html": lambda r: r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    and "Cloudflare" in r.text,
+    "http_5xx": lambda r: (
+        r.status_code in (502, 503) and r.headers["content-type"] == "text/html" and r.text.startswith("<html>")
+    ),
+    "html": lambda r: (
+        r.status_code == 200 and r.headers["content-type"].startswith("text/html") and "Cloudflare" in r.text
+    ),
     "rate_limit": lambda r: r.status_code == 429 and r.json() == {"error": "Too many requests"},
     "funds": lambda r: r.status_code == 200 and r.json() == {"error": "Not enough funds on balance"},
 }
@@ -255,7 +291,9 @@ def test_string_ids_send_every_id_as_a_string(provider_panel):
     assert type(body["order"]) is str and body["order"].isdigit()
     order = body["order"]
     assert call(provider_panel, "cancel", orders=f"{order},999999999").json() == [
-        {"order": order, "cancel": 1}, {"order": "999999999", "cancel": {"error": NOT_FOUND}}]
+        {"order": order, "cancel": 1},
+        {"order": "999999999", "cancel": {"error": NOT_FOUND}},
+    ]
     refills = call(provider_panel, "refill", orders=order).json()
     assert refills[0]["order"] == order and "error" in refills[0]["refill"]
 

@@ -33,8 +33,9 @@ def send(client, cust, fields, *, header=None, via="form"):
     data = {"key": cust.key, **fields}
     if header is None:
         return parsed(call_api(client, data, via=via))
-    return parsed(client.post("/api/v2", data=json.dumps(data), content_type="application/json",
-                              HTTP_IDEMPOTENCY_KEY=header))
+    return parsed(
+        client.post("/api/v2", data=json.dumps(data), content_type="application/json", HTTP_IDEMPOTENCY_KEY=header)
+    )
 
 
 def charges(cust) -> int:
@@ -42,8 +43,7 @@ def charges(cust) -> int:
 
 
 @pytest.mark.parametrize("how", ["header", "form", "json", "get"])
-def test_the_same_key_and_parameters_get_the_first_answer_and_are_charged_once(wsgi_client, customer, service,
-                                                                                how):
+def test_the_same_key_and_parameters_get_the_first_answer_and_are_charged_once(wsgi_client, customer, service, how):
     cust = customer("10")
     svc = service(rate="1")
     if how == "header":
@@ -71,8 +71,10 @@ def test_the_same_key_with_other_parameters_is_an_error_and_places_nothing(wsgi_
     svc = service(rate="1")
     first = send(wsgi_client, cust, add_fields(svc, idempotency_key="same"))
     assert "order" in first
-    for other in (add_fields(svc, quantity="200", idempotency_key="same"),
-                  add_fields(svc, link="https://example.com/other", idempotency_key="same")):
+    for other in (
+        add_fields(svc, quantity="200", idempotency_key="same"),
+        add_fields(svc, link="https://example.com/other", idempotency_key="same"),
+    ):
         assert send(wsgi_client, cust, other) == MISMATCH
     assert cust.orders().count() == 1 and charges(cust) == 1
 
@@ -111,9 +113,11 @@ def test_a_key_of_more_than_255_characters_is_refused(wsgi_client, customer, ser
     cust = customer("10")
     svc = service(rate="1")
     assert send(wsgi_client, cust, add_fields(svc, idempotency_key="k" * 256)) == {
-        "error": "Idempotency key is longer than 255 characters"}
+        "error": "Idempotency key is longer than 255 characters"
+    }
     assert send(wsgi_client, cust, add_fields(svc), header="k" * 256) == {
-        "error": "Idempotency key is longer than 255 characters"}
+        "error": "Idempotency key is longer than 255 characters"
+    }
     assert cust.orders().count() == 0
     assert "order" in send(wsgi_client, cust, add_fields(svc, idempotency_key="k" * 255))
 
@@ -237,8 +241,13 @@ def race_database(request, tmp_path):
 def test_concurrent_adds_with_one_key_place_one_order_and_answer_alike(panel_server, race_database):
     server = panel_server(race_database)
     world = server.python(SETUP)
-    fields = {"key": world["key"], "action": "add", "service": str(world["service"]),
-              "link": "https://example.com/raced", "quantity": "100"}
+    fields = {
+        "key": world["key"],
+        "action": "add",
+        "service": str(world["service"]),
+        "link": "https://example.com/raced",
+        "quantity": "100",
+    }
 
     # The control: without a key, the retries of one add cannot learn its order:
     # one is placed, the others are told about an active order for that link.
@@ -248,10 +257,13 @@ def test_concurrent_adds_with_one_key_place_one_order_and_answer_alike(panel_ser
 
     keyed = {**fields, "link": "https://example.com/raced-with-a-key"}
     # Half send the key as a header, half as a field.
-    answers = race(server.url, [
-        (keyed, {"Idempotency-Key": "one-key"}) if i % 4 < 2 else ({**keyed, "idempotency_key": "one-key"}, {})
-        for i in range(RACERS)
-    ])
+    answers = race(
+        server.url,
+        [
+            (keyed, {"Idempotency-Key": "one-key"}) if i % 4 < 2 else ({**keyed, "idempotency_key": "one-key"}, {})
+            for i in range(RACERS)
+        ],
+    )
     assert "order" in answers[0], answers
     assert answers == [answers[0]] * RACERS
     state = server.python(INSPECT.replace("ACCOUNT", str(world["account"])))

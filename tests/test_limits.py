@@ -69,8 +69,9 @@ def test_an_order_storing_more_than_64_kib_of_parameters_is_refused(api, custome
     cust = customer("100")
     svc = service("SEO", rate="2", min=10, max=10000)
     keywords = lines(3500)  # 3,500 lines of 21 bytes: 73,499 bytes
-    body = api(cust.key, "add", via="json", service=svc.pk, link="https://example.com/seo", quantity=20,
-               keywords=keywords)
+    body = api(
+        cust.key, "add", via="json", service=svc.pk, link="https://example.com/seo", quantity=20, keywords=keywords
+    )
     assert body == {"error": f"Order parameters are too large: at most {MAX_PARAMS_BYTES} bytes in all"}
     assert MAX_PARAMS_BYTES == 65536
     nothing_moved(cust)
@@ -80,8 +81,16 @@ def test_the_cap_counts_every_parameter_of_the_order_together(api, customer, ser
     cust = customer("100")
     svc = service("Mentions with Hashtags", rate="1", min=10, max=10000)
     half = lines(1700)  # 35,699 bytes: each alone fits, both together do not
-    body = api(cust.key, "add", via="json", service=svc.pk, link="https://example.com/m", quantity=20,
-               usernames=half, hashtags=half)
+    body = api(
+        cust.key,
+        "add",
+        via="json",
+        service=svc.pk,
+        link="https://example.com/m",
+        quantity=20,
+        usernames=half,
+        hashtags=half,
+    )
     assert body == {"error": "Order parameters are too large: at most 65536 bytes in all"}
     nothing_moved(cust)
 
@@ -92,8 +101,9 @@ def test_parameters_of_exactly_64_kib_are_stored(api, customer, service):
     # Counted in UTF-8 bytes: "é" is two.
     keywords = "\n".join(["é" * 499] * 65) + "\n" + "x" * 601
     assert len(keywords.encode()) == MAX_PARAMS_BYTES
-    body = api(cust.key, "add", via="json", service=svc.pk, link="https://example.com/seo", quantity=20,
-               keywords=keywords)
+    body = api(
+        cust.key, "add", via="json", service=svc.pk, link="https://example.com/seo", quantity=20, keywords=keywords
+    )
     assert Order.objects.get(pk=body["order"]).params["keywords"] == keywords
 
 
@@ -102,8 +112,7 @@ def test_parameters_of_exactly_64_kib_are_stored(api, customer, service):
 
 @pytest.mark.parametrize("depth", [500, 100_000])
 @pytest.mark.parametrize("inside", [False, True])
-def test_deeply_nested_json_is_a_bad_request_not_a_server_error(wsgi_client, client, customer, caplog, depth,
-                                                                inside):
+def test_deeply_nested_json_is_a_bad_request_not_a_server_error(wsgi_client, client, customer, caplog, depth, inside):
     cust = customer()
     nested = "[" * depth + "]" * depth
     body = (f'{{"key": "{cust.key}", "action": "balance", "x": {nested}}}' if inside else nested).encode()
@@ -136,10 +145,13 @@ def test_a_json_number_too_large_for_any_quantity_is_more_than_the_maximum(api, 
     body = api(cust.key, "add", service=svc.pk, link="https://example.com/q", quantity="99999999999999999999999")
     assert body == {"error": "Quantity more than maximum 10000"}
     # A literal longer than Python converts to int (4,300 digits) is still just a large number.
-    raw = (f'{{"key": "{cust.key}", "action": "add", "service": {svc.pk}, "link": "https://example.com/q", '
-           f'"quantity": {"9" * 5000}}}')
+    raw = (
+        f'{{"key": "{cust.key}", "action": "add", "service": {svc.pk}, "link": "https://example.com/q", '
+        f'"quantity": {"9" * 5000}}}'
+    )
     assert parsed(wsgi_client.post("/api/v2", data=raw, content_type="application/json")) == {
-        "error": "Quantity more than maximum 10000"}
+        "error": "Quantity more than maximum 10000"
+    }
     nothing_moved(cust)
 
 
@@ -165,8 +177,12 @@ def test_every_method_reads_its_fields_as_post_does(wsgi_client, client, custome
         data, content_type = f"key={cust.key}&action=balance", "application/x-www-form-urlencoded"
     else:
         boundary = "XyZ"
-        data = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
-                       for k, v in fields.items()) + f"--{boundary}--\r\n"
+        data = (
+            "".join(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items()
+            )
+            + f"--{boundary}--\r\n"
+        )
         content_type = f"multipart/form-data; boundary={boundary}"
     for entry in (wsgi_client, client):
         response = entry.generic(method, "/api/v2", data=data, content_type=content_type)
@@ -189,16 +205,20 @@ def test_other_methods_answer_json_with_the_query_string_alone(wsgi_client, cust
 
 
 def multipart(fields: dict, file_size: int, boundary: str = "b0undary") -> bytes:
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="f"; filename="f.bin"\r\n'
-                 f"Content-Type: application/octet-stream\r\n\r\n".encode() + b"x" * file_size + b"\r\n")
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="f"; filename="f.bin"\r\n'
+        f"Content-Type: application/octet-stream\r\n\r\n".encode()
+        + b"x" * file_size
+        + b"\r\n"
+    )
     return b"".join(parts) + f"--{boundary}--\r\n".encode()
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
-def test_a_multipart_body_over_the_limit_is_refused_like_any_other(wsgi_client, client, customer, settings,
-                                                                    method):
+def test_a_multipart_body_over_the_limit_is_refused_like_any_other(wsgi_client, client, customer, settings, method):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
     cust = customer("5")
     fields = {"key": cust.key, "action": "balance"}
@@ -263,8 +283,10 @@ def _length(answer: bytes) -> int:
 def test_a_100_mb_multipart_body_is_refused_from_its_content_length_unread(gunicorn):
     server, key = gunicorn
     start = multipart({"key": key, "action": "balance"}, 0)[:-40]
-    head = (f"POST /api/v2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n"
-            f"Content-Length: {100 * 1024 * 1024}\r\n\r\n").encode()
+    head = (
+        f"POST /api/v2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n"
+        f"Content-Length: {100 * 1024 * 1024}\r\n\r\n"
+    ).encode()
     # Only the first bytes are ever sent: the answer must not wait for the other 100 MB.
     answer = exchange(server, head, [start], timeout=10)
     status, _, rest = answer.partition(b"\r\n")
@@ -274,15 +296,17 @@ def test_a_100_mb_multipart_body_is_refused_from_its_content_length_unread(gunic
 
 def chunked(data: bytes, size: int = 65536):
     for i in range(0, len(data), size):
-        piece = data[i:i + size]
+        piece = data[i : i + size]
         yield f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
     yield b"0\r\n\r\n"
 
 
 def test_a_chunked_body_is_read_within_the_limit_and_refused_past_it(gunicorn):
     server, key = gunicorn
-    head = ("POST /api/v2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+    head = (
+        "POST /api/v2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    ).encode()
     small = f"key={key}&action=balance".encode()
     answer = exchange(server, head, chunked(small, 7))
     assert json.loads(answer.partition(b"\r\n\r\n")[2]) == {"balance": "3.00000", "currency": "USD"}
@@ -298,8 +322,13 @@ def test_a_refused_body_leaves_no_trace_in_the_ledger(wsgi_client, customer, ser
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
     cust = customer("10")
     svc = service("Custom Comments", min=1, max=1000)
-    fields = {"key": cust.key, "action": "add", "service": svc.pk, "link": "https://example.com/c",
-              "comments": lines(200)}
+    fields = {
+        "key": cust.key,
+        "action": "add",
+        "service": svc.pk,
+        "link": "https://example.com/c",
+        "comments": lines(200),
+    }
     for via in ("form", "json", "multipart"):
         assert parsed(call_api(wsgi_client, fields, via=via)) == TOO_LARGE
     assert LedgerEntry.objects.filter(account_id=cust.account.pk).count() == 1  # the deposit

@@ -29,8 +29,9 @@ def manual_order(customer, service):
 
 def edit(admin_client, order, **fields):
     url = f"/admin/orders/order/{order.pk}/change/"
-    return admin_client.post(url, {"status": order.status, "remains": order.remains,
-                                   "start_count": order.start_count, **fields})
+    return admin_client.post(
+        url, {"status": order.status, "remains": order.remains, "start_count": order.start_count, **fields}
+    )
 
 
 def test_the_owner_marks_an_order_partial_and_the_customer_is_refunded(admin_client, manual_order):
@@ -79,23 +80,40 @@ def test_the_owner_completes_a_refill(admin_client, manual_order):
 def test_the_owner_adds_funds_from_the_account_page(admin_client, customer):
     cust = customer("1")
     url = f"/admin/accounts/account/{cust.account.pk}/change/"
-    form = {"funds": "4.5", "memo": "paid by bank transfer", "ledger-TOTAL_FORMS": "0",
-            "ledger-INITIAL_FORMS": "0", "ledger-MIN_NUM_FORMS": "0", "ledger-MAX_NUM_FORMS": "0"}
+    form = {
+        "funds": "4.5",
+        "memo": "paid by bank transfer",
+        "ledger-TOTAL_FORMS": "0",
+        "ledger-INITIAL_FORMS": "0",
+        "ledger-MIN_NUM_FORMS": "0",
+        "ledger-MAX_NUM_FORMS": "0",
+    }
     assert admin_client.post(url, form).status_code == 302
     assert cust.balance() == Decimal("5.50000")
     money_is_conserved(cust)
 
 
-@pytest.mark.parametrize("page", [
-    "/admin/", "/admin/catalog/service/", "/admin/catalog/category/", "/admin/accounts/account/",
-    "/admin/ledger/ledgerentry/", "/admin/orders/order/", "/admin/orders/refill/",
-])
+@pytest.mark.parametrize(
+    "page",
+    [
+        "/admin/",
+        "/admin/catalog/service/",
+        "/admin/catalog/category/",
+        "/admin/accounts/account/",
+        "/admin/ledger/ledgerentry/",
+        "/admin/orders/order/",
+        "/admin/orders/refill/",
+    ],
+)
 def test_every_admin_list_opens(admin_client, manual_order, page):
     assert admin_client.get(page).status_code == 200
 
 
 def test_the_order_service_and_account_pages_open(admin_client, manual_order):
     cust, order = manual_order
-    for page in [f"/admin/orders/order/{order.pk}/change/", f"/admin/catalog/service/{order.service_id}/change/",
-                 f"/admin/accounts/account/{cust.account.pk}/change/"]:
+    for page in [
+        f"/admin/orders/order/{order.pk}/change/",
+        f"/admin/catalog/service/{order.service_id}/change/",
+        f"/admin/accounts/account/{cust.account.pk}/change/",
+    ]:
         assert admin_client.get(page).status_code == 200, page

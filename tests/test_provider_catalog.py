@@ -244,18 +244,22 @@ def test_a_report_reads_as_a_summary_of_what_changed(provider, provider_panel, u
 def test_a_resync_follows_upstream_price_limit_and_option_changes(provider, provider_panel, upstream):
     sync_services(provider, markup_percent="10")
     poll, mentions = local(provider_panel, "poll"), local(provider_panel, "mentions")
-    upstream.update({
-        "poll": {"rate": "2.00", "min": 50, "max": 500},
-        "mentions": {"refill": True, "cancel": True},
-    })
+    upstream.update(
+        {
+            "poll": {"rate": "2.00", "min": 50, "max": 500},
+            "mentions": {"refill": True, "cancel": True},
+        }
+    )
 
     report = sync_services(provider)
 
     assert [(line.service, line.detail) for line in report.price_changes] == [(poll.pk, "1.32000 → 2.20000")]
-    assert sorted((line.service, line.detail) for line in report.changed) == sorted([
-        (poll.pk, "min 10 → 50, max 10000 → 500"),
-        (mentions.pk, "refill False → True, cancel False → True"),
-    ])
+    assert sorted((line.service, line.detail) for line in report.changed) == sorted(
+        [
+            (poll.pk, "min 10 → 50, max 10000 → 500"),
+            (mentions.pk, "refill False → True, cancel False → True"),
+        ]
+    )
     assert report.unchanged == len(CATALOG) - 2
     poll.refresh_from_db()
     mentions.refresh_from_db()
@@ -332,9 +336,7 @@ def test_a_service_the_owner_turned_off_stays_off_when_it_comes_back_upstream(pr
     assert not seo.active and seo.upstream.available
 
 
-def test_a_renamed_upstream_service_is_renamed_here_unless_the_owner_kept_the_name(
-    provider, provider_panel, upstream
-):
+def test_a_renamed_upstream_service_is_renamed_here_unless_the_owner_kept_the_name(provider, provider_panel, upstream):
     sync_services(provider, markup_percent="10")
     poll, seo = local(provider_panel, "poll"), local(provider_panel, "seo")
     Service.objects.filter(pk=seo.pk).update(name="Our SEO")
@@ -391,8 +393,8 @@ def test_categories_follow_the_provider_under_the_prefix_unless_the_owner_refile
 import json
 from smmpanel.catalog.models import Category, Service
 new, _ = Category.objects.get_or_create(name="Votes")
-old = Service.objects.get(pk={provider_panel.services['poll']}).category_id
-Service.objects.filter(pk__in=[{provider_panel.services['poll']}, {provider_panel.services['seo']}]).update(category=new)
+old = Service.objects.get(pk={provider_panel.services["poll"]}).category_id
+Service.objects.filter(pk__in=[{provider_panel.services["poll"]}, {provider_panel.services["seo"]}]).update(category=new)
 print(json.dumps({{"old": old}}))
 """)
     try:
@@ -404,8 +406,8 @@ print(json.dumps({{"old": old}}))
     finally:
         provider_panel.python(f"""
 from smmpanel.catalog.models import Service
-Service.objects.filter(pk__in=[{provider_panel.services['poll']}, {provider_panel.services['seo']}]).update(
-    category_id={moved['old']})
+Service.objects.filter(pk__in=[{provider_panel.services["poll"]}, {provider_panel.services["seo"]}]).update(
+    category_id={moved["old"]})
 print("{{}}")
 """)
 
@@ -473,14 +475,38 @@ def fixed_panel():
 
 def test_string_ids_and_odd_spellings_from_a_provider_are_imported(db, fixed_panel):
     fixed_panel.body = [
-        {"service": "157", "name": "Followers", "type": "default", "category": "", "rate": "0.90",
-         "min": "50", "max": "10000", "refill": "1", "cancel": 0, "dripfeed": "true"},
-        {"service": " 158 ", "name": "Comments", "type": "Custom  comments", "category": "IG", "rate": 8,
-         "min": 1, "max": "1500"},
+        {
+            "service": "157",
+            "name": "Followers",
+            "type": "default",
+            "category": "",
+            "rate": "0.90",
+            "min": "50",
+            "max": "10000",
+            "refill": "1",
+            "cancel": 0,
+            "dripfeed": "true",
+        },
+        {
+            "service": " 158 ",
+            "name": "Comments",
+            "type": "Custom  comments",
+            "category": "IG",
+            "rate": 8,
+            "min": 1,
+            "max": "1500",
+        },
         {"service": "x-9", "name": "Unreadable id", "type": "Default", "rate": "1"},
         {"service": "159", "name": "No max", "type": "Default", "category": "IG", "rate": "1", "min": 10},
-        {"service": "160", "name": "Backwards", "type": "Default", "category": "IG", "rate": "1",
-         "min": 100, "max": 10},
+        {
+            "service": "160",
+            "name": "Backwards",
+            "type": "Default",
+            "category": "IG",
+            "rate": "1",
+            "min": 100,
+            "max": 10,
+        },
     ]
     url = f"http://127.0.0.1:{fixed_panel.server_address[1]}/api/v2"
     provider = Provider.objects.create(name="Z", api_url=url, api_key="k" * 32)
@@ -494,7 +520,9 @@ def test_string_ids_and_odd_spellings_from_a_provider_are_imported(db, fixed_pan
     assert (comments.type, comments.rate, comments.category.name) == ("Custom Comments", Decimal("8"), "IG")
     assert report.listed == 5
     assert sorted(line.detail for line in report.skipped) == [
-        "min 100 above max 10", "no maximum quantity", "without a readable id, name or rate"
+        "min 100 above max 10",
+        "no maximum quantity",
+        "without a readable id, name or rate",
     ]
 
 
@@ -503,8 +531,7 @@ def test_numbers_our_columns_cannot_hold_are_skipped_or_clamped_not_a_crash(db, 
         {"service": 1, "name": "Negative min", "type": "Default", "rate": "1", "min": -1, "max": 10**12},
         {"service": 2, "name": "Huge rate", "type": "Default", "rate": "1e20", "min": 1, "max": 10},
         {"service": "9" * 60, "name": "Long id", "type": "Default", "rate": "1", "min": 1, "max": 10},
-        {"service": 3, "name": "Long type", "type": " Custom   Comments " + " " * 40, "rate": "1", "min": 1,
-         "max": 10},
+        {"service": 3, "name": "Long type", "type": " Custom   Comments " + " " * 40, "rate": "1", "min": 1, "max": 10},
     ]
     url = f"http://127.0.0.1:{fixed_panel.server_address[1]}/api/v2"
     provider = Provider.objects.create(name="Z", api_url=url, api_key="k" * 32, currency_rate=Decimal("0.00000001"))

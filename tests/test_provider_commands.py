@@ -60,8 +60,20 @@ def added(db, provider_panel):
 
 
 def test_add_checks_the_provider_and_stores_its_balance_without_showing_the_key(db, provider_panel, logs):
-    out, err = run("add", "A", "--url", provider_panel.url, "--key", provider_panel.key,
-                   "--currency-rate", "0.0123", "--max-concurrent", "2", "--rps", "5")
+    out, err = run(
+        "add",
+        "A",
+        "--url",
+        provider_panel.url,
+        "--key",
+        provider_panel.key,
+        "--currency-rate",
+        "0.0123",
+        "--max-concurrent",
+        "2",
+        "--rps",
+        "5",
+    )
     provider = Provider.objects.get(name="A")
     assert (provider.api_url, provider.api_key) == (provider_panel.url, provider_panel.key)
     assert provider.currency_rate == Decimal("0.0123")
@@ -110,16 +122,19 @@ def test_add_without_a_check_asks_nothing(db):
     assert "not checked" in out and "k" * 40 not in out
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--url", "ftp://x.example/api", "--key", "k"], "not an http(s) URL"),
-    (["--url", "not a url", "--key", "k"], "not an http(s) URL"),
-    (["--url", DOWN, "--key", "  "], "needs our API key"),
-    (["--url", DOWN, "--key", "k", "--currency-rate", "0"], "a currency rate is a positive number"),
-    (["--url", DOWN, "--key", "k", "--currency-rate", "abc"], "not a currency rate"),
-    (["--url", DOWN, "--key", "k", "--currency-rate", "0.123456789"], "at most 8 decimals"),
-    (["--url", DOWN, "--key", "k", "--rps", "0"], "out of range"),
-    (["--url", DOWN, "--key", "k", "--max-concurrent", "two"], "not a whole number"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--url", "ftp://x.example/api", "--key", "k"], "not an http(s) URL"),
+        (["--url", "not a url", "--key", "k"], "not an http(s) URL"),
+        (["--url", DOWN, "--key", "  "], "needs our API key"),
+        (["--url", DOWN, "--key", "k", "--currency-rate", "0"], "a currency rate is a positive number"),
+        (["--url", DOWN, "--key", "k", "--currency-rate", "abc"], "not a currency rate"),
+        (["--url", DOWN, "--key", "k", "--currency-rate", "0.123456789"], "at most 8 decimals"),
+        (["--url", DOWN, "--key", "k", "--rps", "0"], "out of range"),
+        (["--url", DOWN, "--key", "k", "--max-concurrent", "two"], "not a whole number"),
+    ],
+)
 def test_add_refuses_bad_input_in_words(db, args, words):
     assert words in fails("add", "A", "--no-check", *args)
     assert not Provider.objects.exists()
@@ -135,8 +150,7 @@ def test_add_refuses_a_name_already_taken(db):
 
 
 def test_list_shows_each_provider_with_its_key_hint_balance_and_services(added, provider_panel, logs):
-    run("add", "Unchecked", "--url", "https://user:pw@panel.example/api/v2?key=oops", "--key", "z" * 40,
-        "--no-check")
+    run("add", "Unchecked", "--url", "https://user:pw@panel.example/api/v2?key=oops", "--key", "z" * 40, "--no-check")
     run("sync-services", "A", "--markup", "10")
     Service.objects.filter(upstream__provider=added).filter(pk=Service.objects.order_by("pk").first().pk).update(
         active=False
@@ -144,8 +158,16 @@ def test_list_shows_each_provider_with_its_key_hint_balance_and_services(added, 
     out, _ = run("list")
     lines = out.splitlines()
     assert lines[0].split() == ["name", "url", "key", "enabled", "currency", "balance", "services", "(active)"]
-    assert lines[1].split() == ["A", provider_panel.url, f"{provider_panel.key[:4]}…", "yes", "USD",
-                                f"{RESELLER_BALANCE:.5f}", str(len(CATALOG)), f"({len(CATALOG) - 1})"]
+    assert lines[1].split() == [
+        "A",
+        provider_panel.url,
+        f"{provider_panel.key[:4]}…",
+        "yes",
+        "USD",
+        f"{RESELLER_BALANCE:.5f}",
+        str(len(CATALOG)),
+        f"({len(CATALOG) - 1})",
+    ]
     assert lines[2].split() == ["Unchecked", "https://panel.example/api/v2", "zzzz…", "yes", "-", "-", "0", "(0)"]
     no_key(provider_panel.key, out, logs.text)
     assert "z" * 40 not in out and "pw" not in out and "oops" not in out
@@ -228,13 +250,25 @@ def test_sync_services_under_a_5xx_says_what_the_provider_answered(added, provid
 
 
 def test_the_console_command_prints_errors_in_words_without_a_traceback_or_the_key(tmp_path):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'b.sqlite3'}", "SMMPANEL_DATA_DIR": str(tmp_path),
-           "DJANGO_SETTINGS_MODULE": "smmpanel.settings", "LOG_LEVEL": "DEBUG"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'b.sqlite3'}",
+        "SMMPANEL_DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "smmpanel.settings",
+        "LOG_LEVEL": "DEBUG",
+    }
     key = "ConsoleSecret0123456789abcdefghijklmnop"
 
     def smmpanel(*args):
-        return subprocess.run([str(PYTHON), "-m", "smmpanel", *args], cwd=REPO, env=env, capture_output=True,
-                              text=True, timeout=120, check=False)
+        return subprocess.run(
+            [str(PYTHON), "-m", "smmpanel", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     assert smmpanel("migrate", "--noinput").returncode == 0
     done = smmpanel("provider", "add", "A", "--url", DOWN, "--key", key)
@@ -261,8 +295,9 @@ def test_the_provider_list_in_the_admin_shows_services_and_never_the_key(added, 
 
 def test_the_admin_checks_balances(added, provider_panel, admin_client):
     Provider.objects.filter(pk=added.pk).update(balance=None)
-    response = admin_client.post("/admin/providers/provider/",
-                                 {"action": "check_balance", "_selected_action": [added.pk]}, follow=True)
+    response = admin_client.post(
+        "/admin/providers/provider/", {"action": "check_balance", "_selected_action": [added.pk]}, follow=True
+    )
     page = response.content.decode()
     assert f"A: {RESELLER_BALANCE:.5f} USD" in page and provider_panel.key not in page
     added.refresh_from_db()
@@ -270,22 +305,34 @@ def test_the_admin_checks_balances(added, provider_panel, admin_client):
 
 
 def test_the_admin_imports_services_after_asking_the_markup_and_prefix(added, provider_panel, admin_client):
-    ask = admin_client.post("/admin/providers/provider/",
-                            {"action": "sync_services", "_selected_action": [added.pk]})
+    ask = admin_client.post("/admin/providers/provider/", {"action": "sync_services", "_selected_action": [added.pk]})
     assert ask.status_code == 200
     assert 'name="markup"' in ask.content.decode() and 'name="category_prefix"' in ask.content.decode()
     assert not Service.objects.exists()
 
-    bad = admin_client.post("/admin/providers/provider/", {
-        "action": "sync_services", "_selected_action": [added.pk], "apply": "1", "markup": "-3",
-    })
+    bad = admin_client.post(
+        "/admin/providers/provider/",
+        {
+            "action": "sync_services",
+            "_selected_action": [added.pk],
+            "apply": "1",
+            "markup": "-3",
+        },
+    )
     assert bad.status_code == 200 and "errorlist" in bad.content.decode()
     assert not Service.objects.exists()
 
-    done = admin_client.post("/admin/providers/provider/", {
-        "action": "sync_services", "_selected_action": [added.pk], "apply": "1", "markup": "40",
-        "category_prefix": "From A: ",
-    }, follow=True)
+    done = admin_client.post(
+        "/admin/providers/provider/",
+        {
+            "action": "sync_services",
+            "_selected_action": [added.pk],
+            "apply": "1",
+            "markup": "40",
+            "category_prefix": "From A: ",
+        },
+        follow=True,
+    )
     page = done.content.decode()
     # The admin writes a message's first letter in capitals.
     assert f"Provider A: {len(CATALOG)} services listed; {len(CATALOG)} created" in page
@@ -296,9 +343,16 @@ def test_the_admin_imports_services_after_asking_the_markup_and_prefix(added, pr
 
 def test_the_admin_reports_a_provider_that_is_down(added, admin_client):
     Provider.objects.filter(pk=added.pk).update(api_url=DOWN)
-    done = admin_client.post("/admin/providers/provider/", {
-        "action": "sync_services", "_selected_action": [added.pk], "apply": "1", "markup": "",
-    }, follow=True)
+    done = admin_client.post(
+        "/admin/providers/provider/",
+        {
+            "action": "sync_services",
+            "_selected_action": [added.pk],
+            "apply": "1",
+            "markup": "",
+        },
+        follow=True,
+    )
     assert "Cannot reach provider A" in done.content.decode()
     assert not Service.objects.exists()
 
@@ -322,8 +376,11 @@ def test_a_rate_or_name_the_owner_edits_in_the_admin_is_kept_on_resync(added, pr
 
     # The change form (with its inlines) for poll's name ...
     page = admin_client.get(f"/admin/catalog/service/{poll.pk}/change/")
-    inlines = [f for inline in page.context["inline_admin_formsets"] for f in
-               (inline.formset.management_form, *inline.formset.forms)]
+    inlines = [
+        f
+        for inline in page.context["inline_admin_formsets"]
+        for f in (inline.formset.management_form, *inline.formset.forms)
+    ]
     data = _post_data(page.context["adminform"].form, *inlines)
     data["name"] = "Poll votes (ours)"
     saved = admin_client.post(f"/admin/catalog/service/{poll.pk}/change/", data)

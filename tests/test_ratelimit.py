@@ -32,11 +32,19 @@ def balance(client, cust):
 # --- the rule -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, rule", [
-    ("", None), ("  ", None), ("20/s", ratelimit.Rule(20, 1)), ("600/m", ratelimit.Rule(600, 60)),
-    ("10000/h", ratelimit.Rule(10000, 3600)), (" 5 / minute ", ratelimit.Rule(5, 60)),
-    ("1/second", ratelimit.Rule(1, 1)), ("30/MIN", ratelimit.Rule(30, 60)),
-])
+@pytest.mark.parametrize(
+    "text, rule",
+    [
+        ("", None),
+        ("  ", None),
+        ("20/s", ratelimit.Rule(20, 1)),
+        ("600/m", ratelimit.Rule(600, 60)),
+        ("10000/h", ratelimit.Rule(10000, 3600)),
+        (" 5 / minute ", ratelimit.Rule(5, 60)),
+        ("1/second", ratelimit.Rule(1, 1)),
+        ("30/MIN", ratelimit.Rule(30, 60)),
+    ],
+)
 def test_a_rate_is_requests_per_second_minute_or_hour(text, rule):
     assert ratelimit.parse_rule(text) == rule
 
@@ -48,10 +56,15 @@ def test_a_malformed_rate_is_a_configuration_error(text):
 
 
 def test_a_malformed_rate_stops_the_server_at_start_up(tmp_path):
-    env = {**os.environ, "API_RATE_LIMIT": "lots", "SMMPANEL_DATA_DIR": str(tmp_path),
-           "DJANGO_SETTINGS_MODULE": "smmpanel.settings"}
-    done = subprocess.run([sys.executable, "-c", "import smmpanel.wsgi"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "API_RATE_LIMIT": "lots",
+        "SMMPANEL_DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "smmpanel.settings",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "import smmpanel.wsgi"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0
     assert "API_RATE_LIMIT='lots'" in done.stderr
 
@@ -93,7 +106,8 @@ def test_every_action_and_a_wrong_key_count_too(wsgi_client, customer, settings)
     # A flood of guesses is limited before it costs a query.
     for _ in range(2):
         assert json.loads(call_api(wsgi_client, {"key": "guess", "action": "balance"}).content) == {
-            "error": "Invalid API key"}
+            "error": "Invalid API key"
+        }
     assert call_api(wsgi_client, {"key": "guess", "action": "balance"}).status_code == 429
 
 
@@ -141,9 +155,14 @@ def redis_url():
 
 def redis_cache(url: str) -> dict:
     """The CACHES setting REDIS_URL makes, with a prefix of this test's own."""
-    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
-                        "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-                        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 
 
 def test_with_redis_the_count_lives_in_redis_with_an_expiry(wsgi_client, customer, settings, redis_url):
@@ -188,6 +207,7 @@ def test_with_redis_every_server_process_shares_one_count(tmp_path, redis_url):
     )["key"]
     server.start(workers=3, threads=2)
     try:
+
         def call(_):
             with httpx.Client(timeout=30) as client:  # a connection each: spread over the processes
                 return client.post(server.url, data={"key": key, "action": "balance"})

@@ -27,21 +27,32 @@ MARKUP = Decimal("1.5")
 def reseller(db, settings, provider_panel):
     """B's provider row for panel A, and a local service for each of A's (at 1.5 × A's rate)."""
     settings.PROVIDER_SYNC_SECONDS = 0.2
-    provider = Provider.objects.create(name="A", api_url=provider_panel.url, api_key=provider_panel.key,
-                                       timeout_seconds=5, requests_per_second=1000)
+    provider = Provider.objects.create(
+        name="A", api_url=provider_panel.url, api_key=provider_panel.key, timeout_seconds=5, requests_per_second=1000
+    )
     category, _ = Category.objects.get_or_create(name="Resold")
     local = {}
     from tests.providers_harness import CATALOG
 
     for key, (type_, rate, low, high, options) in CATALOG.items():
         svc = Service.objects.create(
-            name=f"Resold {key}", category=category, type=type_, rate=Decimal(rate) * MARKUP, min=low, max=high,
-            fulfilment="provider", **{k: v for k, v in options.items() if not k.startswith("sim_")},
+            name=f"Resold {key}",
+            category=category,
+            type=type_,
+            rate=Decimal(rate) * MARKUP,
+            min=low,
+            max=high,
+            fulfilment="provider",
+            **{k: v for k, v in options.items() if not k.startswith("sim_")},
         )
-        ProviderService.objects.create(service=svc, provider=provider,
-                                       upstream_service=str(provider_panel.services[key]),
-                                       upstream_type=type_, upstream_rate=Decimal(rate),
-                                       upstream_dripfeed=options.get("dripfeed", False))
+        ProviderService.objects.create(
+            service=svc,
+            provider=provider,
+            upstream_service=str(provider_panel.services[key]),
+            upstream_type=type_,
+            upstream_rate=Decimal(rate),
+            upstream_dripfeed=options.get("dripfeed", False),
+        )
         local[key] = svc
     return provider, local
 
@@ -66,7 +77,8 @@ def upstream(order_id):
 
 
 def test_orders_of_every_kind_are_placed_once_upstream_and_follow_the_providers_status(
-        reseller, provider_panel, customer, place, api):
+    reseller, provider_panel, customer, place, api
+):
     _, svc = reseller
     cust = customer("100")
     provider_panel.run_worker()
@@ -118,7 +130,8 @@ def test_an_order_the_provider_refuses_is_canceled_and_refunded_with_its_words(r
 
 
 def test_a_provider_out_of_funds_is_asked_again_later_and_the_order_stays_pending(
-        reseller, provider_panel, customer, place, api):
+    reseller, provider_panel, customer, place, api
+):
     _, svc = reseller
     cust = customer("10")
     provider_panel.set_faults({"funds": 1.0, "actions": ["add"]})
@@ -136,8 +149,7 @@ def test_a_provider_out_of_funds_is_asked_again_later_and_the_order_stays_pendin
     assert provider_panel.order_count() == before + 1
 
 
-def test_a_timeout_after_sending_is_never_resent_and_waits_for_a_person(
-        reseller, provider_panel, customer, place):
+def test_a_timeout_after_sending_is_never_resent_and_waits_for_a_person(reseller, provider_panel, customer, place):
     provider, svc = reseller
     Provider.objects.filter(pk=provider.pk).update(timeout_seconds=1)
     cust = customer("10")
@@ -166,7 +178,8 @@ def test_a_timeout_after_sending_is_never_resent_and_waits_for_a_person(
 
 
 def test_a_cancel_is_forwarded_and_refunded_once_the_provider_reports_it(
-        reseller, provider_panel, customer, place, api):
+    reseller, provider_panel, customer, place, api
+):
     _, svc = reseller
     cust = customer("50")
     provider_panel.run_worker()
@@ -181,8 +194,7 @@ def test_a_cancel_is_forwarded_and_refunded_once_the_provider_reports_it(
     money_is_conserved(cust)
 
 
-def test_a_refill_is_forwarded_and_its_status_follows_the_providers(
-        reseller, provider_panel, customer, place, api):
+def test_a_refill_is_forwarded_and_its_status_follows_the_providers(reseller, provider_panel, customer, place, api):
     _, svc = reseller
     cust = customer("50")
     provider_panel.run_worker()
@@ -193,8 +205,7 @@ def test_a_refill_is_forwarded_and_its_status_follows_the_providers(
     assert Refill.objects.get(pk=refill_id).upstream.upstream_id
 
 
-def test_an_order_the_provider_no_longer_knows_goes_to_needs_attention(
-        reseller, provider_panel, customer, place):
+def test_an_order_the_provider_no_longer_knows_goes_to_needs_attention(reseller, provider_panel, customer, place):
     _, svc = reseller
     cust = customer("50")
     pk = place(cust, svc["slow"], quantity="1000")
@@ -205,7 +216,8 @@ def test_an_order_the_provider_no_longer_knows_goes_to_needs_attention(
 
 
 def test_a_drip_feed_the_provider_cannot_run_is_run_here_one_upstream_order_a_run(
-        reseller, provider_panel, customer, place, api):
+    reseller, provider_panel, customer, place, api
+):
     _, svc = reseller
     ProviderService.objects.filter(service=svc["default"]).update(upstream_dripfeed=False)
     cust = customer("50")
@@ -224,7 +236,8 @@ def test_a_drip_feed_the_provider_cannot_run_is_run_here_one_upstream_order_a_ru
 
 
 def test_a_canceled_drip_feed_run_here_stops_its_runs_and_refunds_what_was_not_delivered(
-        reseller, provider_panel, customer, place, api):
+    reseller, provider_panel, customer, place, api
+):
     _, svc = reseller
     ProviderService.objects.filter(service=svc["default"]).update(upstream_dripfeed=False)
     cust = customer("50")
@@ -241,20 +254,21 @@ def test_a_canceled_drip_feed_run_here_stops_its_runs_and_refunds_what_was_not_d
 
 
 def test_a_forwarded_subscription_follows_the_provider_and_refunds_the_unused_share(
-        reseller, provider_panel, customer, place, api):
+    reseller, provider_panel, customer, place, api
+):
     _, svc = reseller
     cust = customer("100")
     provider_panel.run_worker()
     paid_before = provider_panel.balance()
     refused = api(cust.key, "add", service=svc["subscriptions"].pk, username="nasa", min="10", max="20", delay="0")
     assert refused == {"error": "This service needs posts: the number of new posts to order for"}
-    pk = place(cust, svc["subscriptions"], username="nasa", min="10", max="20", posts="3", old_posts="2",
-               delay="0")
+    pk = place(cust, svc["subscriptions"], username="nasa", min="10", max="20", posts="3", old_posts="2", delay="0")
     drive(all_final(pk), timeout=60)
     sub = Order.objects.get(pk=pk)
     assert sub.status == "Completed" and sub.posts_done == 5  # as the provider counts: 3 new + 2 old
     paid_upstream = paid_before - provider_panel.wait_for(
-        lambda p: p.balance() if p.balance() > paid_before - Decimal("1") else None)
+        lambda p: p.balance() if p.balance() > paid_before - Decimal("1") else None
+    )
     # The customer kept paying only for the share the provider used, at our price.
     kept = sub.charge - sub.refunded
     assert 0 < kept < sub.charge
@@ -265,8 +279,7 @@ def test_a_forwarded_subscription_follows_the_provider_and_refunds_the_unused_sh
     money_is_conserved(cust)
 
 
-def test_an_answer_that_comes_after_the_lease_ran_out_still_counts_and_nothing_is_sent_twice(
-        reseller, customer, place):
+def test_an_answer_that_comes_after_the_lease_ran_out_still_counts_and_nothing_is_sent_twice(reseller, customer, place):
     """Worker 1 sent the order and waits; its lease runs out; worker 2 finds the attempt unanswered."""
     from smmpanel.providers import engine
     from smmpanel.worker.claims import claim_due
@@ -276,8 +289,14 @@ def test_an_answer_that_comes_after_the_lease_ran_out_still_counts_and_nothing_i
     pk = place(cust, svc["default"], quantity="100")
     now = timezone.now()
     [first] = claim_due(Order.objects.filter(pk=pk), now, 1, 1)
-    row = UpstreamOrder.objects.create(order_id=pk, provider=provider, state="submitting",
-                                       submit_token=first.claim_token, submitted_at=now, quantity=100)
+    row = UpstreamOrder.objects.create(
+        order_id=pk,
+        provider=provider,
+        state="submitting",
+        submit_token=first.claim_token,
+        submitted_at=now,
+        quantity=100,
+    )
     later = now + timedelta(seconds=2)
     [second] = claim_due(Order.objects.filter(pk=pk).select_related("service__upstream__provider"), later, 60, 1)
     outcome = engine.advance_orders([second], later)[pk]
@@ -301,11 +320,11 @@ def test_an_attempt_nobody_answers_goes_to_a_person_after_the_grace_and_is_not_r
     cust = customer("10")
     pk = place(cust, svc["default"], quantity="100")
     now = timezone.now()
-    UpstreamOrder.objects.create(order_id=pk, provider=provider, state="submitting", submit_token=1,
-                                 submitted_at=now, quantity=100)
+    UpstreamOrder.objects.create(
+        order_id=pk, provider=provider, state="submitting", submit_token=1, submitted_at=now, quantity=100
+    )
     much_later = now + timedelta(minutes=5)
-    [claimed] = claim_due(Order.objects.filter(pk=pk).select_related("service__upstream__provider"),
-                          much_later, 60, 1)
+    [claimed] = claim_due(Order.objects.filter(pk=pk).select_related("service__upstream__provider"), much_later, 60, 1)
     engine.advance_orders([claimed], much_later)
     order = Order.objects.get(pk=pk)
     assert order.needs_attention and "interrupted" in order.attention_note

@@ -55,12 +55,21 @@ def a_links(panel) -> Counter:
 def imported(db, settings, provider_panel):
     """B imports A's catalog with a 50 % markup; returns (provider, local services by A's catalog key)."""
     settings.PROVIDER_SYNC_SECONDS = 0.2
-    provider = Provider.objects.create(name="A", api_url=provider_panel.url, api_key=provider_panel.key,
-                                       timeout_seconds=3, requests_per_second=1000, max_concurrent=8)
+    provider = Provider.objects.create(
+        name="A",
+        api_url=provider_panel.url,
+        api_key=provider_panel.key,
+        timeout_seconds=3,
+        requests_per_second=1000,
+        max_concurrent=8,
+    )
     report = catalog.sync_services(provider, markup_percent="50", category_prefix="A / ")
     assert report.changes
-    by_upstream = {int(s.upstream.upstream_service): s for s in
-                   provider.services.select_related("service").all() for s in [s.service]}
+    by_upstream = {
+        int(s.upstream.upstream_service): s
+        for s in provider.services.select_related("service").all()
+        for s in [s.service]
+    }
     return provider, {key: by_upstream[pk] for key, pk in provider_panel.services.items()}
 
 
@@ -74,8 +83,11 @@ def drive(until, timeout: float):
 
 def settled(pks):
     """Every order ended, or is waiting for a person."""
-    return lambda: not Order.objects.filter(pk__in=pks, needs_attention=False).exclude(
-        status__in=["Completed", "Partial", "Canceled", "Expired"]).exists()
+    return lambda: (
+        not Order.objects.filter(pk__in=pks, needs_attention=False)
+        .exclude(status__in=["Completed", "Partial", "Canceled", "Expired"])
+        .exists()
+    )
 
 
 MIX = [  # (catalog key, fields) — every kind of order A sells, drip-feed and subscriptions included
@@ -87,8 +99,10 @@ MIX = [  # (catalog key, fields) — every kind of order A sells, drip-feed and 
     ("poll", lambda: {"link": link(), "quantity": "20", "answer_number": "1"}),
     ("comment_replies", lambda: {"link": link(), "username": "al", "comments": "a\nb"}),
     ("seo", lambda: {"link": link(), "quantity": "100", "keywords": "smm"}),
-    ("subscriptions", lambda: {"username": f"user{next(_links)}", "min": "10", "max": "20", "posts": "1",
-                               "delay": "0"}),
+    (
+        "subscriptions",
+        lambda: {"username": f"user{next(_links)}", "min": "10", "max": "20", "posts": "1", "delay": "0"},
+    ),
 ]
 
 
@@ -143,13 +157,15 @@ FAULTS = {
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_under_each_fault_no_order_is_lost_or_placed_twice_and_money_is_conserved(
-        fault, imported, provider_panel, customer, api, client):
+    fault, imported, provider_panel, customer, api, client
+):
     provider, local = imported
     provider_panel.run_worker()
     provider_panel.set_faults({"seed": 7, **FAULTS[fault]})
     cust = customer("100")
-    pks = [api(cust.key, "add", service=local["default"].pk, link=link(fault), quantity="100")["order"]
-           for _ in range(12)]
+    pks = [
+        api(cust.key, "add", service=local["default"].pk, link=link(fault), quantity="100")["order"] for _ in range(12)
+    ]
     # With the fault on for a while, then off until everything settles (a person's cases aside).
     deadline = time.monotonic() + 8
     while time.monotonic() < deadline:
@@ -228,25 +244,49 @@ print(json.dumps({"orders": Order.objects.count(),
 
 @pytest.mark.postgres
 def test_four_workers_on_postgresql_place_each_order_upstream_exactly_once(
-        provider_panel, panel_server, throwaway_postgres_db):
+    provider_panel, panel_server, throwaway_postgres_db
+):
     b = panel_server(throwaway_postgres_db)
-    setup = b.python(f"URL = {provider_panel.url!r}\nKEY = {provider_panel.key!r}\n"
-                     f"SERVICE = {provider_panel.services['default']}\n{B_SETUP}")
+    setup = b.python(
+        f"URL = {provider_panel.url!r}\nKEY = {provider_panel.key!r}\n"
+        f"SERVICE = {provider_panel.services['default']}\n{B_SETUP}"
+    )
     links = [link("four") for _ in range(120)]
     with httpx.Client(timeout=30) as http:
         for url in links:
-            body = http.post(b.url, data={"key": setup["key"], "action": "add", "service": setup["service"],
-                                          "link": url, "quantity": "100"}).json()
+            body = http.post(
+                b.url,
+                data={
+                    "key": setup["key"],
+                    "action": "add",
+                    "service": setup["service"],
+                    "link": url,
+                    "quantity": "100",
+                },
+            ).json()
             assert "order" in body, body
     env = {**b.env, "WORKER_POLL_SECONDS": "0.05", "WORKER_LEASE_SECONDS": "3", "PROVIDER_SYNC_SECONDS": "1"}
-    workers = [subprocess.Popen([str(PYTHON), "-m", "smmpanel", "worker"], cwd=REPO, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(4)]
+    workers = [
+        subprocess.Popen(
+            [str(PYTHON), "-m", "smmpanel", "worker"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(4)
+    ]
     try:
         time.sleep(1.5)
         workers[0].send_signal(signal.SIGKILL)  # mid-batch, most likely
         workers[0].wait(10)
-        workers[0] = subprocess.Popen([str(PYTHON), "-m", "smmpanel", "worker"], cwd=REPO, env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        workers[0] = subprocess.Popen(
+            [str(PYTHON), "-m", "smmpanel", "worker"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
         while True:
             state = b.python(B_PLACED)

@@ -25,8 +25,11 @@ SLOW_CLIENTS = 24
 
 
 def base_env(data_dir: Path, database_url: str | None = None, **variables) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "SITE_URL", "ALLOWED_HOSTS", "DEBUG", "API_RATE_LIMIT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "SITE_URL", "ALLOWED_HOSTS", "DEBUG", "API_RATE_LIMIT")
+    }
     env.update(SMMPANEL_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1", LOG_LEVEL="INFO", **variables)
     if database_url:
         env["DATABASE_URL"] = database_url
@@ -47,8 +50,13 @@ class Serve:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = self.data_dir / "serve.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen([*SMMPANEL, "serve", "--port", str(self.port), *args], cwd=REPO,
-                                        env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [*SMMPANEL, "serve", "--port", str(self.port), *args],
+            cwd=REPO,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while True:
             assert self.process.poll() is None, self.log()
@@ -61,8 +69,7 @@ class Serve:
             time.sleep(0.2)
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
-        done = subprocess.run([*SMMPANEL, *args], cwd=REPO, env=self.env, capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run([*SMMPANEL, *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-3000:]
         return done
 
@@ -107,8 +114,10 @@ class SlowClients:
         self.sockets = []
         for _ in range(count):
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
-            s.sendall(b"POST /api/v2 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                      b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nk")
+            s.sendall(
+                b"POST /api/v2 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nk"
+            )
             self.sockets.append(s)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._dribble, daemon=True)
@@ -200,8 +209,7 @@ def test_postgresql_connections_stay_bounded_by_the_pool(serve, throwaway_postgr
 
     pool_size, processes = 3, 2
     # --no-worker: the background worker is a process of its own with its own pool (same size).
-    server = serve(throwaway_postgres_db, "--no-worker", "--workers", str(processes),
-                   DATABASE_POOL_SIZE=str(pool_size))
+    server = serve(throwaway_postgres_db, "--no-worker", "--workers", str(processes), DATABASE_POOL_SIZE=str(pool_size))
     dbname = throwaway_postgres_db.rsplit("/", 1)[1]
 
     def connections() -> int:
@@ -246,9 +254,17 @@ def test_a_request_waiting_for_sqlites_write_lock_does_not_block_the_others(serv
     added = {}
 
     def add():
-        added["answer"] = httpx.post(server.url, timeout=30, data={
-            "key": server.key, "action": "add", "service": followers["service"], "quantity": "100",
-            "link": "https://instagram.com/waiting"}).json()
+        added["answer"] = httpx.post(
+            server.url,
+            timeout=30,
+            data={
+                "key": server.key,
+                "action": "add",
+                "service": followers["service"],
+                "quantity": "100",
+                "link": "https://instagram.com/waiting",
+            },
+        ).json()
 
     writer = threading.Thread(target=add)
     try:
@@ -280,8 +296,13 @@ def test_concurrent_writers_on_sqlite_all_succeed_under_the_gevent_server(serve)
     def add_fields():
         with lock:
             n = next(links)
-        return {"key": server.key, "action": "add", "service": followers["service"], "quantity": "100",
-                "link": f"https://instagram.com/writer/{n}"}
+        return {
+            "key": server.key,
+            "action": "add",
+            "service": followers["service"],
+            "quantity": "100",
+            "link": f"https://instagram.com/writer/{n}",
+        }
 
     balance_times = []
     stop = threading.Event()
@@ -358,16 +379,28 @@ def test_a_port_in_use_is_reported_before_anything_says_serving(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        done = subprocess.run([*SMMPANEL, "serve", "--port", str(port)], cwd=REPO, env=base_env(tmp_path),
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [*SMMPANEL, "serve", "--port", str(port)],
+            cwd=REPO,
+            env=base_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode == 1
     assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
     assert "serving" not in done.stdout
 
 
 def test_serving_other_machines_without_site_url_or_allowed_hosts_says_what_to_set(tmp_path):
-    done = subprocess.run([*SMMPANEL, "serve", "--host", "0.0.0.0", "--port", str(_free_port())], cwd=REPO,
-                          env=base_env(tmp_path), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [*SMMPANEL, "serve", "--host", "0.0.0.0", "--port", str(_free_port())],
+        cwd=REPO,
+        env=base_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "SITE_URL" in done.stderr and "ALLOWED_HOSTS" in done.stderr
     assert "serving" not in done.stdout
@@ -378,16 +411,22 @@ def test_serving_other_machines_without_site_url_or_allowed_hosts_says_what_to_s
 
 def test_admin_403s_are_logged_without_a_traceback(serve):
     server = serve(None, "--no-worker")
-    server.run("shell", "-c", "from django.contrib.auth import get_user_model; "
-               "get_user_model().objects.create_user('clerk', password='clerk-password', is_staff=True)")
+    server.run(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        "get_user_model().objects.create_user('clerk', password='clerk-password', is_staff=True)",
+    )
     with httpx.Client(base_url=server.base, timeout=10) as http:
         # A CSRF failure: a log-in form posted without its token.
         assert http.post("/admin/login/", data={"username": "clerk", "password": "x"}).status_code == 403
         # A permission check: a staff user without permissions opens an add form.
         page = http.get("/admin/login/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        logged_in = http.post("/admin/login/?next=/admin/", data={
-            "username": "clerk", "password": "clerk-password", "csrfmiddlewaretoken": token})
+        logged_in = http.post(
+            "/admin/login/?next=/admin/",
+            data={"username": "clerk", "password": "clerk-password", "csrfmiddlewaretoken": token},
+        )
         assert logged_in.status_code == 302, logged_in.text[:300]
         assert http.get("/admin/catalog/service/add/").status_code == 403
     time.sleep(0.5)
@@ -400,8 +439,13 @@ def test_a_failed_worker_pass_logs_its_traceback(tmp_path):
     """A worker on a database without its tables (not migrated yet): each pass fails, and says where."""
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
-        worker = subprocess.Popen([*SMMPANEL, "worker", "--poll", "0.2"], cwd=REPO, env=base_env(tmp_path),
-                                  stdout=log, stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [*SMMPANEL, "worker", "--poll", "0.2"],
+            cwd=REPO,
+            env=base_env(tmp_path),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             deadline = time.monotonic() + 60  # a loaded machine may take a while to start Django
             while "Traceback" not in log_path.read_text(errors="replace") and time.monotonic() < deadline:

@@ -26,8 +26,11 @@ print(json.dumps({name: getattr(s, name) for name in %r}, default=str))
 
 
 def env_for(tmp_path, **variables) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "SITE_URL", "ALLOWED_HOSTS", "DEBUG", "SECRET_KEY", "CSRF_TRUSTED_ORIGINS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "SITE_URL", "ALLOWED_HOSTS", "DEBUG", "SECRET_KEY", "CSRF_TRUSTED_ORIGINS")
+    }
     env.update(SMMPANEL_DATA_DIR=str(tmp_path / "data"), **variables)
     return env
 
@@ -50,9 +53,15 @@ def settings_in(env, *names) -> dict:
 def test_an_https_site_url_sets_hosts_origins_and_every_https_setting(tmp_path):
     got = settings_in(
         env_for(tmp_path, SITE_URL="https://panel.example.com/"),
-        "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
-        "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
-        "SECURE_PROXY_SSL_HEADER", "SECURE_SSL_REDIRECT",
+        "ALLOWED_HOSTS",
+        "CSRF_TRUSTED_ORIGINS",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "SECURE_HSTS_PRELOAD",
+        "SECURE_PROXY_SSL_HEADER",
+        "SECURE_SSL_REDIRECT",
     )
     assert got == {
         "ALLOWED_HOSTS": ["panel.example.com"],
@@ -69,13 +78,28 @@ def test_an_https_site_url_sets_hosts_origins_and_every_https_setting(tmp_path):
 
 def test_each_setting_a_site_url_implies_can_be_overridden_by_its_own_variable(tmp_path):
     got = settings_in(
-        env_for(tmp_path, SITE_URL="https://panel.example.com", ALLOWED_HOSTS="a.example.com,b.example.com",
-                CSRF_TRUSTED_ORIGINS="https://a.example.com", SESSION_COOKIE_SECURE="off",
-                CSRF_COOKIE_SECURE="no", SECURE_HSTS_SECONDS="0", SECURE_HSTS_INCLUDE_SUBDOMAINS="false",
-                SECURE_HSTS_PRELOAD="0", SECURE_PROXY_SSL_HEADER="off", SECURE_SSL_REDIRECT="off"),
-        "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
-        "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
-        "SECURE_PROXY_SSL_HEADER", "SECURE_SSL_REDIRECT",
+        env_for(
+            tmp_path,
+            SITE_URL="https://panel.example.com",
+            ALLOWED_HOSTS="a.example.com,b.example.com",
+            CSRF_TRUSTED_ORIGINS="https://a.example.com",
+            SESSION_COOKIE_SECURE="off",
+            CSRF_COOKIE_SECURE="no",
+            SECURE_HSTS_SECONDS="0",
+            SECURE_HSTS_INCLUDE_SUBDOMAINS="false",
+            SECURE_HSTS_PRELOAD="0",
+            SECURE_PROXY_SSL_HEADER="off",
+            SECURE_SSL_REDIRECT="off",
+        ),
+        "ALLOWED_HOSTS",
+        "CSRF_TRUSTED_ORIGINS",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "SECURE_HSTS_PRELOAD",
+        "SECURE_PROXY_SSL_HEADER",
+        "SECURE_SSL_REDIRECT",
     )
     assert got == {
         "ALLOWED_HOSTS": ["a.example.com", "b.example.com"],
@@ -91,11 +115,21 @@ def test_each_setting_a_site_url_implies_can_be_overridden_by_its_own_variable(t
 
 
 def test_a_plain_http_site_url_sets_hosts_but_no_https_settings(tmp_path):
-    got = settings_in(env_for(tmp_path, SITE_URL="http://panel.internal:8000"),
-                      "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SESSION_COOKIE_SECURE", "SECURE_SSL_REDIRECT",
-                      "SECURE_HSTS_SECONDS")
-    assert got == {"ALLOWED_HOSTS": ["panel.internal"], "CSRF_TRUSTED_ORIGINS": ["http://panel.internal:8000"],
-                   "SESSION_COOKIE_SECURE": False, "SECURE_SSL_REDIRECT": False, "SECURE_HSTS_SECONDS": 0}
+    got = settings_in(
+        env_for(tmp_path, SITE_URL="http://panel.internal:8000"),
+        "ALLOWED_HOSTS",
+        "CSRF_TRUSTED_ORIGINS",
+        "SESSION_COOKIE_SECURE",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+    )
+    assert got == {
+        "ALLOWED_HOSTS": ["panel.internal"],
+        "CSRF_TRUSTED_ORIGINS": ["http://panel.internal:8000"],
+        "SESSION_COOKIE_SECURE": False,
+        "SECURE_SSL_REDIRECT": False,
+        "SECURE_HSTS_SECONDS": 0,
+    }
 
 
 def test_without_site_url_or_allowed_hosts_only_local_names_are_served(tmp_path):
@@ -104,16 +138,23 @@ def test_without_site_url_or_allowed_hosts_only_local_names_are_served(tmp_path)
 
 
 def test_the_deploy_check_passes_with_site_url_and_secret_key(tmp_path):
-    done = smmpanel(env_for(tmp_path, SITE_URL="https://panel.example.com", SECRET_KEY=STRONG_KEY),
-                    "check", "--deploy", "--fail-level", "WARNING", check=False)
+    done = smmpanel(
+        env_for(tmp_path, SITE_URL="https://panel.example.com", SECRET_KEY=STRONG_KEY),
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no issues" in done.stdout
 
 
 def test_the_deploy_check_fails_without_site_url(tmp_path):
     """The control: the check above passes because of SITE_URL, not because it checks nothing."""
-    done = smmpanel(env_for(tmp_path, SECRET_KEY=STRONG_KEY), "check", "--deploy", "--fail-level", "WARNING",
-                    check=False)
+    done = smmpanel(
+        env_for(tmp_path, SECRET_KEY=STRONG_KEY), "check", "--deploy", "--fail-level", "WARNING", check=False
+    )
     assert done.returncode != 0
     assert "SECURE_SSL_REDIRECT" in done.stderr + done.stdout
 
@@ -140,8 +181,9 @@ def test_local_host_names_are_answered(api, wsgi_client, customer, host):
 # --- strict booleans and other values ----------------------------------------------------
 
 
-@pytest.mark.parametrize("variable,value", [("DEBUG", "maybe"), ("SESSION_COOKIE_SECURE", "ture"),
-                                            ("SECURE_SSL_REDIRECT", "2")])
+@pytest.mark.parametrize(
+    "variable,value", [("DEBUG", "maybe"), ("SESSION_COOKIE_SECURE", "ture"), ("SECURE_SSL_REDIRECT", "2")]
+)
 def test_a_boolean_variable_with_an_unexpected_value_stops_the_start(tmp_path, variable, value):
     done = smmpanel(env_for(tmp_path, **{variable: value}), "check", check=False)
     assert done.returncode != 0
@@ -151,8 +193,16 @@ def test_a_boolean_variable_with_an_unexpected_value_stops_the_start(tmp_path, v
 def test_boolean_variables_accept_the_usual_words(monkeypatch):
     from smmpanel.settings import env_bool
 
-    for word, meaning in [("1", True), ("0", False), ("true", True), ("False", False), ("YES", True),
-                          ("no", False), ("on", True), (" off ", False)]:
+    for word, meaning in [
+        ("1", True),
+        ("0", False),
+        ("true", True),
+        ("False", False),
+        ("YES", True),
+        ("no", False),
+        ("on", True),
+        (" off ", False),
+    ]:
         monkeypatch.setenv("SMMPANEL_TEST_FLAG", word)
         assert env_bool("SMMPANEL_TEST_FLAG") is meaning, word
     monkeypatch.setenv("SMMPANEL_TEST_FLAG", "")
@@ -188,8 +238,17 @@ def test_two_processes_starting_together_agree_on_the_secret_key(tmp_path):
     code = "from django.conf import settings; print(settings.SECRET_KEY)"
     for attempt in range(5):
         env = dict(env_for(tmp_path), SMMPANEL_DATA_DIR=str(tmp_path / f"data{attempt}"))
-        procs = [subprocess.Popen([*SMMPANEL, "shell", "-c", code], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        procs = [
+            subprocess.Popen(
+                [*SMMPANEL, "shell", "-c", code],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
         keys = {p.communicate(timeout=60)[0].strip() for p in procs}
         assert len(keys) == 1 and len(keys.pop()) >= 50
         assert [f.name for f in (tmp_path / f"data{attempt}").iterdir() if f.name.startswith(".secret")] == []
@@ -231,8 +290,7 @@ def test_postgresql_uses_a_bounded_pool_unless_told_not_to(tmp_path):
 
 def admin_login(client, username, password, address):
     """A log-in through Django's handler (what serves /admin/), CSRF checks off as in Django's test client."""
-    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password},
-                       REMOTE_ADDR=address)
+    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
 @pytest.mark.django_db
@@ -270,8 +328,12 @@ def test_behind_the_proxy_the_lockout_counts_the_address_the_proxy_saw(client, s
     get_user_model().objects.create_superuser("boss", "boss@example.com", "right-password")
 
     def attempt(password, forwarded):
-        return client.post("/admin/login/", {"username": "boss", "password": password},
-                                REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forwarded).status_code
+        return client.post(
+            "/admin/login/",
+            {"username": "boss", "password": password},
+            REMOTE_ADDR="127.0.0.1",
+            HTTP_X_FORWARDED_FOR=forwarded,
+        ).status_code
 
     # The client forges a different first entry each time; the proxy's (last) entry is the same.
     for n in range(3):

@@ -91,8 +91,12 @@ def test_the_worker_stops_cleanly_on_sigterm(tmp_path):
     env.update(SMMPANEL_DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
     subprocess.run([sys.executable, "-m", "smmpanel", "migrate", "-v0"], cwd=REPO, env=env, check=True)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "smmpanel", "worker"], cwd=REPO, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "smmpanel", "worker"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         assert worker.stdout.readline().strip() == "smmpanel worker started"

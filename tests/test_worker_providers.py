@@ -64,14 +64,18 @@ def two_provider_orders(customer, service, url):
         provider = Provider.objects.create(name=name, api_url=url, api_key="k" * 20, timeout_seconds=10)
         svc = service(rate="1", fulfilment="provider")
         ProviderService.objects.create(service=svc, provider=provider, upstream_service="1")
-        orders.append(services.place_order(cust.account.pk, validate_order(
-            svc, {"link": f"https://x.test/{name}", "quantity": "10"})))
+        orders.append(
+            services.place_order(
+                cust.account.pk, validate_order(svc, {"link": f"https://x.test/{name}", "quantity": "10"})
+            )
+        )
     return orders
 
 
 @pytest.fixture
 def threads(settings):
     """run_once with WORKER_THREADS threads (the pool is made once per process: remade here)."""
+
     def use(n: int):
         settings.WORKER_THREADS = n
         loop._threads.cache_clear()

@@ -70,8 +70,10 @@ def test_a_step_whose_lease_ran_out_changes_nothing(customer, service):
 def test_a_subscription_post_is_made_once_even_when_asked_twice(customer, service):
     cust = customer("100")
     svc = service(type="Subscriptions", rate="1", min=10, max=100, fulfilment="simulated")
-    sub = services.place_order(cust.account.pk, validate_order(
-        svc, {"username": "nasa", "min": "10", "max": "20", "delay": "0", "old_posts": "5"}))
+    sub = services.place_order(
+        cust.account.pk,
+        validate_order(svc, {"username": "nasa", "min": "10", "max": "20", "delay": "0", "old_posts": "5"}),
+    )
     first = services.add_post_order(sub.pk, number=1, old=True, link="https://x.test/p1", quantity=10)
     assert first is not None
     assert services.add_post_order(sub.pk, number=1, old=True, link="https://x.test/p1", quantity=10) is None
@@ -79,8 +81,17 @@ def test_a_subscription_post_is_made_once_even_when_asked_twice(customer, servic
     assert sub.children.count() == 1
     # And the database itself refuses a second order for one post, whatever code tries.
     with pytest.raises(IntegrityError), transaction.atomic():
-        Order.objects.create(account_id=cust.account.pk, service=svc, type="Default", link="https://x.test/p1",
-                             quantity=10, total=10, parent=sub, post_number=1, post_is_old=True)
+        Order.objects.create(
+            account_id=cust.account.pk,
+            service=svc,
+            type="Default",
+            link="https://x.test/p1",
+            quantity=10,
+            total=10,
+            parent=sub,
+            post_number=1,
+            post_is_old=True,
+        )
     money_is_conserved(cust)
 
 
@@ -101,8 +112,9 @@ def test_a_status_the_table_does_not_allow_is_refused_and_changes_nothing(custom
 
 def test_failing_steps_back_off_and_end_in_needs_attention_with_the_reason(customer, service, unused_port):
     cust = customer("100")
-    provider = Provider.objects.create(name="down", api_url=f"http://127.0.0.1:{unused_port}/api/v2",
-                                       api_key="k" * 20, timeout_seconds=1)
+    provider = Provider.objects.create(
+        name="down", api_url=f"http://127.0.0.1:{unused_port}/api/v2", api_key="k" * 20, timeout_seconds=1
+    )
     svc = service(rate="1", fulfilment="provider")
     ProviderService.objects.create(service=svc, provider=provider, upstream_service="1")
     order = place(cust, svc, quantity="10")
@@ -210,8 +222,11 @@ class Workers:
         env = {**self.server.env, "WORKER_LEASE_SECONDS": str(self.lease), "WORKER_POLL_SECONDS": "0.05"}
         for _ in range(n):
             log = open(self.server.data_dir / f"worker{len(self.procs)}.log", "ab")  # noqa: SIM115
-            self.procs.append(subprocess.Popen([str(PYTHON), "-m", "smmpanel", "worker"], cwd=REPO, env=env,
-                                               stdout=log, stderr=subprocess.STDOUT))
+            self.procs.append(
+                subprocess.Popen(
+                    [str(PYTHON), "-m", "smmpanel", "worker"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
 
     def kill_one(self):
         self.procs[0].send_signal(signal.SIGKILL)
@@ -253,6 +268,7 @@ def test_racing_workers_with_a_short_lease_and_a_kill_never_order_a_post_twice(p
     workers = Workers(server, lease=3)
     workers.start(2)
     try:
+
         def progress():
             return _python(server, PROGRESS, subs=subs)
 
@@ -269,7 +285,8 @@ def test_racing_workers_with_a_short_lease_and_a_kill_never_order_a_post_twice(p
         while True:
             state = progress()
             if all(status == "Canceled" for status, _ in (state[str(pk)] for pk in subs[:3])) and all(
-                    done == OLD_POSTS for _, done in (state[str(pk)] for pk in subs[3:])):
+                done == OLD_POSTS for _, done in (state[str(pk)] for pk in subs[3:])
+            ):
                 break
             assert time.monotonic() < deadline, f"subscriptions did not finish: {state}"
             time.sleep(0.5)

@@ -37,21 +37,30 @@ def test_other_pages_keep_the_browser_middleware(wsgi_client):
 def test_the_production_entry_point_and_the_django_route_answer_alike(wsgi_client, client, customer, service, via):
     cust = customer("10")
     svc = service(rate="2", min=10, max=1000, name="Views ✓", category="Видео")
-    for fields in ({"action": "services"}, {"action": "balance"}, {"action": "status", "orders": "1, x,"},
-                   {"action": "add", "service": svc.pk, "link": "https://example.com/a", "quantity": "9"},
-                   {"action": "nope"}, {}):
+    for fields in (
+        {"action": "services"},
+        {"action": "balance"},
+        {"action": "status", "orders": "1, x,"},
+        {"action": "add", "service": svc.pk, "link": "https://example.com/a", "quantity": "9"},
+        {"action": "nope"},
+        {},
+    ):
         production = parsed(call_api(wsgi_client, {"key": cust.key, **fields}, via=via))
         assert production == parsed(call_api(client, {"key": cust.key, **fields}, via=via)), fields
     assert cust.orders().count() == 0  # quantity 9 is below the minimum: no answer placed an order
 
 
-def test_a_body_over_the_upload_limit_is_refused_and_charges_nothing(wsgi_client, client, customer, service,
-                                                                      settings):
+def test_a_body_over_the_upload_limit_is_refused_and_charges_nothing(wsgi_client, client, customer, service, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     cust = customer("10")
     svc = service(type="Custom Comments", rate="1", min=1, max=10000)
-    fields = {"key": cust.key, "action": "add", "service": svc.pk, "link": "https://example.com/c",
-              "comments": "\n".join(["a nice comment"] * 100)}
+    fields = {
+        "key": cust.key,
+        "action": "add",
+        "service": svc.pk,
+        "link": "https://example.com/c",
+        "comments": "\n".join(["a nice comment"] * 100),
+    }
     for entry in (wsgi_client, client):
         for via in ("form", "json"):
             assert parsed(call_api(entry, fields, via=via)) == {"error": "Request body is too large"}
@@ -73,24 +82,33 @@ def test_a_form_body_declaring_a_charset_is_read_as_utf8(wsgi_client, client, cu
     cust = customer("4")
     body = urlencode({"key": cust.key, "action": "balance"})
     for entry in (wsgi_client, client):
-        response = entry.generic("POST", "/api/v2", data=body,
-                                 content_type=f"application/x-www-form-urlencoded; charset={charset}")
+        response = entry.generic(
+            "POST", "/api/v2", data=body, content_type=f"application/x-www-form-urlencoded; charset={charset}"
+        )
         assert parsed(response) == {"balance": "4.00000", "currency": "USD"}
 
 
 def test_a_content_type_with_an_unknown_rfc2231_charset_is_an_incorrect_request(wsgi_client, customer):
     cust = customer()
-    response = wsgi_client.generic("POST", "/api/v2", data=urlencode({"key": cust.key, "action": "balance"}),
-                                   content_type="application/x-www-form-urlencoded; name*=nope''x")
+    response = wsgi_client.generic(
+        "POST",
+        "/api/v2",
+        data=urlencode({"key": cust.key, "action": "balance"}),
+        content_type="application/x-www-form-urlencoded; name*=nope''x",
+    )
     assert parsed(response) == {"error": "Incorrect request"}
 
 
 def test_a_body_is_read_only_up_to_its_declared_length(wsgi_client, customer):
     cust = customer("6")
     body = urlencode({"key": cust.key, "action": "balance"}).encode()
-    response = wsgi_client.generic("POST", "/api/v2", data=body + b"&action=services",
-                                   content_type="application/x-www-form-urlencoded",
-                                   CONTENT_LENGTH=str(len(body)))
+    response = wsgi_client.generic(
+        "POST",
+        "/api/v2",
+        data=body + b"&action=services",
+        content_type="application/x-www-form-urlencoded",
+        CONTENT_LENGTH=str(len(body)),
+    )
     assert parsed(response) == {"balance": "6.00000", "currency": "USD"}
 
 
@@ -105,6 +123,8 @@ def test_a_database_that_is_down_gives_a_json_server_error_not_a_page(tmp_path):
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/json"
     # It cannot know whether an `add` was placed before the fault: it says so.
-    assert response.json() == {"error": "Internal server error: the request may have been processed; "
-                                        "check your orders, or retry with the same Idempotency-Key"}
+    assert response.json() == {
+        "error": "Internal server error: the request may have been processed; "
+        "check your orders, or retry with the same Idempotency-Key"
+    }
     assert "Traceback" in server.log.read_text()  # the fault is logged for the owner, not shown to the client

@@ -10,7 +10,9 @@ from smmpanel.ledger.models import LedgerEntry
 
 class AccountForm(forms.ModelForm):
     funds = forms.DecimalField(
-        required=False, max_digits=18, decimal_places=5,
+        required=False,
+        max_digits=18,
+        decimal_places=5,
         help_text="Add (or, negative, take) this amount in USD; written to the ledger.",
     )
     memo = forms.CharField(required=False, max_length=500, help_text="Why: shown in the ledger.")

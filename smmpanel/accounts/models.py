@@ -8,9 +8,7 @@ from smmpanel.ledger.fields import MoneyField
 
 
 class Account(models.Model):
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account"
-    )
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account")
     # Kept equal to the sum of this account's ledger rows by smmpanel.ledger
     # (the only code that writes it); the CHECK makes "never below zero" a
     # property of the database, not of our code.
@@ -22,11 +20,7 @@ class Account(models.Model):
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(balance__gte=0), name="account_balance_not_negative"
-            )
-        ]
+        constraints = [models.CheckConstraint(condition=models.Q(balance__gte=0), name="account_balance_not_negative")]
 
     def __str__(self) -> str:
         return f"{self.user.username} ({self.balance} USD)"

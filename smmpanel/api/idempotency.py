@@ -79,9 +79,7 @@ def run_once(account_id: int, key: str, digest: str, add: Callable[[], dict], no
             with transaction.atomic():
                 if row is not None:  # expired: the key is new again
                     IdempotentAdd.objects.filter(pk=row.pk).delete()
-                claim = IdempotentAdd.objects.create(
-                    account_id=account_id, key=key, request_digest=digest, created=now
-                )
+                claim = IdempotentAdd.objects.create(account_id=account_id, key=key, request_digest=digest, created=now)
                 answer = add()
                 if "error" in answer:
                     raise _Refused(answer)

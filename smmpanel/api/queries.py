@@ -69,8 +69,7 @@ def _account_sql() -> str:
     return f"SELECT {_account_columns()} {source} {where}"
 
 
-ORDER_FIELDS = ["id", "type", "status", "charge", "refunded", "start_count", "remains", "posts_done",
-                "old_posts_done"]
+ORDER_FIELDS = ["id", "type", "status", "charge", "refunded", "start_count", "remains", "posts_done", "old_posts_done"]
 
 
 def account_by_key_hash(key_hash: str) -> ApiAccount | None:

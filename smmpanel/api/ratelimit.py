@@ -45,7 +45,7 @@ class RateLimited(ApiError):
 
 
 def parse_rule(text: str) -> Rule | None:
-    """"20/s" → Rule(20, 1); "" → None (off); anything else is a configuration error."""
+    """ "20/s" → Rule(20, 1); "" → None (off); anything else is a configuration error."""
     if not text.strip():
         return None
     match = RULE_RE.fullmatch(text.lower())
@@ -117,8 +117,7 @@ def check(key_digest: str, now: float | None = None) -> None:
     except Exception as e:  # noqa: BLE001 - any cache fault: serve uncounted
         if not _failing:
             _failing = True
-            log.warning("API rate limit is not applied until the cache answers again (%s: %s)",
-                        type(e).__name__, e)
+            log.warning("API rate limit is not applied until the cache answers again (%s: %s)", type(e).__name__, e)
         return
     _failing = False
     if count > limit.requests:

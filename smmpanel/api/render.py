@@ -45,9 +45,7 @@ def order_statuses(orders) -> dict[int, dict]:
             kids = children[order.pk]
             # What the whole subscription cost the customer: its own prepayment
             # (or nothing) plus orders paid one by one, less every refund.
-            paid += sum(
-                (c["charge"] if not c["paid_by_parent"] else ZERO) - c["refunded"] for c in kids
-            )
+            paid += sum((c["charge"] if not c["paid_by_parent"] else ZERO) - c["refunded"] for c in kids)
             body["posts"] = str(order.posts_done + order.old_posts_done)
             body["orders"] = [c["id"] for c in kids]
         body["charge"] = format_money(paid)

@@ -131,9 +131,7 @@ def action_refill_status(account, fields):
     if not multi:
         status = found.get(services.parse_id(raw_ids[0]))
         return {"status": status} if status else not_found
-    return [
-        {"refill": echo_id(raw), "status": found.get(services.parse_id(raw), not_found)} for raw in raw_ids
-    ]
+    return [{"refill": echo_id(raw), "status": found.get(services.parse_id(raw), not_found)} for raw in raw_ids]
 
 
 def _cancel_one(account, raw):

@@ -31,8 +31,20 @@ def _inlines():
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "category", "type", "rate", "min", "max", "refill", "cancel", "dripfeed",
-                    "fulfilment", "active"]
+    list_display = [
+        "id",
+        "name",
+        "category",
+        "type",
+        "rate",
+        "min",
+        "max",
+        "refill",
+        "cancel",
+        "dripfeed",
+        "fulfilment",
+        "active",
+    ]
     list_editable = ["rate", "active"]
     list_filter = ["active", "type", "category", "fulfilment", "refill", "cancel", "dripfeed"]
     search_fields = ["name", "description"]

@@ -48,9 +48,7 @@ ORDER_TYPES = [
     OrderType("Custom Comments", params={"comments": LIST}, quantity=QTY_LINES, lines_param="comments"),
     OrderType("Mentions", params={"usernames": LIST}),
     OrderType("Mentions with Hashtags", params={"usernames": LIST, "hashtags": LIST}),
-    OrderType(
-        "Mentions Custom List", params={"usernames": LIST}, quantity=QTY_LINES, lines_param="usernames"
-    ),
+    OrderType("Mentions Custom List", params={"usernames": LIST}, quantity=QTY_LINES, lines_param="usernames"),
     OrderType("Mentions Hashtag", params={"hashtag": TEXT}),
     OrderType("Mentions User Followers", params={"username": TEXT}),
     OrderType("Mentions Media Likers", params={"media": URL}),

@@ -47,8 +47,14 @@ log = logging.getLogger("smmpanel.client")
 MAX_IDS = 100  # the protocol's limit of ids per multi request
 
 # httpx failures where the request surely never left this machine: safe to resend even an `add`.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError,
-             httpx.UnsupportedProtocol, httpx.InvalidURL)
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    httpx.UnsupportedProtocol,
+    httpx.InvalidURL,
+)
 
 
 def _version() -> str:
@@ -93,7 +99,7 @@ def _form_value(value: Any) -> str:
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
     for start in range(0, len(ids), MAX_IDS):
-        yield ids[start:start + MAX_IDS]
+        yield ids[start : start + MAX_IDS]
 
 
 def _error_text(value: Any) -> str:
@@ -122,9 +128,13 @@ class Client:
         self.url = url
         self._key = key
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            follow_redirects=False,  # a redirected POST turns into a GET without our fields
+        self._http = (
+            http
+            if http is not None
+            else httpx.Client(
+                timeout=httpx.Timeout(timeout, connect=connect_timeout),
+                follow_redirects=False,  # a redirected POST turns into a GET without our fields
+            )
         )
         self._headers = {
             "User-Agent": user_agent or f"smmpanel-client/{_version()}",
@@ -174,8 +184,7 @@ class Client:
             raise TransportError(f"{action} {self._safe_url()}: {type(e).__name__}: {reason}", sent=sent) from None
         # Scrubbed once, here: nothing read from the answer (messages, raw dicts) can carry the key.
         status, text = response.status_code, self._scrub(response.text)
-        log.debug("%s %s -> HTTP %s in %.0f ms", action, self._safe_url(), status,
-                  (time.monotonic() - started) * 1000)
+        log.debug("%s %s -> HTTP %s in %.0f ms", action, self._safe_url(), status, (time.monotonic() - started) * 1000)
         try:
             # Money stays exact: a JSON number like 0.27819 becomes Decimal, never a float.
             body = json.loads(text.lstrip("\ufeff"), parse_float=Decimal)
@@ -192,8 +201,9 @@ class Client:
     def _bad(self, action: str, what: str, body: Any) -> BadResponse:
         return BadResponse(f"{action}: {what}", status_code=200, text=json.dumps(body, default=str))
 
-    def _multi(self, action: str, field: str, ids: list[int], id_key: str, value_key: str | None,
-               read: Callable[[Any], Any]) -> dict[int, Any]:
+    def _multi(
+        self, action: str, field: str, ids: list[int], id_key: str, value_key: str | None, read: Callable[[Any], Any]
+    ) -> dict[int, Any]:
         """A multi-id action in chunks of MAX_IDS; every id asked for gets a result or an ApiError.
 
         Panels answer either an object keyed by the ids (status) or a list of items naming
@@ -290,8 +300,9 @@ class Client:
         return result
 
     def refill_statuses(self, refills: Iterable[int | str]) -> dict[int, str | ApiError]:
-        return self._multi("refill_status", "refills", _unique_ids(refills), "refill", "status",
-                           _read_refill_status_result)
+        return self._multi(
+            "refill_status", "refills", _unique_ids(refills), "refill", "status", _read_refill_status_result
+        )
 
     def cancel(self, orders: int | str | Iterable[int | str]) -> dict[int, None | ApiError]:
         """Asks to cancel one or many orders; None means the panel accepted the request."""

@@ -45,14 +45,17 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     # The common options work before or after the action (SUPPRESS keeps a subparser from
     # overwriting a value given before it with its default).
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", default=argparse.SUPPRESS,
-                        help=f"the panel's API endpoint, e.g. https://panel.example/api/v2 (or ${URL_ENV})")
+    common.add_argument(
+        "--url",
+        default=argparse.SUPPRESS,
+        help=f"the panel's API endpoint, e.g. https://panel.example/api/v2 (or ${URL_ENV})",
+    )
     common.add_argument("--key", default=argparse.SUPPRESS, help=f"the API key (or ${KEY_ENV})")
     common.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help="seconds (default 30)")
-    common.add_argument("--table", action="store_true", default=argparse.SUPPRESS,
-                        help="an aligned table instead of JSON")
-    parser = argparse.ArgumentParser(prog=prog, parents=[common],
-                                     description="Talk to an SMM panel's API v2.")
+    common.add_argument(
+        "--table", action="store_true", default=argparse.SUPPRESS, help="an aligned table instead of JSON"
+    )
+    parser = argparse.ArgumentParser(prog=prog, parents=[common], description="Talk to an SMM panel's API v2.")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     actions.add_parser("services", parents=[common], help="the panel's services")
     add = actions.add_parser("add", parents=[common], help="place an order")
@@ -61,11 +64,20 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     add.add_argument("--quantity")
     add.add_argument("--runs")
     add.add_argument("--interval")
-    add.add_argument("--param", type=_param, action="append", default=[], metavar="NAME=VALUE",
-                     help="any other field of the order type (comments=..., username=...); "
-                          "\\n in VALUE separates lines; repeatable")
-    for name, help_text in [("status", "orders' statuses"), ("refill", "ask for refills of orders"),
-                            ("refill-status", "refills' statuses"), ("cancel", "ask to cancel orders")]:
+    add.add_argument(
+        "--param",
+        type=_param,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any other field of the order type (comments=..., username=...); \\n in VALUE separates lines; repeatable",
+    )
+    for name, help_text in [
+        ("status", "orders' statuses"),
+        ("refill", "ask for refills of orders"),
+        ("refill-status", "refills' statuses"),
+        ("cancel", "ask to cancel orders"),
+    ]:
         sub = actions.add_parser(name, parents=[common], help=help_text)
         sub.add_argument("ids", type=_id, nargs="+", metavar="ID")
     actions.add_parser("balance", parents=[common], help="the account's balance")
@@ -110,8 +122,9 @@ def table(rows: list[dict]) -> str:
     numeric = [all(_is_number(row.get(c)) for row in rows if row.get(c) not in (None, "")) for c in columns]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w)
-                         for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)
+        ).rstrip()
 
     return "\n".join([line(columns), *(line(c) for c in cells)])
 

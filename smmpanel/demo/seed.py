@@ -23,14 +23,27 @@ DEMO_BALANCE = Decimal("1000")
 
 # (category, name, type, rate, min, max, options)
 CATALOG = [
-    ("Instagram Followers", "Instagram Followers [Refill 30d]", "Default", "0.90", 50, 10000,
-     {"refill": True, "cancel": True}),
-    ("Instagram Followers", "Instagram Followers [Drip-feed]", "Default", "0.75", 50, 10000,
-     {"dripfeed": True, "cancel": True, "partial_percent": 20}),
+    (
+        "Instagram Followers",
+        "Instagram Followers [Refill 30d]",
+        "Default",
+        "0.90",
+        50,
+        10000,
+        {"refill": True, "cancel": True},
+    ),
+    (
+        "Instagram Followers",
+        "Instagram Followers [Drip-feed]",
+        "Default",
+        "0.75",
+        50,
+        10000,
+        {"dripfeed": True, "cancel": True, "partial_percent": 20},
+    ),
     ("Instagram Likes", "Instagram Likes Package 1k", "Package", "1.50", 1, 1, {}),
     ("Instagram Likes", "Instagram Comment Likes", "Comment Likes", "2.00", 20, 5000, {"cancel": True}),
-    ("Instagram Comments", "Instagram Custom Comments", "Custom Comments", "8", 1, 1500,
-     {"cancel": True}),
+    ("Instagram Comments", "Instagram Custom Comments", "Custom Comments", "8", 1, 1500, {"cancel": True}),
     ("Instagram Comments", "Instagram Custom Comments Package (10)", "Custom Comments Package", "4.00", 1, 10, {}),
     ("Instagram Comments", "Instagram Comment Replies", "Comment Replies", "9.00", 1, 500, {}),
     ("Instagram Mentions", "Instagram Mentions", "Mentions", "3.00", 100, 10000, {}),
@@ -39,10 +52,16 @@ CATALOG = [
     ("Instagram Mentions", "Instagram Mentions (hashtag users)", "Mentions Hashtag", "3.20", 100, 10000, {}),
     ("Instagram Mentions", "Instagram Mentions (user followers)", "Mentions User Followers", "3.20", 100, 10000, {}),
     ("Instagram Mentions", "Instagram Mentions (media likers)", "Mentions Media Likers", "3.20", 100, 10000, {}),
-    ("Instagram Auto", "Instagram Auto Likes (subscription)", "Subscriptions", "0.60", 50, 5000,
-     {"cancel": True, "post_every_seconds": 20}),
-    ("Website Traffic", "Website Traffic [SEO keywords]", "SEO", "0.40", 100, 100000,
-     {"partial_percent": 20}),
+    (
+        "Instagram Auto",
+        "Instagram Auto Likes (subscription)",
+        "Subscriptions",
+        "0.60",
+        50,
+        5000,
+        {"cancel": True, "post_every_seconds": 20},
+    ),
+    ("Website Traffic", "Website Traffic [SEO keywords]", "SEO", "0.40", 100, 100000, {"partial_percent": 20}),
     ("Telegram", "Telegram Poll Votes", "Poll", "1.20", 100, 50000, {"refill": True}),
     ("Telegram", "Telegram Group Invites", "Invites from Groups", "5.00", 100, 5000, {"cancel": True}),
 ]
@@ -61,9 +80,18 @@ def seed_catalog() -> list[Service]:
     for position, (category, name, type_, rate, low, high, options) in enumerate(CATALOG):
         cat, _ = Category.objects.get_or_create(name=category, defaults={"position": position})
         defaults = {
-            "category": cat, "type": type_, "rate": Decimal(rate), "min": low, "max": high,
-            "refill": False, "cancel": False, "dripfeed": False, "refill_days": 30,
-            "fulfilment": "simulated", "active": True, "position": position,
+            "category": cat,
+            "type": type_,
+            "rate": Decimal(rate),
+            "min": low,
+            "max": high,
+            "refill": False,
+            "cancel": False,
+            "dripfeed": False,
+            "refill_days": 30,
+            "fulfilment": "simulated",
+            "active": True,
+            "position": position,
             "description": f"Demo service ({type_}), fulfilled by the simulator.",
         }
         knobs = {"units_per_minute": 6000, "partial_percent": 0, "post_every_seconds": 30}

@@ -159,21 +159,25 @@ def stable_fraction(seed: int, kind: str, number: int) -> float:
 
 HTML_PAGES = {
     502: b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-         b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
     503: b"<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
-         b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n"
-         b"</body>\r\n</html>\r\n",
+    b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n",
     200: b'<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head><body>'
-         b"<h1>Checking if the site connection is secure</h1><p>Enable JavaScript and cookies to continue"
-         b"</p><p>Performance &amp; security by Cloudflare</p></body></html>",
+    b"<h1>Checking if the site connection is secure</h1><p>Enable JavaScript and cookies to continue"
+    b"</p><p>Performance &amp; security by Cloudflare</p></body></html>",
 }
-STATUS_LINES = {200: "200 OK", 429: "429 Too Many Requests", 500: "500 Internal Server Error",
-                502: "502 Bad Gateway", 503: "503 Service Unavailable"}
+STATUS_LINES = {
+    200: "200 OK",
+    429: "429 Too Many Requests",
+    500: "500 Internal Server Error",
+    502: "502 Bad Gateway",
+    503: "503 Service Unavailable",
+}
 
 
 def _answer(start_response, status: int, body: bytes, content_type: str, headers=()):
-    start_response(STATUS_LINES[status],
-                   [("Content-Type", content_type), *headers, ("Content-Length", str(len(body)))])
+    start_response(STATUS_LINES[status], [("Content-Type", content_type), *headers, ("Content-Length", str(len(body)))])
     return [body]
 
 
@@ -215,8 +219,9 @@ class Rewriter:
 
     def forgotten(self, raw_id) -> bool:
         number = parse_id(raw_id)
-        return (number is not None and self.f.forget > 0
-                and stable_fraction(self.f.seed, "forget", number) < self.f.forget)
+        return (
+            number is not None and self.f.forget > 0 and stable_fraction(self.f.seed, "forget", number) < self.f.forget
+        )
 
     def spelled(self, status, kind: str, raw_id):
         alternatives = SPELLINGS.get(status) if "spellings" in self.on else None
@@ -251,20 +256,32 @@ class Rewriter:
         if action == "status":
             if isinstance(body, dict) and fields.get("orders", "").strip():
                 return {
-                    raw: self.not_found() if self.forgotten(raw) or _is_error(answer)
+                    raw: self.not_found()
+                    if self.forgotten(raw) or _is_error(answer)
                     else self.order_status(answer, raw)
                     for raw, answer in body.items()
                 }
             raw = fields.get("order", "")
             return {"error": NOT_FOUND} if self.forgotten(raw) else self.order_status(body, raw)
         if action in ("refill", "cancel") and isinstance(body, list):
-            return [{k: self.ident(v) if k in ("order", "refill") else v for k, v in item.items()}
-                    if isinstance(item, dict) else item for item in body]
+            return [
+                {k: self.ident(v) if k in ("order", "refill") else v for k, v in item.items()}
+                if isinstance(item, dict)
+                else item
+                for item in body
+            ]
         if action == "refill_status":
             if isinstance(body, list):
-                return [{**item, "refill": self.ident(item.get("refill")),
-                         "status": self.spelled(item.get("status"), "refill", item.get("refill"))}
-                        if isinstance(item, dict) and "refill" in item else item for item in body]
+                return [
+                    {
+                        **item,
+                        "refill": self.ident(item.get("refill")),
+                        "status": self.spelled(item.get("status"), "refill", item.get("refill")),
+                    }
+                    if isinstance(item, dict) and "refill" in item
+                    else item
+                    for item in body
+                ]
             if isinstance(body, dict) and "status" in body:
                 return {**body, "status": self.spelled(body["status"], "refill", fields.get("refill", ""))}
         return body

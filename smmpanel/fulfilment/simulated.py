@@ -87,8 +87,11 @@ class Simulated(Fulfilment):
 
         if order.cancel_requested_at is not None:
             services.apply_status(
-                order.pk, Status.CANCELED if order.remains >= order.total else Status.PARTIAL, now=now,
-                lease=lease, message="Canceled at the customer's request.",
+                order.pk,
+                Status.CANCELED if order.remains >= order.total else Status.PARTIAL,
+                now=now,
+                lease=lease,
+                message="Canceled at the customer's request.",
             )
             return None
         if order.status == Status.PENDING:
@@ -123,8 +126,9 @@ class Simulated(Fulfilment):
             raise services.LeaseLost(f"Order #{sub.pk}")
         params = sub.params
         if sub.cancel_requested_at is not None:
-            services.apply_status(sub.pk, Status.CANCELED, now=now, lease=lease,
-                                  message="Canceled at the customer's request.")
+            services.apply_status(
+                sub.pk, Status.CANCELED, now=now, lease=lease, message="Canceled at the customer's request."
+            )
             return None
         expiry = params.get("expiry")
         if expiry and now.date() > date.fromisoformat(expiry):
@@ -141,8 +145,9 @@ class Simulated(Fulfilment):
             rng = random.Random(f"{sub.pk}:{'old' if old else 'new'}:{n}")
             quantity = rng.randint(int(params["min"]), int(params["max"]))
             link = post_link(params["username"], n, old=old)
-            made = services.add_post_order(sub.pk, number=n, old=old, link=link, quantity=quantity, now=now,
-                                           lease=lease)
+            made = services.add_post_order(
+                sub.pk, number=n, old=old, link=link, quantity=quantity, now=now, lease=lease
+            )
             if made is None:
                 status = Order.objects.values_list("status", flat=True).get(pk=sub.pk)
                 # Paused: try again when funds may be there. Otherwise another

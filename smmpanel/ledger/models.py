@@ -19,9 +19,7 @@ class LedgerEntry(models.Model):
     # Signed: deposits and refunds are positive, charges negative.
     amount = MoneyField()
     balance_after = MoneyField()
-    order = models.ForeignKey(
-        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger"
-    )
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger")
     # Why a refund was made ("partial", "canceled", "unused-posts"); with the
     # order it names one refund, which the constraint below makes unrepeatable.
     reason = models.CharField(max_length=40, blank=True)

@@ -74,9 +74,7 @@ def _add_to_balance(account_id: int, units: int, guard: bool) -> Decimal:
 
 def _move(account_id: int, amount: Decimal, kind: str, *, order=None, reason="", memo="", guard=False):
     amount = round5(amount)
-    entry = LedgerEntry(
-        account_id=account_id, kind=kind, amount=amount, order=order, reason=reason, memo=memo[:500]
-    )
+    entry = LedgerEntry(account_id=account_id, kind=kind, amount=amount, order=order, reason=reason, memo=memo[:500])
     # No savepoint: callers already run inside their own transaction, and a
     # failure here aborts it as a whole.
     with transaction.atomic(savepoint=False):

@@ -39,17 +39,55 @@ def _table(headers: list[str], rows: list[list]) -> str:
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["id", "account", "service", "link", "total", "charge", "refunded", "status", "remains",
-                    "needs_attention", "attention_note", "created"]
+    list_display = [
+        "id",
+        "account",
+        "service",
+        "link",
+        "total",
+        "charge",
+        "refunded",
+        "status",
+        "remains",
+        "needs_attention",
+        "attention_note",
+        "created",
+    ]
     list_filter = [NeedsAttention, "status", "service__fulfilment", "type", "service"]
     search_fields = ["=id", "link", "account__user__username"]
     list_select_related = ["account__user", "service"]
     editable = ["status", "remains", "start_count"]
     readonly_fields = [
-        "account", "service", "type", "link", "quantity", "runs", "interval", "total", "params", "charge",
-        "refunded", "runs_done", "parent", "post_number", "post_is_old", "paid_by_parent", "posts_done",
-        "old_posts_done", "cancel_requested_at", "needs_attention", "attention_note", "attempts", "created",
-        "updated", "started_at", "finished_at", "due_at", "locked_until", "upstream", "history",
+        "account",
+        "service",
+        "type",
+        "link",
+        "quantity",
+        "runs",
+        "interval",
+        "total",
+        "params",
+        "charge",
+        "refunded",
+        "runs_done",
+        "parent",
+        "post_number",
+        "post_is_old",
+        "paid_by_parent",
+        "posts_done",
+        "old_posts_done",
+        "cancel_requested_at",
+        "needs_attention",
+        "attention_note",
+        "attempts",
+        "created",
+        "updated",
+        "started_at",
+        "finished_at",
+        "due_at",
+        "locked_until",
+        "upstream",
+        "history",
     ]
     exclude = ["claim_token"]
     actions = ["cancel_and_refund", "look_again", "resend_upstream"]
@@ -58,18 +96,39 @@ class OrderAdmin(admin.ModelAdmin):
         events = obj.events.select_related("user").order_by("id")[:500]
         return _table(
             ["when", "who", "what", "status", "remains", "start count", "words", "refill"],
-            [[e.created.strftime("%Y-%m-%d %H:%M:%S"), e.actor + (f" ({e.user})" if e.user else ""), e.action,
-              f"{e.old_status} → {e.new_status}" if e.new_status else "", e.remains if e.remains is not None else "",
-              e.start_count if e.start_count is not None else "", e.message, e.refill_id or ""] for e in events],
+            [
+                [
+                    e.created.strftime("%Y-%m-%d %H:%M:%S"),
+                    e.actor + (f" ({e.user})" if e.user else ""),
+                    e.action,
+                    f"{e.old_status} → {e.new_status}" if e.new_status else "",
+                    e.remains if e.remains is not None else "",
+                    e.start_count if e.start_count is not None else "",
+                    e.message,
+                    e.refill_id or "",
+                ]
+                for e in events
+            ],
         )
 
     def upstream(self, obj):
         rows = obj.upstream_orders.select_related("provider").order_by("run")
         return _table(
             ["run", "provider", "state", "upstream id", "status", "remains", "charge", "words", "sent"],
-            [[u.run, u.provider, u.state, u.upstream_id, u.status, u.remains if u.remains is not None else "",
-              u.charge if u.charge is not None else "", u.message, u.submitted_at.strftime("%Y-%m-%d %H:%M:%S")]
-             for u in rows],
+            [
+                [
+                    u.run,
+                    u.provider,
+                    u.state,
+                    u.upstream_id,
+                    u.status,
+                    u.remains if u.remains is not None else "",
+                    u.charge if u.charge is not None else "",
+                    u.message,
+                    u.submitted_at.strftime("%Y-%m-%d %H:%M:%S"),
+                ]
+                for u in rows
+            ],
         )
 
     def get_readonly_fields(self, request, obj=None):
@@ -87,8 +146,15 @@ class OrderAdmin(admin.ModelAdmin):
         if not form.changed_data:
             return
         try:
-            services.apply_status(obj.pk, obj.status, remains=obj.remains, start_count=obj.start_count,
-                                  actor=Actor.ADMIN, user=request.user, message="Set in the admin.")
+            services.apply_status(
+                obj.pk,
+                obj.status,
+                remains=obj.remains,
+                start_count=obj.start_count,
+                actor=Actor.ADMIN,
+                user=request.user,
+                message="Set in the admin.",
+            )
         except OrderError as e:
             from smmpanel.api.errors import message
 
@@ -104,8 +170,13 @@ class OrderAdmin(admin.ModelAdmin):
                 status = Status.PARTIAL if 0 < order.remains < order.total else Status.CANCELED
                 if order.is_subscription:
                     status = Status.CANCELED
-                services.apply_status(order.pk, status, actor=Actor.ADMIN, user=request.user,
-                                      message="Canceled and refunded in the admin.")
+                services.apply_status(
+                    order.pk,
+                    status,
+                    actor=Actor.ADMIN,
+                    user=request.user,
+                    message="Canceled and refunded in the admin.",
+                )
                 done += 1
         messages.info(request, f"{done} order(s) canceled and refunded.")
 
@@ -114,7 +185,6 @@ class OrderAdmin(admin.ModelAdmin):
         for order in queryset:
             services.resume(order.pk, "Cleared in the admin.", user=request.user)
         messages.info(request, f"{queryset.count()} order(s) handed back to the worker.")
-
 
     @admin.action(description="Resend to the provider (placing was ambiguous; you checked it was not placed)")
     def resend_upstream(self, request, queryset):

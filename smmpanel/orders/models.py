@@ -28,15 +28,18 @@ class Status(models.TextChoices):
 
 FINAL = (Status.COMPLETED, Status.PARTIAL, Status.CANCELED, Status.EXPIRED)
 ORDER_STATUSES = (
-    Status.PENDING, Status.IN_PROGRESS, Status.PROCESSING,
-    Status.COMPLETED, Status.PARTIAL, Status.CANCELED,
+    Status.PENDING,
+    Status.IN_PROGRESS,
+    Status.PROCESSING,
+    Status.COMPLETED,
+    Status.PARTIAL,
+    Status.CANCELED,
 )
 SUBSCRIPTION_STATUSES = (Status.ACTIVE, Status.PAUSED, Status.COMPLETED, Status.EXPIRED, Status.CANCELED)
 
 # Which status may follow which (a final status has no entry: nothing follows it).
 # Staying in the same status is allowed (new remains, a new start count).
-_RUNNING = {Status.PENDING, Status.IN_PROGRESS, Status.PROCESSING, Status.COMPLETED, Status.PARTIAL,
-            Status.CANCELED}
+_RUNNING = {Status.PENDING, Status.IN_PROGRESS, Status.PROCESSING, Status.COMPLETED, Status.PARTIAL, Status.CANCELED}
 _SUBSCRIBED = {Status.ACTIVE, Status.PAUSED, Status.COMPLETED, Status.EXPIRED, Status.CANCELED}
 TRANSITIONS = {
     "order": {
@@ -76,9 +79,7 @@ class Claimable(models.Model):
 
 class Order(Claimable):
     # Indexed by `order_account_recent` below (account, newest first).
-    account = models.ForeignKey(
-        "accounts.Account", on_delete=models.PROTECT, related_name="orders", db_index=False
-    )
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="orders", db_index=False)
     service = models.ForeignKey("catalog.Service", on_delete=models.PROTECT, related_name="orders")
     type = models.CharField(max_length=40)
     # The link (a subscription keeps its username here: it plays the link's

@@ -49,12 +49,31 @@ def check_lease(order_id: int, lease: int) -> None:
     _locked(Order, order_id, lease)
 
 
-def record(order_id: int, action: str, actor: str, *, old="", new="", remains=None, start_count=None,
-           message="", refill_id=None, user=None) -> OrderEvent:
+def record(
+    order_id: int,
+    action: str,
+    actor: str,
+    *,
+    old="",
+    new="",
+    remains=None,
+    start_count=None,
+    message="",
+    refill_id=None,
+    user=None,
+) -> OrderEvent:
     """Write one line of an order's history (call inside the transaction making the change)."""
     return OrderEvent.objects.create(
-        order_id=order_id, refill_id=refill_id, action=action, actor=actor, old_status=old, new_status=new,
-        remains=remains, start_count=start_count, message=str(message)[:1000], user=user,
+        order_id=order_id,
+        refill_id=refill_id,
+        action=action,
+        actor=actor,
+        old_status=old,
+        new_status=new,
+        remains=remains,
+        start_count=start_count,
+        message=str(message)[:1000],
+        user=user,
     )
 
 
@@ -145,8 +164,20 @@ def _finish(order: Order, now) -> None:
     order.needs_attention = False
 
 
-def apply_status(order_id: int, status: str, *, remains=None, start_count=None, now=None, actor=Actor.WORKER,
-                 message="", lease=None, user=None, posts=None, used=None) -> Order:
+def apply_status(
+    order_id: int,
+    status: str,
+    *,
+    remains=None,
+    start_count=None,
+    now=None,
+    actor=Actor.WORKER,
+    message="",
+    lease=None,
+    user=None,
+    posts=None,
+    used=None,
+) -> Order:
     """Move an order to `status`, applying the refund rules when it ends.
 
     Partial refunds charge × remains / total; Canceled refunds what is left of
@@ -179,8 +210,17 @@ def apply_status(order_id: int, status: str, *, remains=None, start_count=None, 
         else:
             _set_order_status(order, status, remains, start_count, now)
         if order.status != old:
-            record(order.pk, "status", actor, old=old, new=order.status, remains=order.remains,
-                   start_count=order.start_count, message=message, user=user)
+            record(
+                order.pk,
+                "status",
+                actor,
+                old=old,
+                new=order.status,
+                remains=order.remains,
+                start_count=order.start_count,
+                message=message,
+                user=user,
+            )
         return order
 
 
@@ -214,8 +254,9 @@ def _set_subscription_status(sub: Order, status: str, now, used=None) -> None:
     sub.save()
 
 
-def add_post_order(sub_id: int, *, number: int, old: bool, link: str, quantity: int, now=None,
-                   lease=None) -> Order | None:
+def add_post_order(
+    sub_id: int, *, number: int, old: bool, link: str, quantity: int, now=None, lease=None
+) -> Order | None:
     """A subscription's order for its post `number` (old posts and new ones counted apart).
 
     Idempotent by construction: post n is made only when post n−1 is done (the
@@ -256,8 +297,14 @@ def add_post_order(sub_id: int, *, number: int, old: bool, link: str, quantity: 
             if sub.status != Status.PAUSED:
                 sub.status = Status.PAUSED
                 sub.save(update_fields=["status", "updated"])
-                record(sub.pk, "status", Actor.WORKER, old=Status.ACTIVE, new=Status.PAUSED,
-                       message="Not enough funds for the next post.")
+                record(
+                    sub.pk,
+                    "status",
+                    Actor.WORKER,
+                    old=Status.ACTIVE,
+                    new=Status.PAUSED,
+                    message="Not enough funds for the next post.",
+                )
             return None
         if sub.status == Status.PAUSED:
             record(sub.pk, "status", Actor.WORKER, old=Status.PAUSED, new=Status.ACTIVE, message="Funds again.")
@@ -355,8 +402,9 @@ def request_refill(account_id: int, raw_id, *, actor=Actor.API) -> Refill:
     return refill
 
 
-def apply_refill_status(refill_id: int, status: str, *, actor=Actor.WORKER, message="", lease=None,
-                        user=None) -> Refill:
+def apply_refill_status(
+    refill_id: int, status: str, *, actor=Actor.WORKER, message="", lease=None, user=None
+) -> Refill:
     with transaction.atomic():
         refill = _locked(Refill, refill_id, lease)
         if refill.status in (Refill.Status.COMPLETED, Refill.Status.REJECTED):
@@ -369,6 +417,14 @@ def apply_refill_status(refill_id: int, status: str, *, actor=Actor.WORKER, mess
             refill.due_at = None
         refill.save()
         if status != old:
-            record(refill.order_id, "refill status", actor, old=old, new=status, message=message,
-                   refill_id=refill.pk, user=user)
+            record(
+                refill.order_id,
+                "refill status",
+                actor,
+                old=old,
+                new=status,
+                message=message,
+                refill_id=refill.pk,
+                user=user,
+            )
         return refill

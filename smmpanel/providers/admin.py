@@ -16,10 +16,12 @@ from smmpanel.providers.models import Provider, ProviderService, UpstreamOrder, 
 
 
 class ProviderForm(forms.ModelForm):
-    api_url = forms.URLField(max_length=500, assume_scheme="https",
-                             help_text="The provider's API v2 endpoint, e.g. https://x.com/api/v2")
+    api_url = forms.URLField(
+        max_length=500, assume_scheme="https", help_text="The provider's API v2 endpoint, e.g. https://x.com/api/v2"
+    )
     api_key = forms.CharField(
-        widget=forms.PasswordInput(render_value=False), required=False,
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
         help_text="Leave empty to keep the current key.",
     )
 
@@ -40,21 +42,36 @@ class SyncServicesForm(forms.Form):
     """The questions of the "Import / sync services" action (see smmpanel.providers.catalog.sync_services)."""
 
     markup = forms.DecimalField(
-        required=False, min_value=0, max_value=catalog.MAX_MARKUP, decimal_places=2,
-        label="Markup %", help_text="Percent over cost, e.g. 30. Empty: each service keeps its own markup.",
+        required=False,
+        min_value=0,
+        max_value=catalog.MAX_MARKUP,
+        decimal_places=2,
+        label="Markup %",
+        help_text="Percent over cost, e.g. 30. Empty: each service keeps its own markup.",
     )
     category_prefix = forms.CharField(
-        required=False, strip=False, max_length=100,
+        required=False,
+        strip=False,
+        max_length=100,
         help_text='File the services under this prefix + the provider\'s category, e.g. "ProviderX: ". '
-                  "Empty: new services go under the provider's category names, existing ones stay where they are.",
+        "Empty: new services go under the provider's category names, existing ones stay where they are.",
     )
 
 
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
-    list_display = ["name", "api_url", "key_hint", "enabled", "currency", "currency_rate", "balance",
-                    "balance_checked_at", "services_count"]
+    list_display = [
+        "name",
+        "api_url",
+        "key_hint",
+        "enabled",
+        "currency",
+        "currency_rate",
+        "balance",
+        "balance_checked_at",
+        "services_count",
+    ]
     list_filter = ["enabled"]
     search_fields = ["name", "api_url"]
     readonly_fields = ["currency", "balance", "balance_checked_at", "created"]
@@ -75,8 +92,9 @@ class ProviderAdmin(admin.ModelAdmin):
             except catalog.ProviderError as e:
                 self.message_user(request, str(e), messages.ERROR)
             else:
-                self.message_user(request, f"{provider.name}: {provider.balance} {provider.currency}".rstrip(),
-                                  messages.SUCCESS)
+                self.message_user(
+                    request, f"{provider.name}: {provider.balance} {provider.currency}".rstrip(), messages.SUCCESS
+                )
 
     @admin.action(description="Import / sync services")
     def sync_services(self, request, queryset):
@@ -85,8 +103,11 @@ class ProviderAdmin(admin.ModelAdmin):
         if form.is_valid():
             for provider in queryset:
                 try:
-                    report = catalog.sync_services(provider, markup_percent=form.cleaned_data["markup"],
-                                                   category_prefix=form.cleaned_data["category_prefix"] or None)
+                    report = catalog.sync_services(
+                        provider,
+                        markup_percent=form.cleaned_data["markup"],
+                        category_prefix=form.cleaned_data["category_prefix"] or None,
+                    )
                 except catalog.ProviderError as e:
                     self.message_user(request, str(e), messages.ERROR)
                 else:
@@ -107,12 +128,37 @@ class ProviderServiceInline(admin.StackedInline):
     model = ProviderService
     can_delete = False
     extra = 0
-    fields = ["provider", "upstream_service", "markup_percent", "keep_rate", "keep_name", "available",
-              "upstream_name", "upstream_category", "upstream_type", "upstream_rate", "upstream_min",
-              "upstream_max", "upstream_dripfeed", "upstream_refill", "upstream_cancel", "synced_at"]
-    readonly_fields = ["available", "upstream_name", "upstream_category", "upstream_type", "upstream_rate",
-                       "upstream_min", "upstream_max", "upstream_dripfeed", "upstream_refill",
-                       "upstream_cancel", "synced_at"]
+    fields = [
+        "provider",
+        "upstream_service",
+        "markup_percent",
+        "keep_rate",
+        "keep_name",
+        "available",
+        "upstream_name",
+        "upstream_category",
+        "upstream_type",
+        "upstream_rate",
+        "upstream_min",
+        "upstream_max",
+        "upstream_dripfeed",
+        "upstream_refill",
+        "upstream_cancel",
+        "synced_at",
+    ]
+    readonly_fields = [
+        "available",
+        "upstream_name",
+        "upstream_category",
+        "upstream_type",
+        "upstream_rate",
+        "upstream_min",
+        "upstream_max",
+        "upstream_dripfeed",
+        "upstream_refill",
+        "upstream_cancel",
+        "synced_at",
+    ]
 
 
 @admin.register(UpstreamOrder)

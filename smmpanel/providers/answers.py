@@ -20,10 +20,21 @@ from smmpanel.orders.models import Refill, Status
 RETRY, REFUSED, UNSURE = "retry", "refused", "unsure"
 
 # Words of a refusal that is about the provider's state, not about the order (lower case).
-_TEMPORARY = ("not enough funds", "insufficient", "balance", "too many requests", "rate limit", "try again",
-              "maintenance", "temporarily", "invalid api key", "api key", "busy",
-              # Another of our customers has an order for this link there: try again once it is done.
-              "active order")
+_TEMPORARY = (
+    "not enough funds",
+    "insufficient",
+    "balance",
+    "too many requests",
+    "rate limit",
+    "try again",
+    "maintenance",
+    "temporarily",
+    "invalid api key",
+    "api key",
+    "busy",
+    # Another of our customers has an order for this link there: try again once it is done.
+    "active order",
+)
 # HTTP statuses saying the request was not processed: the gateway had no app to hand it to, or it was limited.
 _NOT_PROCESSED = (429, 502, 503)
 
@@ -58,7 +69,9 @@ def local_status(status: str, *, subscription: bool) -> str | None:
     if known is None:
         return None
     if subscription != (known in (Status.ACTIVE, Status.PAUSED, Status.EXPIRED)) and known not in (
-            Status.COMPLETED, Status.CANCELED):
+        Status.COMPLETED,
+        Status.CANCELED,
+    ):
         return None
     return known
 
@@ -75,8 +88,12 @@ def used_share(sub, upstream_charge) -> Decimal:
     cost (its `charge`) over what we prepaid there (its rate × max × posts). 1 when it does not say."""
     upstream = sub.service.upstream
     params = sub.params
-    prepaid = upstream.upstream_rate * int(params["max"]) * (int(params.get("posts", 0)) +
-                                                             int(params.get("old_posts", 0))) / 1000
+    prepaid = (
+        upstream.upstream_rate
+        * int(params["max"])
+        * (int(params.get("posts", 0)) + int(params.get("old_posts", 0)))
+        / 1000
+    )
     if upstream_charge is None or prepaid <= 0:
         return Decimal(1)
     return min(Decimal(1), max(Decimal(0), Decimal(upstream_charge) / prepaid))

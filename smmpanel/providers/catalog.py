@@ -179,10 +179,16 @@ class SyncReport:
     unchanged: int = 0
 
     # (attribute, label of its lines, what the summary counts it as)
-    SECTIONS = (("created", "created", "created"), ("price_changes", "price", "price change"),
-                ("renamed", "renamed", "renamed"), ("changed", "changed", "changed"),
-                ("deactivated", "deactivated", "deactivated"), ("reactivated", "reactivated", "reactivated"),
-                ("skipped", "skipped", "skipped"), ("below_cost", "BELOW COST", "below cost"))
+    SECTIONS = (
+        ("created", "created", "created"),
+        ("price_changes", "price", "price change"),
+        ("renamed", "renamed", "renamed"),
+        ("changed", "changed", "changed"),
+        ("deactivated", "deactivated", "deactivated"),
+        ("reactivated", "reactivated", "reactivated"),
+        ("skipped", "skipped", "skipped"),
+        ("below_cost", "BELOW COST", "below cost"),
+    )
 
     @property
     def changes(self) -> int:
@@ -190,9 +196,12 @@ class SyncReport:
         return sum(len(getattr(self, name)) for name, _, _ in self.SECTIONS if name not in ("skipped", "below_cost"))
 
     def summary(self) -> str:
-        counts = [f"{len(getattr(self, name))} {counted}" + ("s" if counted.endswith("change") and
-                                                              len(getattr(self, name)) > 1 else "")
-                  for name, _, counted in self.SECTIONS if getattr(self, name)]
+        counts = [
+            f"{len(getattr(self, name))} {counted}"
+            + ("s" if counted.endswith("change") and len(getattr(self, name)) > 1 else "")
+            for name, _, counted in self.SECTIONS
+            if getattr(self, name)
+        ]
         counts.append(f"{self.unchanged} unchanged")
         return f"provider {self.provider}: {self.listed} services listed; " + ", ".join(counts)
 
@@ -292,8 +301,10 @@ class _Sync:
             return limits, None, None
         if item.rate < 0:
             return f"negative rate {item.rate}", None, None
-        if (item.rate >= MAX_UPSTREAM_RATE
-                or marked_up_rate(item.rate, self.provider.currency_rate, self.markup or 0) > MAX_AMOUNT):
+        if (
+            item.rate >= MAX_UPSTREAM_RATE
+            or marked_up_rate(item.rate, self.provider.currency_rate, self.markup or 0) > MAX_AMOUNT
+        ):
             return f"rate {item.rate} out of range", None, None
         return "", order_type, limits
 
@@ -322,8 +333,9 @@ class _Sync:
             position=position,
             active=True,
         )
-        ps = ProviderService(service=service, provider=self.provider, upstream_service=str(item.service),
-                             markup_percent=markup)
+        ps = ProviderService(
+            service=service, provider=self.provider, upstream_service=str(item.service), markup_percent=markup
+        )
         self.record_upstream(ps, item)
         ps.save(force_insert=True)
         self.report.created.append(Line(service.pk, service.name, f"{service.rate} (markup {markup}%)"))
@@ -354,8 +366,14 @@ class _Sync:
             touched = True
 
         changes = []
-        for attr, value in (("type", order_type.name), ("min", limits[0]), ("max", limits[1]),
-                            ("refill", item.refill), ("cancel", item.cancel), ("dripfeed", item.dripfeed)):
+        for attr, value in (
+            ("type", order_type.name),
+            ("min", limits[0]),
+            ("max", limits[1]),
+            ("refill", item.refill),
+            ("cancel", item.cancel),
+            ("dripfeed", item.dripfeed),
+        ):
             if getattr(service, attr) != value:
                 changes.append(f"{attr} {getattr(service, attr)} → {value}")
                 setattr(service, attr, value)
@@ -403,8 +421,9 @@ class _Sync:
         ps.save(update_fields=["available", "deactivated_by_sync"])
 
 
-def sync_services(provider: Provider, *, markup_percent=None, category_prefix: str | None = None,
-                  now=None) -> SyncReport:
+def sync_services(
+    provider: Provider, *, markup_percent=None, category_prefix: str | None = None, now=None
+) -> SyncReport:
     """Import or re-sync the provider's services (see the module docstring); all or nothing.
 
     markup_percent: None keeps each service's own markup; otherwise a percent (parse_markup).

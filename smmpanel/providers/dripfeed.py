@@ -59,9 +59,14 @@ def _refresh(in_flight: list, provider, now) -> StepError | None:
         if result is None or isinstance(result, ApiError):
             continue  # asked again next time
         row.status, row.remains, row.start_count, row.charge = (
-            result.status[:20], result.remains, result.start_count, result.charge)
+            result.status[:20],
+            result.remains,
+            result.start_count,
+            result.charge,
+        )
         UpstreamOrder.objects.filter(pk=row.pk).update(
-            status=row.status, remains=row.remains, start_count=row.start_count, charge=row.charge, checked_at=now)
+            status=row.status, remains=row.remains, start_count=row.start_count, charge=row.charge, checked_at=now
+        )
     return None
 
 
@@ -106,8 +111,12 @@ def _step(order: Order, runs: dict, provider, now) -> Outcome:
     next_run = max(runs, default=0) + 1
     # A run goes out at its time, and once the one before has ended: providers refuse a second
     # active order for the same link.
-    if (order.cancel_requested_at is None and next_run <= order.runs and _run_time(order, next_run) <= now
-            and all(_ended(r) for r in runs.values())):
+    if (
+        order.cancel_requested_at is None
+        and next_run <= order.runs
+        and _run_time(order, next_run) <= now
+        and all(_ended(r) for r in runs.values())
+    ):
         outcome = engine._place(order, provider, now, run=next_run, quantity=order.quantity)
         if outcome.error is not None:
             return outcome
@@ -128,9 +137,16 @@ def _step(order: Order, runs: dict, provider, now) -> Outcome:
     start_count = first.start_count if first is not None else None
     if (status, remains) != (order.status, order.remains) or (start_count and start_count != order.start_count):
         try:
-            order = services.apply_status(order.pk, status, remains=remains, start_count=start_count,
-                                          actor=Actor.PROVIDER, lease=order.claim_token, now=now,
-                                          message=f"{provider.name}: runs {len(runs)}/{order.runs}")
+            order = services.apply_status(
+                order.pk,
+                status,
+                remains=remains,
+                start_count=start_count,
+                actor=Actor.PROVIDER,
+                lease=order.claim_token,
+                now=now,
+                message=f"{provider.name}: runs {len(runs)}/{order.runs}",
+            )
         except OrderError:
             pass  # e.g. In progress → Pending is not a step back we take
     if order.is_final:

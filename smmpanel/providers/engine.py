@@ -109,8 +109,14 @@ def _place(order: Order, provider, now, *, run: int = 0, quantity: int | None = 
     """Send one order (run 0) or one drip-feed run (1…runs, of `quantity`) to the provider, at most once."""
     lease = order.claim_token
     if order.cancel_requested_at is not None and run == 0:
-        services.apply_status(order.pk, Status.CANCELED, actor=Actor.WORKER, lease=lease, now=now,
-                              message="Canceled at the customer's request before it was sent to the provider.")
+        services.apply_status(
+            order.pk,
+            Status.CANCELED,
+            actor=Actor.WORKER,
+            lease=lease,
+            now=now,
+            message="Canceled at the customer's request before it was sent to the provider.",
+        )
         return Outcome()
     upstream = order.service.upstream
     params = _upstream_params(order)
@@ -123,8 +129,13 @@ def _place(order: Order, provider, now, *, run: int = 0, quantity: int | None = 
         with transaction.atomic():
             services.check_lease(order.pk, lease)
             row = UpstreamOrder.objects.create(
-                order=order, run=run, provider=provider, state=State.SUBMITTING, submit_token=lease,
-                submitted_at=now, quantity=quantity or order.total,
+                order=order,
+                run=run,
+                provider=provider,
+                state=State.SUBMITTING,
+                submit_token=lease,
+                submitted_at=now,
+                quantity=quantity or order.total,
             )
     except IntegrityError:
         return Outcome(next_due=now)  # another step made it meanwhile: look again with what it made
@@ -152,8 +163,9 @@ def _placed(row: UpstreamOrder, upstream_id, *, lease=None, user=None) -> bool:
             return False
         UpstreamOrder.objects.filter(pk=row.pk).update(state=State.PLACED, upstream_id=str(upstream_id), message="")
         actor = Actor.ADMIN if user else Actor.PROVIDER
-        services.record(row.order_id, "placed upstream", actor, user=user,
-                        message=f"{row.provider.name} order {upstream_id}")
+        services.record(
+            row.order_id, "placed upstream", actor, user=user, message=f"{row.provider.name} order {upstream_id}"
+        )
         if current.state == State.AMBIGUOUS or user:
             services.resume(row.order_id, f"Upstream order {upstream_id} linked.", actor=actor, user=user)
     return True
@@ -173,14 +185,20 @@ def _refused_or_unsure(order: Order, row: UpstreamOrder, provider, error: Client
                 state=State.REFUSED, message=answers.words(error)[:500]
             )
             if row.run == 0:
-                services.apply_status(order.pk, Status.CANCELED, actor=Actor.PROVIDER, lease=lease, now=now,
-                                      message=refusal)
+                services.apply_status(
+                    order.pk, Status.CANCELED, actor=Actor.PROVIDER, lease=lease, now=now, message=refusal
+                )
             else:  # one run of a drip-feed run here: the others go on; this one delivered nothing
                 services.record(order.pk, f"run {row.run} refused", Actor.PROVIDER, message=refusal)
         return Outcome(next_due=now if row.run else None)
-    _ambiguous(order.pk, row, f"{provider.name} gave no clear answer to the order: {answers.words(error)}. "
-                              "It may or may not have been placed: check there, then link its id, resend, "
-                              "or cancel and refund.", lease=lease)
+    _ambiguous(
+        order.pk,
+        row,
+        f"{provider.name} gave no clear answer to the order: {answers.words(error)}. "
+        "It may or may not have been placed: check there, then link its id, resend, "
+        "or cancel and refund.",
+        lease=lease,
+    )
     return Outcome()
 
 
@@ -188,7 +206,8 @@ def _ambiguous(order_id: int, row: UpstreamOrder, reason: str, *, lease=None) ->
     with transaction.atomic():
         # Only while still unanswered: the submitting step may have recorded the provider's id meanwhile.
         if UpstreamOrder.objects.filter(pk=row.pk, state=State.SUBMITTING).update(
-                state=State.AMBIGUOUS, message=reason[:500]):
+            state=State.AMBIGUOUS, message=reason[:500]
+        ):
             services.flag_attention(order_id, reason, lease=lease)
 
 
@@ -197,9 +216,14 @@ def _interrupted(order: Order, row: UpstreamOrder, provider, now) -> Outcome:
     waited_until = row.submitted_at + timedelta(seconds=provider.timeout_seconds) + SUBMIT_GRACE
     if now < waited_until:
         return Outcome(next_due=waited_until)
-    _ambiguous(order.pk, row, "Sending this order to the provider was interrupted (the worker stopped or lost "
-                              "its lease): it may or may not have been placed. Check there, then link its id, "
-                              "resend, or cancel and refund.", lease=order.claim_token)
+    _ambiguous(
+        order.pk,
+        row,
+        "Sending this order to the provider was interrupted (the worker stopped or lost "
+        "its lease): it may or may not have been placed. Check there, then link its id, "
+        "resend, or cancel and refund.",
+        lease=order.claim_token,
+    )
     return Outcome()
 
 
@@ -215,8 +239,9 @@ def _forward_cancels(pairs: list, provider, now) -> None:
         result = results.get(int(upstream_id)) if upstream_id.isdigit() else None
         UpstreamOrder.objects.filter(pk=row.pk).update(cancel_sent_at=now)
         if isinstance(result, ApiError):
-            services.record(order.pk, "cancel refused upstream", Actor.PROVIDER,
-                            message=f"{provider.name}: {result.message}")
+            services.record(
+                order.pk, "cancel refused upstream", Actor.PROVIDER, message=f"{provider.name}: {result.message}"
+            )
         else:
             services.record(order.pk, "cancel sent upstream", Actor.WORKER, message=provider.name)
 
@@ -249,13 +274,20 @@ def _apply(order: Order, row: UpstreamOrder, result, provider, now) -> Outcome:
         words = result.message if result is not None else "no answer for this id"
         if unknown >= UNKNOWN_LIMIT:
             services.flag_attention(
-                order.pk, f"{provider.name} does not know its order {row.upstream_id} "
-                          f"({unknown} answers in a row: {words}).", lease=lease)
+                order.pk,
+                f"{provider.name} does not know its order {row.upstream_id} ({unknown} answers in a row: {words}).",
+                lease=lease,
+            )
             return Outcome()
         return Outcome(next_due=next_check(order, now))
     status = answers.local_status(result.status, subscription=order.is_subscription)
-    changes = {"status": result.status[:20], "remains": result.remains, "start_count": result.start_count,
-               "charge": result.charge, "unknown_answers": 0}
+    changes = {
+        "status": result.status[:20],
+        "remains": result.remains,
+        "start_count": result.start_count,
+        "charge": result.charge,
+        "unknown_answers": 0,
+    }
     if any(getattr(row, k) != v for k, v in changes.items()):
         UpstreamOrder.objects.filter(pk=row.pk).update(checked_at=now, **changes)
     if status is None:
@@ -265,16 +297,27 @@ def _apply(order: Order, row: UpstreamOrder, result, provider, now) -> Outcome:
         return _apply_subscription(order, result, status, provider, now)
     remains = answers.local_remains(result.remains, order.total)
     start_count = result.start_count
-    seen = (status, order.remains if remains is None else remains,
-            order.start_count if start_count is None else start_count)
+    seen = (
+        status,
+        order.remains if remains is None else remains,
+        order.start_count if start_count is None else start_count,
+    )
     if seen != (order.status, order.remains, order.start_count):
         try:
-            order = services.apply_status(order.pk, status, remains=remains, start_count=start_count,
-                                          actor=Actor.PROVIDER, lease=lease, now=now,
-                                          message=f"{provider.name}: {result.status}")
+            order = services.apply_status(
+                order.pk,
+                status,
+                remains=remains,
+                start_count=start_count,
+                actor=Actor.PROVIDER,
+                lease=lease,
+                now=now,
+                message=f"{provider.name}: {result.status}",
+            )
         except OrderError as e:
-            log.warning("%s order %s: %s → %s refused (%s)", provider.name, row.upstream_id, order.status,
-                        status, e.code)
+            log.warning(
+                "%s order %s: %s → %s refused (%s)", provider.name, row.upstream_id, order.status, status, e.code
+            )
     return Outcome(next_due=None if order.is_final else next_check(order, now))
 
 
@@ -290,11 +333,18 @@ def _apply_subscription(sub: Order, result, status: str, provider, now) -> Outco
         if status in (Status.COMPLETED, Status.CANCELED, Status.EXPIRED):
             used = sub.charge * answers.used_share(sub, result.charge)
         try:
-            sub = services.apply_status(sub.pk, status, posts=posts, used=used, actor=Actor.PROVIDER,
-                                        lease=sub.claim_token, now=now, message=f"{provider.name}: {result.status}")
+            sub = services.apply_status(
+                sub.pk,
+                status,
+                posts=posts,
+                used=used,
+                actor=Actor.PROVIDER,
+                lease=sub.claim_token,
+                now=now,
+                message=f"{provider.name}: {result.status}",
+            )
         except OrderError as e:
-            log.warning("%s subscription #%s: %s → %s refused (%s)", provider.name, sub.pk, sub.status, status,
-                        e.code)
+            log.warning("%s subscription #%s: %s → %s refused (%s)", provider.name, sub.pk, sub.status, status, e.code)
     return Outcome(next_due=None if sub.is_final else next_check(sub, now))
 
 
@@ -306,8 +356,10 @@ def advance_refills(refills: list[Refill], now) -> dict[int, Outcome]:
     if not provider.enabled:
         return {r.pk: Outcome(next_due=now + timedelta(minutes=5)) for r in refills}
     sent = {u.refill_id: u for u in UpstreamRefill.objects.filter(refill__in=refills)}
-    placed = {u.order_id: u for u in UpstreamOrder.objects.filter(order__in=[r.order_id for r in refills],
-                                                                  run=0, state=State.PLACED)}
+    placed = {
+        u.order_id: u
+        for u in UpstreamOrder.objects.filter(order__in=[r.order_id for r in refills], run=0, state=State.PLACED)
+    }
     outcomes = {}
     to_send = [r for r in refills if r.pk not in sent]
     if to_send:
@@ -323,8 +375,12 @@ def _send_refills(refills: list[Refill], placed: dict, provider, now) -> dict[in
     for refill in refills:
         row = placed.get(refill.order_id)
         if row is None or not row.upstream_id.isdigit():
-            services.apply_refill_status(refill.pk, Refill.Status.REJECTED, lease=refill.claim_token,
-                                         message="The order is not known to the provider.")
+            services.apply_refill_status(
+                refill.pk,
+                Refill.Status.REJECTED,
+                lease=refill.claim_token,
+                message="The order is not known to the provider.",
+            )
             outcomes[refill.pk] = Outcome()
         else:
             by_upstream[int(row.upstream_id)] = refill
@@ -343,13 +399,23 @@ def _send_refills(refills: list[Refill], placed: dict, provider, now) -> dict[in
             UpstreamRefill.objects.get_or_create(
                 refill=refill, defaults={"provider": provider, "upstream_id": str(result), "sent_at": now}
             )
-            services.record(refill.order_id, "refill sent upstream", Actor.WORKER, refill_id=refill.pk,
-                            message=f"{provider.name} refill {result}")
+            services.record(
+                refill.order_id,
+                "refill sent upstream",
+                Actor.WORKER,
+                refill_id=refill.pk,
+                message=f"{provider.name} refill {result}",
+            )
             outcomes[refill.pk] = Outcome(next_due=now + timedelta(seconds=settings.PROVIDER_SYNC_SECONDS))
         else:
             words = result.message if isinstance(result, ApiError) else "no answer for this order"
-            services.apply_refill_status(refill.pk, Refill.Status.REJECTED, actor=Actor.PROVIDER,
-                                         lease=refill.claim_token, message=f"{provider.name}: {words}")
+            services.apply_refill_status(
+                refill.pk,
+                Refill.Status.REJECTED,
+                actor=Actor.PROVIDER,
+                lease=refill.claim_token,
+                message=f"{provider.name}: {words}",
+            )
             outcomes[refill.pk] = Outcome()
     return outcomes
 
@@ -366,14 +432,19 @@ def _sync_refills(pairs: list, provider, now) -> dict[int, Outcome]:
     for upstream_id, (refill, row) in by_id.items():
         result = results.get(upstream_id)
         status = answers.refill_status(result) if isinstance(result, str) else None
-        UpstreamRefill.objects.filter(pk=row.pk).update(checked_at=now, status=(result or "")[:20]
-                                                         if isinstance(result, str) else row.status)
+        UpstreamRefill.objects.filter(pk=row.pk).update(
+            checked_at=now, status=(result or "")[:20] if isinstance(result, str) else row.status
+        )
         if status is not None and status != refill.status:
-            services.apply_refill_status(refill.pk, status, actor=Actor.PROVIDER, lease=refill.claim_token,
-                                         message=f"{provider.name}: {result}")
+            services.apply_refill_status(
+                refill.pk, status, actor=Actor.PROVIDER, lease=refill.claim_token, message=f"{provider.name}: {result}"
+            )
         final = status in (Refill.Status.COMPLETED, Refill.Status.REJECTED)
-        outcomes[refill.pk] = Outcome(next_due=None if final else now + timedelta(
-            seconds=settings.PROVIDER_SYNC_SECONDS * 4 * random.uniform(0.8, 1.2)))
+        outcomes[refill.pk] = Outcome(
+            next_due=None
+            if final
+            else now + timedelta(seconds=settings.PROVIDER_SYNC_SECONDS * 4 * random.uniform(0.8, 1.2))
+        )
     return outcomes
 
 
@@ -394,8 +465,13 @@ def resend(order_id: int, *, user=None) -> bool:
         if not attempts:
             return False
         for row in attempts:
-            services.record(order_id, "resend", Actor.ADMIN, user=user,
-                            message=f"Ambiguous attempt of {row.submitted_at:%Y-%m-%d %H:%M:%S} forgotten: {row.message}")
+            services.record(
+                order_id,
+                "resend",
+                Actor.ADMIN,
+                user=user,
+                message=f"Ambiguous attempt of {row.submitted_at:%Y-%m-%d %H:%M:%S} forgotten: {row.message}",
+            )
         rows.delete()
         services.resume(order_id, "Sent to the provider again.", user=user, now=timezone.now())
     return True

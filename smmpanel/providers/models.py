@@ -21,11 +21,14 @@ class Provider(models.Model):
     enabled = models.BooleanField(default=True, help_text="Off: nothing is sent to this provider.")
     currency = models.CharField(max_length=10, blank=True, help_text="As its `balance` answer says.")
     currency_rate = models.DecimalField(
-        max_digits=18, decimal_places=8, default=Decimal(1),
+        max_digits=18,
+        decimal_places=8,
+        default=Decimal(1),
         help_text="USD per unit of the provider's currency (1 for USD).",
     )
-    balance = models.DecimalField(max_digits=24, decimal_places=5, null=True, blank=True,
-                                  help_text="Our balance there, last seen.")
+    balance = models.DecimalField(
+        max_digits=24, decimal_places=5, null=True, blank=True, help_text="Our balance there, last seen."
+    )
     balance_checked_at = models.DateTimeField(null=True, blank=True)
     max_concurrent = models.PositiveSmallIntegerField(
         default=4, help_text="Requests in flight at once to this provider (per worker process)."
@@ -62,8 +65,9 @@ class ProviderService(models.Model):
     upstream_name = models.CharField(max_length=300, blank=True)
     upstream_category = models.CharField(max_length=200, blank=True)
     upstream_type = models.CharField(max_length=40, blank=True)
-    upstream_rate = models.DecimalField(max_digits=24, decimal_places=8, default=Decimal(0),
-                                        help_text="Per 1000, in the provider's currency.")
+    upstream_rate = models.DecimalField(
+        max_digits=24, decimal_places=8, default=Decimal(0), help_text="Per 1000, in the provider's currency."
+    )
     upstream_min = models.PositiveIntegerField(default=0)
     upstream_max = models.PositiveIntegerField(default=0)
     upstream_dripfeed = models.BooleanField(default=False)
@@ -113,8 +117,9 @@ class UpstreamOrder(models.Model):
     status = models.CharField(max_length=20, blank=True)
     remains = models.BigIntegerField(null=True, blank=True)
     start_count = models.BigIntegerField(null=True, blank=True)
-    charge = models.DecimalField(max_digits=24, decimal_places=5, null=True, blank=True,
-                                 help_text="What the provider charged, in its currency.")
+    charge = models.DecimalField(
+        max_digits=24, decimal_places=5, null=True, blank=True, help_text="What the provider charged, in its currency."
+    )
     message = models.CharField(max_length=500, blank=True, help_text="The provider's words, when it refused.")
     # Consecutive status answers saying the provider does not know this id.
     unknown_answers = models.PositiveSmallIntegerField(default=0)
@@ -136,8 +141,7 @@ class UpstreamOrder(models.Model):
 
 
 class UpstreamRefill(models.Model):
-    refill = models.OneToOneField("orders.Refill", on_delete=models.CASCADE, primary_key=True,
-                                  related_name="upstream")
+    refill = models.OneToOneField("orders.Refill", on_delete=models.CASCADE, primary_key=True, related_name="upstream")
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="refills")
     upstream_id = models.CharField(max_length=50, blank=True)
     status = models.CharField(max_length=20, blank=True)

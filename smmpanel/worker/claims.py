@@ -78,8 +78,10 @@ def _lease(model, ids: list, until, token: int) -> None:
     """UPDATE … SET locked_until, claim_token WHERE id IN (…): plain SQL, a third of the ORM's Python time."""
     qn, meta = connection.ops.quote_name, model._meta
     locked, claim = (qn(meta.get_field(name).column) for name in ("locked_until", "claim_token"))
-    sql = (f"UPDATE {qn(meta.db_table)} SET {locked} = %s, {claim} = %s "
-           f"WHERE {qn(meta.pk.column)} IN ({', '.join(['%s'] * len(ids))})")
+    sql = (
+        f"UPDATE {qn(meta.db_table)} SET {locked} = %s, {claim} = %s "
+        f"WHERE {qn(meta.pk.column)} IN ({', '.join(['%s'] * len(ids))})"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [connection.ops.adapt_datetimefield_value(until), token, *ids])
 
@@ -169,8 +171,9 @@ def release_many(releases) -> int:
 def _release_sql(model, token: int, items: list) -> tuple[str, list]:
     """UPDATE … SET due_at = CASE WHEN id = … AND due_at = <claimed> THEN <next> … ELSE due_at END, …"""
     qn, meta = connection.ops.quote_name, model._meta
-    pk, due, locked, claim, tries = (qn(meta.get_field(name).column) for name in
-                                     ("id", "due_at", "locked_until", "claim_token", "attempts"))
+    pk, due, locked, claim, tries = (
+        qn(meta.get_field(name).column) for name in ("id", "due_at", "locked_until", "claim_token", "attempts")
+    )
     at = connection.ops.adapt_datetimefield_value
     due_cases, params = [], []
     for row, next_due, _ in items:
@@ -193,8 +196,10 @@ def _release_sql(model, token: int, items: list) -> tuple[str, list]:
                 params += [row.pk, attempts]
         sets.append(f"{tries} = CASE {' '.join(tries_cases)} ELSE {tries} END")
     ids = [row.pk for row, _, _ in items]
-    sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} "
-           f"WHERE {pk} IN ({', '.join(['%s'] * len(ids))}) AND {claim} = %s")
+    sql = (
+        f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} "
+        f"WHERE {pk} IN ({', '.join(['%s'] * len(ids))}) AND {claim} = %s"
+    )
     return sql, params + ids + [token]
 
 

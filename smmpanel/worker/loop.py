@@ -82,7 +82,7 @@ def _pass(kind, rows: list, now, method: str, group_key, is_order: bool) -> int:
             # Steps and releases of a few rows in one transaction: one commit for them all
             # (short, so that the API's writers never wait long for the database).
             for start in range(0, len(group), ROWS_PER_TRANSACTION):
-                chunk = group[start:start + ROWS_PER_TRANSACTION]
+                chunk = group[start : start + ROWS_PER_TRANSACTION]
                 with transaction.atomic():
                     _advance_and_settle(kind, method, chunk, now, is_order)
         return len(rows)

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,17 +15,29 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('balance', smmpanel.ledger.fields.MoneyField(default=0)),
-                ('api_key_hash', models.CharField(blank=True, max_length=64, null=True, unique=True)),
-                ('api_key_hint', models.CharField(blank=True, help_text="The key's first characters, to tell keys apart.", max_length=8)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='account', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("balance", smmpanel.ledger.fields.MoneyField(default=0)),
+                ("api_key_hash", models.CharField(blank=True, max_length=64, null=True, unique=True)),
+                (
+                    "api_key_hint",
+                    models.CharField(
+                        blank=True, help_text="The key's first characters, to tell keys apart.", max_length=8
+                    ),
+                ),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="account", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('balance__gte', 0)), name='account_balance_not_negative')],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("balance__gte", 0)), name="account_balance_not_negative")
+                ],
             },
         ),
     ]

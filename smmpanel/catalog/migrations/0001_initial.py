@@ -6,50 +6,102 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('position', models.IntegerField(default=0, help_text='Lower comes first.')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("position", models.IntegerField(default=0, help_text="Lower comes first.")),
             ],
             options={
-                'verbose_name_plural': 'categories',
-                'ordering': ['position', 'id'],
+                "verbose_name_plural": "categories",
+                "ordering": ["position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Service',
+            name="Service",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=300)),
-                ('type', models.CharField(choices=[('Default', 'Default'), ('Package', 'Package'), ('SEO', 'SEO'), ('Custom Comments', 'Custom Comments'), ('Mentions', 'Mentions'), ('Mentions with Hashtags', 'Mentions with Hashtags'), ('Mentions Custom List', 'Mentions Custom List'), ('Mentions Hashtag', 'Mentions Hashtag'), ('Mentions User Followers', 'Mentions User Followers'), ('Mentions Media Likers', 'Mentions Media Likers'), ('Subscriptions', 'Subscriptions'), ('Custom Comments Package', 'Custom Comments Package'), ('Comment Likes', 'Comment Likes'), ('Poll', 'Poll'), ('Comment Replies', 'Comment Replies'), ('Invites from Groups', 'Invites from Groups')], default='Default', max_length=40)),
-                ('rate', smmpanel.ledger.fields.MoneyField(help_text='Price per 1000 units in USD (per package for Package types).')),
-                ('min', models.PositiveIntegerField(default=1)),
-                ('max', models.PositiveIntegerField(default=10000)),
-                ('refill', models.BooleanField(default=False)),
-                ('refill_days', models.PositiveIntegerField(default=30, help_text='How long after completion a refill may be asked for.')),
-                ('cancel', models.BooleanField(default=False)),
-                ('dripfeed', models.BooleanField(default=False)),
-                ('description', models.TextField(blank=True)),
-                ('active', models.BooleanField(default=True)),
-                ('position', models.IntegerField(default=0)),
-                ('fulfilment', models.CharField(choices=[('simulated', 'Simulated (demo and tests)'), ('manual', 'Manual (the admin sets status and remains)')], default='manual', max_length=20)),
-                ('sim_units_per_minute', models.PositiveIntegerField(default=6000)),
-                ('sim_partial_percent', models.PositiveSmallIntegerField(default=0)),
-                ('sim_post_every_seconds', models.PositiveIntegerField(default=30)),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='services', to='catalog.category')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=300)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("Default", "Default"),
+                            ("Package", "Package"),
+                            ("SEO", "SEO"),
+                            ("Custom Comments", "Custom Comments"),
+                            ("Mentions", "Mentions"),
+                            ("Mentions with Hashtags", "Mentions with Hashtags"),
+                            ("Mentions Custom List", "Mentions Custom List"),
+                            ("Mentions Hashtag", "Mentions Hashtag"),
+                            ("Mentions User Followers", "Mentions User Followers"),
+                            ("Mentions Media Likers", "Mentions Media Likers"),
+                            ("Subscriptions", "Subscriptions"),
+                            ("Custom Comments Package", "Custom Comments Package"),
+                            ("Comment Likes", "Comment Likes"),
+                            ("Poll", "Poll"),
+                            ("Comment Replies", "Comment Replies"),
+                            ("Invites from Groups", "Invites from Groups"),
+                        ],
+                        default="Default",
+                        max_length=40,
+                    ),
+                ),
+                (
+                    "rate",
+                    smmpanel.ledger.fields.MoneyField(
+                        help_text="Price per 1000 units in USD (per package for Package types)."
+                    ),
+                ),
+                ("min", models.PositiveIntegerField(default=1)),
+                ("max", models.PositiveIntegerField(default=10000)),
+                ("refill", models.BooleanField(default=False)),
+                (
+                    "refill_days",
+                    models.PositiveIntegerField(
+                        default=30, help_text="How long after completion a refill may be asked for."
+                    ),
+                ),
+                ("cancel", models.BooleanField(default=False)),
+                ("dripfeed", models.BooleanField(default=False)),
+                ("description", models.TextField(blank=True)),
+                ("active", models.BooleanField(default=True)),
+                ("position", models.IntegerField(default=0)),
+                (
+                    "fulfilment",
+                    models.CharField(
+                        choices=[
+                            ("simulated", "Simulated (demo and tests)"),
+                            ("manual", "Manual (the admin sets status and remains)"),
+                        ],
+                        default="manual",
+                        max_length=20,
+                    ),
+                ),
+                ("sim_units_per_minute", models.PositiveIntegerField(default=6000)),
+                ("sim_partial_percent", models.PositiveSmallIntegerField(default=0)),
+                ("sim_post_every_seconds", models.PositiveIntegerField(default=30)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="services", to="catalog.category"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['category__position', 'category_id', 'position', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('min__lte', models.F('max'))), name='service_min_lte_max'), models.CheckConstraint(condition=models.Q(('rate__gte', 0)), name='service_rate_not_negative')],
+                "ordering": ["category__position", "category_id", "position", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("min__lte", models.F("max"))), name="service_min_lte_max"
+                    ),
+                    models.CheckConstraint(condition=models.Q(("rate__gte", 0)), name="service_rate_not_negative"),
+                ],
             },
         ),
     ]

@@ -4,29 +4,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
         # The simulated knobs are copied there before they are dropped here.
-        ('fulfilment', '0001_initial'),
+        ("fulfilment", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='service',
-            name='sim_partial_percent',
+            model_name="service",
+            name="sim_partial_percent",
         ),
         migrations.RemoveField(
-            model_name='service',
-            name='sim_post_every_seconds',
+            model_name="service",
+            name="sim_post_every_seconds",
         ),
         migrations.RemoveField(
-            model_name='service',
-            name='sim_units_per_minute',
+            model_name="service",
+            name="sim_units_per_minute",
         ),
         migrations.AlterField(
-            model_name='service',
-            name='fulfilment',
-            field=models.CharField(choices=[('simulated', 'Simulated (demo and tests)'), ('manual', 'Manual (the admin sets status and remains)'), ('provider', 'Provider (forwarded to an upstream panel)')], default='manual', max_length=20),
+            model_name="service",
+            name="fulfilment",
+            field=models.CharField(
+                choices=[
+                    ("simulated", "Simulated (demo and tests)"),
+                    ("manual", "Manual (the admin sets status and remains)"),
+                    ("provider", "Provider (forwarded to an upstream panel)"),
+                ],
+                default="manual",
+                max_length=20,
+            ),
         ),
     ]

@@ -19,24 +19,42 @@ def copy_knobs(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SimulatedService',
+            name="SimulatedService",
             fields=[
-                ('service', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='simulated', serialize=False, to='catalog.service')),
-                ('units_per_minute', models.PositiveIntegerField(default=6000, help_text='Delivery pace.')),
-                ('partial_percent', models.PositiveSmallIntegerField(default=0, help_text='Chance (in %) that an order stops short and ends Partial.')),
-                ('post_every_seconds', models.PositiveIntegerField(default=30, help_text='Subscriptions: how often the watched account posts.')),
+                (
+                    "service",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="simulated",
+                        serialize=False,
+                        to="catalog.service",
+                    ),
+                ),
+                ("units_per_minute", models.PositiveIntegerField(default=6000, help_text="Delivery pace.")),
+                (
+                    "partial_percent",
+                    models.PositiveSmallIntegerField(
+                        default=0, help_text="Chance (in %) that an order stops short and ends Partial."
+                    ),
+                ),
+                (
+                    "post_every_seconds",
+                    models.PositiveIntegerField(
+                        default=30, help_text="Subscriptions: how often the watched account posts."
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'simulated fulfilment',
+                "verbose_name": "simulated fulfilment",
             },
         ),
         migrations.RunPython(copy_knobs, migrations.RunPython.noop),

@@ -6,33 +6,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('orders', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("orders", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('deposit', 'Deposit'), ('charge', 'Charge'), ('refund', 'Refund'), ('adjustment', 'Adjustment')], max_length=12)),
-                ('amount', smmpanel.ledger.fields.MoneyField()),
-                ('balance_after', smmpanel.ledger.fields.MoneyField()),
-                ('reason', models.CharField(blank=True, max_length=40)),
-                ('memo', models.CharField(blank=True, max_length=500)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='ledger', to='accounts.account')),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='ledger', to='orders.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("deposit", "Deposit"),
+                            ("charge", "Charge"),
+                            ("refund", "Refund"),
+                            ("adjustment", "Adjustment"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("amount", smmpanel.ledger.fields.MoneyField()),
+                ("balance_after", smmpanel.ledger.fields.MoneyField()),
+                ("reason", models.CharField(blank=True, max_length=40)),
+                ("memo", models.CharField(blank=True, max_length=500)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ledger",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ledger",
+                        to="orders.order",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'ledger entries',
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['account', '-id'], name='ledger_account_recent')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('kind', 'refund')), fields=('order', 'reason'), name='one_refund_per_order_and_reason'), models.UniqueConstraint(condition=models.Q(('kind', 'charge'), ('order__isnull', False)), fields=('order',), name='one_charge_per_order')],
+                "verbose_name_plural": "ledger entries",
+                "ordering": ["-id"],
+                "indexes": [models.Index(fields=["account", "-id"], name="ledger_account_recent")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("kind", "refund")),
+                        fields=("order", "reason"),
+                        name="one_refund_per_order_and_reason",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("kind", "charge"), ("order__isnull", False)),
+                        fields=("order",),
+                        name="one_charge_per_order",
+                    ),
+                ],
             },
         ),
     ]

@@ -6,102 +6,181 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('catalog', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("catalog", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
-                ('locked_until', models.DateTimeField(blank=True, null=True)),
-                ('type', models.CharField(max_length=40)),
-                ('link', models.CharField(max_length=500)),
-                ('quantity', models.PositiveIntegerField(default=0, help_text='Units per run for drip-feed.')),
-                ('runs', models.PositiveIntegerField(blank=True, null=True)),
-                ('interval', models.PositiveIntegerField(blank=True, help_text='Minutes between runs.', null=True)),
-                ('total', models.PositiveIntegerField(default=0, help_text='Units to deliver in all.')),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('charge', smmpanel.ledger.fields.MoneyField(default=0)),
-                ('refunded', smmpanel.ledger.fields.MoneyField(default=0)),
-                ('status', models.CharField(choices=[('Pending', 'Pending'), ('In progress', 'In Progress'), ('Processing', 'Processing'), ('Completed', 'Completed'), ('Partial', 'Partial'), ('Canceled', 'Canceled'), ('Active', 'Active'), ('Paused', 'Paused'), ('Expired', 'Expired')], default='Pending', max_length=20)),
-                ('start_count', models.BigIntegerField(default=0)),
-                ('remains', models.BigIntegerField(default=0)),
-                ('runs_done', models.PositiveIntegerField(default=0)),
-                ('paid_by_parent', models.BooleanField(default=False)),
-                ('posts_done', models.PositiveIntegerField(default=0, help_text='Subscriptions: new posts handled.')),
-                ('old_posts_done', models.PositiveIntegerField(default=0, help_text='Subscriptions: old posts handled.')),
-                ('cancel_requested_at', models.DateTimeField(blank=True, null=True)),
-                ('needs_attention', models.BooleanField(default=False)),
-                ('attention_note', models.CharField(blank=True, max_length=500)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('updated', models.DateTimeField(auto_now=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='accounts.account')),
-                ('parent', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='orders.order')),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='catalog.service')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("due_at", models.DateTimeField(blank=True, null=True)),
+                ("locked_until", models.DateTimeField(blank=True, null=True)),
+                ("type", models.CharField(max_length=40)),
+                ("link", models.CharField(max_length=500)),
+                ("quantity", models.PositiveIntegerField(default=0, help_text="Units per run for drip-feed.")),
+                ("runs", models.PositiveIntegerField(blank=True, null=True)),
+                ("interval", models.PositiveIntegerField(blank=True, help_text="Minutes between runs.", null=True)),
+                ("total", models.PositiveIntegerField(default=0, help_text="Units to deliver in all.")),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("charge", smmpanel.ledger.fields.MoneyField(default=0)),
+                ("refunded", smmpanel.ledger.fields.MoneyField(default=0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("Pending", "Pending"),
+                            ("In progress", "In Progress"),
+                            ("Processing", "Processing"),
+                            ("Completed", "Completed"),
+                            ("Partial", "Partial"),
+                            ("Canceled", "Canceled"),
+                            ("Active", "Active"),
+                            ("Paused", "Paused"),
+                            ("Expired", "Expired"),
+                        ],
+                        default="Pending",
+                        max_length=20,
+                    ),
+                ),
+                ("start_count", models.BigIntegerField(default=0)),
+                ("remains", models.BigIntegerField(default=0)),
+                ("runs_done", models.PositiveIntegerField(default=0)),
+                ("paid_by_parent", models.BooleanField(default=False)),
+                ("posts_done", models.PositiveIntegerField(default=0, help_text="Subscriptions: new posts handled.")),
+                (
+                    "old_posts_done",
+                    models.PositiveIntegerField(default=0, help_text="Subscriptions: old posts handled."),
+                ),
+                ("cancel_requested_at", models.DateTimeField(blank=True, null=True)),
+                ("needs_attention", models.BooleanField(default=False)),
+                ("attention_note", models.CharField(blank=True, max_length=500)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("updated", models.DateTimeField(auto_now=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="orders.order",
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="catalog.service"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='Refill',
+            name="Refill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
-                ('locked_until', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('Pending', 'Pending'), ('In progress', 'In Progress'), ('Completed', 'Completed'), ('Rejected', 'Rejected')], default='Pending', max_length=20)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('updated', models.DateTimeField(auto_now=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refills', to='accounts.account')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refills', to='orders.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("due_at", models.DateTimeField(blank=True, null=True)),
+                ("locked_until", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("Pending", "Pending"),
+                            ("In progress", "In Progress"),
+                            ("Completed", "Completed"),
+                            ("Rejected", "Rejected"),
+                        ],
+                        default="Pending",
+                        max_length=20,
+                    ),
+                ),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("updated", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="refills", to="accounts.account"
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="refills", to="orders.order"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['account', '-id'], name='order_account_recent'),
+            model_name="order",
+            index=models.Index(fields=["account", "-id"], name="order_account_recent"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(condition=models.Q(('due_at__isnull', False)), fields=['due_at'], name='order_due'),
+            model_name="order",
+            index=models.Index(condition=models.Q(("due_at__isnull", False)), fields=["due_at"], name="order_due"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(condition=models.Q(('needs_attention', True)), fields=['id'], name='order_needs_attention'),
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(("needs_attention", True)), fields=["id"], name="order_needs_attention"
+            ),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(condition=models.Q(('parent__isnull', False)), fields=['parent'], name='order_children'),
+            model_name="order",
+            index=models.Index(condition=models.Q(("parent__isnull", False)), fields=["parent"], name="order_children"),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.UniqueConstraint(condition=models.Q(('parent__isnull', True), ('status__in', ['Pending', 'In progress', 'Processing', 'Active', 'Paused'])), fields=('account', 'service', 'link'), name='one_active_order_per_link'),
+            model_name="order",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("parent__isnull", True),
+                    ("status__in", ["Pending", "In progress", "Processing", "Active", "Paused"]),
+                ),
+                fields=("account", "service", "link"),
+                name="one_active_order_per_link",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('refunded__lte', models.F('charge'))), name='refund_within_charge'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("refunded__lte", models.F("charge"))), name="refund_within_charge"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('remains__gte', 0)), name='remains_not_negative'),
+            model_name="order",
+            constraint=models.CheckConstraint(condition=models.Q(("remains__gte", 0)), name="remains_not_negative"),
         ),
         migrations.AddIndex(
-            model_name='refill',
-            index=models.Index(condition=models.Q(('due_at__isnull', False)), fields=['due_at'], name='refill_due'),
+            model_name="refill",
+            index=models.Index(condition=models.Q(("due_at__isnull", False)), fields=["due_at"], name="refill_due"),
         ),
         migrations.AddConstraint(
-            model_name='refill',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['Pending', 'In progress'])), fields=('order',), name='one_open_refill_per_order'),
+            model_name="refill",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["Pending", "In progress"])),
+                fields=("order",),
+                name="one_open_refill_per_order",
+            ),
         ),
     ]

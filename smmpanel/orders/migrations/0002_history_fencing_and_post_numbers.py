@@ -6,79 +6,109 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('catalog', '0002_fulfilment_data_moves_to_its_kind'),
-        ('orders', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("catalog", "0002_fulfilment_data_moves_to_its_kind"),
+        ("orders", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OrderEvent',
+            name="OrderEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.CharField(choices=[('api', 'Api'), ('web', 'Web'), ('worker', 'Worker'), ('admin', 'Admin'), ('provider', 'Provider'), ('system', 'System')], max_length=10)),
-                ('action', models.CharField(max_length=40)),
-                ('old_status', models.CharField(blank=True, max_length=20)),
-                ('new_status', models.CharField(blank=True, max_length=20)),
-                ('remains', models.BigIntegerField(blank=True, null=True)),
-                ('start_count', models.BigIntegerField(blank=True, null=True)),
-                ('message', models.CharField(blank=True, max_length=1000)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.CharField(
+                        choices=[
+                            ("api", "Api"),
+                            ("web", "Web"),
+                            ("worker", "Worker"),
+                            ("admin", "Admin"),
+                            ("provider", "Provider"),
+                            ("system", "System"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("action", models.CharField(max_length=40)),
+                ("old_status", models.CharField(blank=True, max_length=20)),
+                ("new_status", models.CharField(blank=True, max_length=20)),
+                ("remains", models.BigIntegerField(blank=True, null=True)),
+                ("start_count", models.BigIntegerField(blank=True, null=True)),
+                ("message", models.CharField(blank=True, max_length=1000)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddField(
-            model_name='order',
-            name='attempts',
-            field=models.PositiveSmallIntegerField(default=0, help_text='Steps in a row that failed.'),
+            model_name="order",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(default=0, help_text="Steps in a row that failed."),
         ),
         migrations.AddField(
-            model_name='order',
-            name='claim_token',
+            model_name="order",
+            name="claim_token",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='order',
-            name='post_is_old',
+            model_name="order",
+            name="post_is_old",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='order',
-            name='post_number',
+            model_name="order",
+            name="post_number",
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='refill',
-            name='attempts',
-            field=models.PositiveSmallIntegerField(default=0, help_text='Steps in a row that failed.'),
+            model_name="refill",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(default=0, help_text="Steps in a row that failed."),
         ),
         migrations.AddField(
-            model_name='refill',
-            name='claim_token',
+            model_name="refill",
+            name="claim_token",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.UniqueConstraint(condition=models.Q(('parent__isnull', False)), fields=('parent', 'post_is_old', 'post_number'), name='one_order_per_subscription_post'),
+            model_name="order",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("parent__isnull", False)),
+                fields=("parent", "post_is_old", "post_number"),
+                name="one_order_per_subscription_post",
+            ),
         ),
         migrations.AddField(
-            model_name='orderevent',
-            name='order',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='orders.order'),
+            model_name="orderevent",
+            name="order",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="events", to="orders.order"
+            ),
         ),
         migrations.AddField(
-            model_name='orderevent',
-            name='refill',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='orders.refill'),
+            model_name="orderevent",
+            name="refill",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="events",
+                to="orders.refill",
+            ),
         ),
         migrations.AddField(
-            model_name='orderevent',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="orderevent",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
     ]

@@ -6,98 +6,204 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0002_fulfilment_data_moves_to_its_kind'),
-        ('orders', '0002_history_fencing_and_post_numbers'),
+        ("catalog", "0002_fulfilment_data_moves_to_its_kind"),
+        ("orders", "0002_history_fencing_and_post_numbers"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Provider',
+            name="Provider",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('api_url', models.URLField(help_text="The provider's API v2 endpoint, e.g. https://x.com/api/v2", max_length=500)),
-                ('api_key', models.CharField(max_length=200)),
-                ('enabled', models.BooleanField(default=True, help_text='Off: nothing is sent to this provider.')),
-                ('currency', models.CharField(blank=True, help_text='As its `balance` answer says.', max_length=10)),
-                ('currency_rate', models.DecimalField(decimal_places=8, default=Decimal('1'), help_text="USD per unit of the provider's currency (1 for USD).", max_digits=18)),
-                ('balance', models.DecimalField(blank=True, decimal_places=5, help_text='Our balance there, last seen.', max_digits=24, null=True)),
-                ('balance_checked_at', models.DateTimeField(blank=True, null=True)),
-                ('max_concurrent', models.PositiveSmallIntegerField(default=4, help_text='Requests in flight at once to this provider (per worker process).')),
-                ('requests_per_second', models.PositiveIntegerField(default=10, help_text='Requests per second to this provider (per worker process).')),
-                ('timeout_seconds', models.PositiveSmallIntegerField(default=30)),
-                ('created', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "api_url",
+                    models.URLField(
+                        help_text="The provider's API v2 endpoint, e.g. https://x.com/api/v2", max_length=500
+                    ),
+                ),
+                ("api_key", models.CharField(max_length=200)),
+                ("enabled", models.BooleanField(default=True, help_text="Off: nothing is sent to this provider.")),
+                ("currency", models.CharField(blank=True, help_text="As its `balance` answer says.", max_length=10)),
+                (
+                    "currency_rate",
+                    models.DecimalField(
+                        decimal_places=8,
+                        default=Decimal("1"),
+                        help_text="USD per unit of the provider's currency (1 for USD).",
+                        max_digits=18,
+                    ),
+                ),
+                (
+                    "balance",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=5,
+                        help_text="Our balance there, last seen.",
+                        max_digits=24,
+                        null=True,
+                    ),
+                ),
+                ("balance_checked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "max_concurrent",
+                    models.PositiveSmallIntegerField(
+                        default=4, help_text="Requests in flight at once to this provider (per worker process)."
+                    ),
+                ),
+                (
+                    "requests_per_second",
+                    models.PositiveIntegerField(
+                        default=10, help_text="Requests per second to this provider (per worker process)."
+                    ),
+                ),
+                ("timeout_seconds", models.PositiveSmallIntegerField(default=30)),
+                ("created", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('currency_rate__gt', 0)), name='provider_currency_rate_positive')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("currency_rate__gt", 0)), name="provider_currency_rate_positive"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='UpstreamRefill',
+            name="UpstreamRefill",
             fields=[
-                ('refill', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='upstream', serialize=False, to='orders.refill')),
-                ('upstream_id', models.CharField(blank=True, max_length=50)),
-                ('status', models.CharField(blank=True, max_length=20)),
-                ('sent_at', models.DateTimeField()),
-                ('checked_at', models.DateTimeField(blank=True, null=True)),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refills', to='providers.provider')),
+                (
+                    "refill",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="upstream",
+                        serialize=False,
+                        to="orders.refill",
+                    ),
+                ),
+                ("upstream_id", models.CharField(blank=True, max_length=50)),
+                ("status", models.CharField(blank=True, max_length=20)),
+                ("sent_at", models.DateTimeField()),
+                ("checked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="refills", to="providers.provider"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ProviderService',
+            name="ProviderService",
             fields=[
-                ('service', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='upstream', serialize=False, to='catalog.service')),
-                ('upstream_service', models.CharField(help_text="The provider's service id.", max_length=50)),
-                ('upstream_name', models.CharField(blank=True, max_length=300)),
-                ('upstream_category', models.CharField(blank=True, max_length=200)),
-                ('upstream_type', models.CharField(blank=True, max_length=40)),
-                ('upstream_rate', models.DecimalField(decimal_places=8, default=Decimal('0'), help_text="Per 1000, in the provider's currency.", max_digits=24)),
-                ('upstream_min', models.PositiveIntegerField(default=0)),
-                ('upstream_max', models.PositiveIntegerField(default=0)),
-                ('upstream_dripfeed', models.BooleanField(default=False)),
-                ('upstream_refill', models.BooleanField(default=False)),
-                ('upstream_cancel', models.BooleanField(default=False)),
-                ('available', models.BooleanField(default=True, help_text='Listed by the provider at the last sync.')),
-                ('markup_percent', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=9)),
-                ('keep_rate', models.BooleanField(default=False, help_text='Keep the local rate on re-sync.')),
-                ('keep_name', models.BooleanField(default=False, help_text='Keep the local name on re-sync.')),
-                ('synced_at', models.DateTimeField(blank=True, null=True)),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='services', to='providers.provider')),
+                (
+                    "service",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="upstream",
+                        serialize=False,
+                        to="catalog.service",
+                    ),
+                ),
+                ("upstream_service", models.CharField(help_text="The provider's service id.", max_length=50)),
+                ("upstream_name", models.CharField(blank=True, max_length=300)),
+                ("upstream_category", models.CharField(blank=True, max_length=200)),
+                ("upstream_type", models.CharField(blank=True, max_length=40)),
+                (
+                    "upstream_rate",
+                    models.DecimalField(
+                        decimal_places=8,
+                        default=Decimal("0"),
+                        help_text="Per 1000, in the provider's currency.",
+                        max_digits=24,
+                    ),
+                ),
+                ("upstream_min", models.PositiveIntegerField(default=0)),
+                ("upstream_max", models.PositiveIntegerField(default=0)),
+                ("upstream_dripfeed", models.BooleanField(default=False)),
+                ("upstream_refill", models.BooleanField(default=False)),
+                ("upstream_cancel", models.BooleanField(default=False)),
+                ("available", models.BooleanField(default=True, help_text="Listed by the provider at the last sync.")),
+                ("markup_percent", models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=9)),
+                ("keep_rate", models.BooleanField(default=False, help_text="Keep the local rate on re-sync.")),
+                ("keep_name", models.BooleanField(default=False, help_text="Keep the local name on re-sync.")),
+                ("synced_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="services", to="providers.provider"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'provider fulfilment',
-                'constraints': [models.UniqueConstraint(fields=('provider', 'upstream_service'), name='one_service_per_upstream_id')],
+                "verbose_name": "provider fulfilment",
+                "constraints": [
+                    models.UniqueConstraint(fields=("provider", "upstream_service"), name="one_service_per_upstream_id")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='UpstreamOrder',
+            name="UpstreamOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('run', models.PositiveIntegerField(default=0)),
-                ('state', models.CharField(choices=[('submitting', 'Submitting'), ('placed', 'Placed'), ('ambiguous', 'Ambiguous'), ('refused', 'Refused')], max_length=12)),
-                ('submit_token', models.BigIntegerField(blank=True, null=True)),
-                ('submitted_at', models.DateTimeField()),
-                ('quantity', models.PositiveIntegerField(default=0)),
-                ('upstream_id', models.CharField(blank=True, max_length=50)),
-                ('status', models.CharField(blank=True, max_length=20)),
-                ('remains', models.BigIntegerField(blank=True, null=True)),
-                ('start_count', models.BigIntegerField(blank=True, null=True)),
-                ('charge', models.DecimalField(blank=True, decimal_places=5, help_text='What the provider charged, in its currency.', max_digits=24, null=True)),
-                ('message', models.CharField(blank=True, help_text="The provider's words, when it refused.", max_length=500)),
-                ('unknown_answers', models.PositiveSmallIntegerField(default=0)),
-                ('cancel_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('checked_at', models.DateTimeField(blank=True, null=True)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='upstream_orders', to='orders.order')),
-                ('provider', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='providers.provider')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("run", models.PositiveIntegerField(default=0)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("submitting", "Submitting"),
+                            ("placed", "Placed"),
+                            ("ambiguous", "Ambiguous"),
+                            ("refused", "Refused"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("submit_token", models.BigIntegerField(blank=True, null=True)),
+                ("submitted_at", models.DateTimeField()),
+                ("quantity", models.PositiveIntegerField(default=0)),
+                ("upstream_id", models.CharField(blank=True, max_length=50)),
+                ("status", models.CharField(blank=True, max_length=20)),
+                ("remains", models.BigIntegerField(blank=True, null=True)),
+                ("start_count", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "charge",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=5,
+                        help_text="What the provider charged, in its currency.",
+                        max_digits=24,
+                        null=True,
+                    ),
+                ),
+                (
+                    "message",
+                    models.CharField(blank=True, help_text="The provider's words, when it refused.", max_length=500),
+                ),
+                ("unknown_answers", models.PositiveSmallIntegerField(default=0)),
+                ("cancel_sent_at", models.DateTimeField(blank=True, null=True)),
+                ("checked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="upstream_orders", to="orders.order"
+                    ),
+                ),
+                (
+                    "provider",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="providers.provider"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['provider', 'upstream_id'], name='upstream_order_by_id')],
-                'constraints': [models.UniqueConstraint(fields=('order', 'run'), name='one_upstream_order_per_run')],
+                "indexes": [models.Index(fields=["provider", "upstream_id"], name="upstream_order_by_id")],
+                "constraints": [models.UniqueConstraint(fields=("order", "run"), name="one_upstream_order_per_run")],
             },
         ),
     ]

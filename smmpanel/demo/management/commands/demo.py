@@ -16,8 +16,9 @@ class Command(BaseCommand):
     help = "Seed a demo catalog (every order type), a demo customer with a balance, and an admin."
 
     def add_arguments(self, parser):
-        parser.add_argument("--force", action="store_true",
-                            help="seed even on a database with other data or under an https SITE_URL")
+        parser.add_argument(
+            "--force", action="store_true", help="seed even on a database with other data or under an https SITE_URL"
+        )
 
     def handle(self, *args, **opts):
         call_command("migrate", interactive=False, verbosity=0)
@@ -25,7 +26,8 @@ class Command(BaseCommand):
         if reasons and not opts["force"]:
             raise CommandError(
                 "not seeding the demo (it adds the admin login admin/admin-password): "
-                + "; ".join(reasons) + ". Use --force to seed anyway."
+                + "; ".join(reasons)
+                + ". Use --force to seed anyway."
             )
         services = seed_catalog()
         logins = seed_people()

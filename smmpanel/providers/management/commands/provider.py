@@ -64,10 +64,14 @@ class Command(BaseCommand):
         balance.add_argument("name")
         sync = sub.add_parser("sync-services", help="import or re-sync a provider's services; prints the report")
         sync.add_argument("name")
-        sync.add_argument("--markup", default=None,
-                          help="percent over cost, e.g. 30 (default: each service keeps its own)")
-        sync.add_argument("--category-prefix", default=None,
-                          help='file services under this prefix + the provider\'s category, e.g. "ProviderX: "')
+        sync.add_argument(
+            "--markup", default=None, help="percent over cost, e.g. 30 (default: each service keeps its own)"
+        )
+        sync.add_argument(
+            "--category-prefix",
+            default=None,
+            help='file services under this prefix + the provider\'s category, e.g. "ProviderX: "',
+        )
         for verb in ("disable", "enable"):
             toggle = sub.add_parser(verb, help=f"{verb} a provider")
             toggle.add_argument("name")
@@ -103,9 +107,14 @@ class Command(BaseCommand):
             raise CommandError(str(e)) from None
         if Provider.objects.filter(name=name).exists():
             raise CommandError(f"a provider named {name!r} already exists")
-        provider = Provider(name=name, api_url=url, api_key=key, currency_rate=rate,
-                            max_concurrent=_positive_int(opts["max_concurrent"]),
-                            requests_per_second=_positive_int(opts["rps"]))
+        provider = Provider(
+            name=name,
+            api_url=url,
+            api_key=key,
+            currency_rate=rate,
+            max_concurrent=_positive_int(opts["max_concurrent"]),
+            requests_per_second=_positive_int(opts["rps"]),
+        )
         if not opts["no_check"]:
             # A one-off client: the pooled ones are keyed by a saved provider's id.
             with Client(url, key, timeout=float(provider.timeout_seconds)) as client:
@@ -124,8 +133,10 @@ class Command(BaseCommand):
 
     def hint_currency(self, provider):
         if provider.currency and provider.currency.upper() != "USD" and provider.currency_rate == 1:
-            self.stdout.write(f"note: its currency is {provider.currency}; prices are converted with the "
-                              "currency rate (USD per unit), 1 now: set it in the admin before importing")
+            self.stdout.write(
+                f"note: its currency is {provider.currency}; prices are converted with the "
+                "currency rate (USD per unit), 1 now: set it in the admin before importing"
+            )
 
     def do_list(self, opts):
         from django.db.models import Count, Q
@@ -135,8 +146,15 @@ class Command(BaseCommand):
         ).order_by("name")
         header = ("name", "url", "key", "enabled", "currency", "balance", "services (active)")
         rows = [header] + [
-            (p.name, shown_url(p.api_url), p.key_hint, "yes" if p.enabled else "no", p.currency or "-",
-             "-" if p.balance is None else str(p.balance), f"{p.n_services} ({p.n_active})")
+            (
+                p.name,
+                shown_url(p.api_url),
+                p.key_hint,
+                "yes" if p.enabled else "no",
+                p.currency or "-",
+                "-" if p.balance is None else str(p.balance),
+                f"{p.n_services} ({p.n_active})",
+            )
             for p in providers
         ]
         if len(rows) == 1:

@@ -109,10 +109,15 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-        parser.add_argument("--worker-class", choices=["gevent", "gthread"], default="gevent",
-                            help="gevent (default): a greenlet per connection; gthread: a thread pool")
-        parser.add_argument("--connections", type=int, default=1000,
-                            help="gevent: open client connections per process (default 1000)")
+        parser.add_argument(
+            "--worker-class",
+            choices=["gevent", "gthread"],
+            default="gevent",
+            help="gevent (default): a greenlet per connection; gthread: a thread pool",
+        )
+        parser.add_argument(
+            "--connections", type=int, default=1000, help="gevent: open client connections per process (default 1000)"
+        )
         parser.add_argument("--threads", type=int, default=8, help="gthread: threads per process (default 8)")
         parser.add_argument("--no-worker", action="store_true", help="serve only; run `smmpanel worker` elsewhere")
         parser.add_argument("--access-log", action="store_true", help="log every request to stdout")
@@ -137,11 +142,18 @@ class Command(BaseCommand):
                 close_pool()
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="smmpanel.settings")
         web_cmd = [
-            sys.executable, "-m", "gunicorn", "smmpanel.wsgi:application",
-            "--bind", f"fd://{listener.fileno()}",
-            "--workers", str(opts["workers"]),
-            "--worker-class", opts["worker_class"],
-            "--graceful-timeout", "10",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "smmpanel.wsgi:application",
+            "--bind",
+            f"fd://{listener.fileno()}",
+            "--workers",
+            str(opts["workers"]),
+            "--worker-class",
+            opts["worker_class"],
+            "--graceful-timeout",
+            "10",
         ]
         if opts["worker_class"] == "gevent":
             web_cmd += ["--worker-connections", str(opts["connections"])]
