@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smmpanel.orders.models import Order
 from smmpanel.orders.errors import OrderError
+from smmpanel.orders.models import Order
 from smmpanel.orders.services import add_post_order, apply_status
 from tests.conftest import ORDER_EXAMPLES, call_api, money_is_conserved
 

@@ -22,8 +22,8 @@ import pytest
 from smmpanel.client import (
     MAX_IDS,
     ApiError,
-    Balance,
     BadResponse,
+    Balance,
     Client,
     ClientError,
     OrderStatus,
@@ -72,7 +72,7 @@ class SloppyPanel:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as real panels behind nginx do
 
-            def do_POST(self):  # noqa: N802 - http.server's naming
+            def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode()
                 form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
@@ -604,9 +604,8 @@ def test_a_port_nobody_listens_on_is_a_transport_error_not_sent():
     "url", ["panel.example/api/v2", "http://127.0.0.1:abc/api/v2", "http://nonexistent.invalid/api/v2"]
 )
 def test_a_url_that_cannot_be_reached_is_a_transport_error_not_sent(url):
-    with Client(url, KEY, timeout=5) as c:
-        with pytest.raises(TransportError) as caught:
-            c.balance()
+    with Client(url, KEY, timeout=5) as c, pytest.raises(TransportError) as caught:
+        c.balance()
     assert caught.value.sent is False
 
 
@@ -615,9 +614,8 @@ def test_a_server_that_never_answers_is_a_transport_error_that_may_have_been_sen
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
         url = f"http://127.0.0.1:{listener.getsockname()[1]}/api/v2"
-        with Client(url, KEY, timeout=0.5) as c:
-            with pytest.raises(TransportError) as caught:
-                c.add(1, link="https://x.test", quantity=100)
+        with Client(url, KEY, timeout=0.5) as c, pytest.raises(TransportError) as caught:
+            c.add(1, link="https://x.test", quantity=100)
     assert caught.value.sent is True
     assert "ReadTimeout" in str(caught.value)
 
@@ -635,9 +633,8 @@ def test_a_connection_closed_without_an_answer_may_have_been_sent():
 
         thread = threading.Thread(target=hang_up)
         thread.start()
-        with Client(url, KEY, timeout=5) as c:
-            with pytest.raises(TransportError) as caught:
-                c.add(1, link="https://x.test", quantity=100)
+        with Client(url, KEY, timeout=5) as c, pytest.raises(TransportError) as caught:
+            c.add(1, link="https://x.test", quantity=100)
         thread.join()
     assert caught.value.sent is True
 
@@ -849,8 +846,7 @@ def test_refusals_of_our_panel_are_api_errors_in_its_words(panel, ours):
         ours.add(panel.world["services"]["Default"], link=new_link(), quantity=1)
     with pytest.raises(ApiError, match="^Incorrect order ID$"):
         ours.status(999_999)
-    with Client(panel.url, "not-a-key" + "x" * 31) as wrong:
-        with pytest.raises(ApiError) as caught:
-            wrong.balance()
+    with Client(panel.url, "not-a-key" + "x" * 31) as wrong, pytest.raises(ApiError) as caught:
+        wrong.balance()
     assert (caught.value.message, caught.value.status_code) == ("Invalid API key", 200)
     assert "not-a-key" not in repr(caught.value) + str(caught.value) + repr(wrong)

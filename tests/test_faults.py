@@ -269,7 +269,7 @@ def test_spellings_give_each_order_one_other_panels_spelling(provider_panel):
     canceled = place(provider_panel, "slow", quantity=1000)
     assert call(provider_panel, "cancel", order=canceled).json() == [{"order": canceled, "cancel": 1}]
     completed = place(provider_panel, "default", quantity=10)
-    wanted = {**{o: "In progress" for o in running}, canceled: "Canceled", completed: "Completed"}
+    wanted = {**dict.fromkeys(running, "In progress"), canceled: "Canceled", completed: "Completed"}
     provider_panel.wait_for(lambda p: all(p.orders()[o]["status"] == s for o, s in wanted.items()))
     provider_panel.set_faults({"seed": 3, "spellings": True})
 

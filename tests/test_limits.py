@@ -304,9 +304,9 @@ def chunked(data: bytes, size: int = 65536):
 def test_a_chunked_body_is_read_within_the_limit_and_refused_past_it(gunicorn):
     server, key = gunicorn
     head = (
-        "POST /api/v2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-    ).encode()
+        b"POST /api/v2 HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
     small = f"key={key}&action=balance".encode()
     answer = exchange(server, head, chunked(small, 7))
     assert json.loads(answer.partition(b"\r\n\r\n")[2]) == {"balance": "3.00000", "currency": "USD"}

@@ -450,7 +450,7 @@ def test_a_disabled_provider_is_not_synced(provider):
 class FixedPanel(BaseHTTPRequestHandler):
     """A panel that answers every request with `self.server.body` (JSON), as some real panels shape it."""
 
-    def do_POST(self):  # noqa: N802 - http.server's naming
+    def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         payload = json.dumps(self.server.body).encode()
         self.send_response(200)

@@ -18,7 +18,7 @@ from smmpanel.orders.models import Order, OrderEvent, Refill
 from smmpanel.providers.models import Provider, ProviderService, UpstreamOrder
 from smmpanel.worker.loop import run_once
 
-from .conftest import money_is_conserved, new_link
+from .conftest import money_is_conserved
 
 MARKUP = Decimal("1.5")
 

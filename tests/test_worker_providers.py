@@ -27,7 +27,7 @@ class BarrierPanel(BaseHTTPRequestHandler):
     barrier = threading.Barrier(2, timeout=5)
     ids = count(1000)
 
-    def do_POST(self):  # noqa: N802 - http.server's name
+    def do_POST(self):
         fields = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
         status, body = 200, {"error": "Incorrect request"}
         if fields.get("action") == ["add"]:

@@ -9,8 +9,6 @@ kill one with SIGKILL, then count: no post ordered twice, no refund twice,
 the ledger adds up.
 """
 
-import json
-import os
 import signal
 import subprocess
 import time

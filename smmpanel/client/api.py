@@ -304,7 +304,7 @@ class Client:
             "refill_status", "refills", _unique_ids(refills), "refill", "status", _read_refill_status_result
         )
 
-    def cancel(self, orders: int | str | Iterable[int | str]) -> dict[int, None | ApiError]:
+    def cancel(self, orders: int | str | Iterable[int | str]) -> dict[int, ApiError | None]:
         """Asks to cancel one or many orders; None means the panel accepted the request."""
         return self._multi("cancel", "orders", _unique_ids(orders), "order", "cancel", _read_cancel_entry)
 
@@ -370,7 +370,7 @@ def _read_refill_status_result(value: Any) -> str | ApiError:
     return _unreadable(value) if result is None else result
 
 
-def _read_cancel_entry(value: Any) -> None | ApiError:
+def _read_cancel_entry(value: Any) -> ApiError | None:
     if isinstance(value, dict) and "cancel" in value and not value.get("error"):
         value = value["cancel"]
     if to_bool(value):
@@ -384,4 +384,4 @@ def _read_cancel_entry(value: Any) -> None | ApiError:
     return _unreadable(value)
 
 
-__all__ = ["Client", "ClientError", "MAX_IDS", "parse_id"]
+__all__ = ["MAX_IDS", "Client", "ClientError", "parse_id"]

@@ -54,7 +54,7 @@ class Fulfilment:
 
     def group_key(self, order):
         """Orders with the same key are handed to one `advance_orders` call (a provider: one upstream panel)."""
-        return None
+        return
 
     def advance_orders(self, orders: list, now: datetime) -> dict[int, Outcome]:
         """Move claimed orders on; an Outcome per order id (a missing id: released with nothing due).
@@ -86,6 +86,6 @@ class Fulfilment:
         except StepError as e:
             log.warning("%s #%s: %s", type(row).__name__, row.pk, e)
             return Outcome(error=e)
-        except Exception as e:  # noqa: BLE001 - recorded, retried with back-off
+        except Exception as e:  # recorded, retried with back-off
             log.exception("%s #%s: step failed", type(row).__name__, row.pk)
             return Outcome(error=StepError(f"{type(e).__name__}: {e}"))

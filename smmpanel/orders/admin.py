@@ -7,7 +7,6 @@ as anywhere else, exactly once however often the button is pressed.
 """
 
 from django.contrib import admin, messages
-
 from django.utils.html import format_html, format_html_join
 
 from smmpanel.orders import services

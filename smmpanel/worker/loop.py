@@ -67,7 +67,7 @@ def _settle_all(rows: list, outcomes: dict, now, *, is_order: bool) -> None:
 def _advance(kind, method: str, rows: list, now) -> dict:
     try:
         return getattr(kind, method)(rows, now)
-    except Exception as e:  # noqa: BLE001 - one group's failure must not stop the others
+    except Exception as e:  # one group's failure must not stop the others
         log.exception("%s: %s of %d rows failed", kind.name, method, len(rows))
         error = e if isinstance(e, StepError) else StepError(f"{type(e).__name__}: {e}")
         return {row.pk: Outcome(error=error) for row in rows}
