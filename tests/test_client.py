@@ -178,7 +178,7 @@ def test_ids_that_are_not_positive_whole_numbers_are_refused_before_sending(slop
 
 
 def test_add_refuses_to_overwrite_the_key_or_the_action(sloppy, client):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="reserved field"):
         client.add(1, key="other")
     assert sloppy.requests == []
 
@@ -593,9 +593,11 @@ def test_a_utf8_bom_before_the_json_is_tolerated(sloppy, client):
 
 
 def test_a_port_nobody_listens_on_is_a_transport_error_not_sent():
-    with Client(f"http://127.0.0.1:{free_port()}/api/v2", KEY, timeout=2) as c:
-        with pytest.raises(TransportError) as caught:
-            c.add(1, link="https://x.test", quantity=100)
+    with (
+        Client(f"http://127.0.0.1:{free_port()}/api/v2", KEY, timeout=2) as c,
+        pytest.raises(TransportError) as caught,
+    ):
+        c.add(1, link="https://x.test", quantity=100)
     assert caught.value.sent is False
     assert isinstance(caught.value, ClientError)
 
@@ -840,11 +842,11 @@ def test_balance_falls_by_each_charge(panel, ours):
 
 
 def test_refusals_of_our_panel_are_api_errors_in_its_words(panel, ours):
-    with pytest.raises(ApiError, match="^Incorrect service ID$"):
+    with pytest.raises(ApiError, match=r"^Incorrect service ID$"):
         ours.add(999_999, link=new_link(), quantity=100)
-    with pytest.raises(ApiError, match="^Quantity less than minimal 50$"):
+    with pytest.raises(ApiError, match=r"^Quantity less than minimal 50$"):
         ours.add(panel.world["services"]["Default"], link=new_link(), quantity=1)
-    with pytest.raises(ApiError, match="^Incorrect order ID$"):
+    with pytest.raises(ApiError, match=r"^Incorrect order ID$"):
         ours.status(999_999)
     with Client(panel.url, "not-a-key" + "x" * 31) as wrong, pytest.raises(ApiError) as caught:
         wrong.balance()

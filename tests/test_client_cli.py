@@ -24,9 +24,9 @@ STATUS = {"charge": "0.27819", "start_count": "3572", "status": "Inprogress", "r
 
 @pytest.fixture
 def sloppy():
-    panel = SloppyPanel()
-    yield panel
-    panel.close()
+    server = SloppyPanel()
+    yield server
+    server.close()
 
 
 @pytest.fixture

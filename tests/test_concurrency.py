@@ -68,10 +68,7 @@ def race(url: str, requests: list[dict]) -> list[dict]:
         i, fields = i_fields
         with httpx.Client(timeout=60) as client:
             barrier.wait()
-            if i % 2:
-                response = client.post(url, json=fields)
-            else:
-                response = client.post(url, data=fields)
+            response = client.post(url, json=fields) if i % 2 else client.post(url, data=fields)
         assert response.status_code == 200, (response.status_code, response.text[:300])
         assert response.headers["content-type"].startswith("application/json")
         return response.json()

@@ -103,14 +103,16 @@ def test_add_with_a_key_the_provider_refuses_repeats_the_provider_s_words(db, pr
     no_key(key, message, logs.text)
 
 
-def test_add_of_a_provider_in_another_currency_says_to_set_the_currency_rate(db, fixed_panel):
+def test_add_of_a_provider_in_another_currency_says_to_set_the_currency_rate(db, fixed_panel):  # noqa: F811 - the fixture
     fixed_panel.body = {"balance": "100.842921", "currency": "EUR"}
     url = f"http://127.0.0.1:{fixed_panel.server_address[1]}/api/v2"
     out, _ = run("add", "E", "--url", url, "--key", "e" * 40)
     assert out.splitlines()[1:] == [
         "balance: 100.84292 EUR",
-        "note: its currency is EUR; prices are converted with the currency rate (USD per unit), 1 now: "
-        "set it in the admin before importing",
+        (
+            "note: its currency is EUR; prices are converted with the currency rate (USD per unit), 1 now: "
+            "set it in the admin before importing"
+        ),
     ]
     assert run("add", "E2", "--url", url, "--key", "e" * 40, "--currency-rate", "1.08")[0].count("note") == 0
 

@@ -107,12 +107,12 @@ MIX = [  # (catalog key, fields) — every kind of order A sells, drip-feed and 
 
 
 def test_two_hundred_mixed_orders_all_end_and_both_ledgers_add_up(imported, provider_panel, customer, api):
-    provider, local = imported
+    _, local = imported
     provider_panel.run_worker()
     # B's customers see A's services under A's names, at B's prices.
     buyer = customer("1000")
     listed = {s["name"]: s for s in api(buyer.key, "services")}
-    for key, svc in local.items():
+    for svc in local.values():
         assert svc.name in listed
         assert Decimal(listed[svc.name]["rate"]) >= svc.upstream.upstream_rate * Decimal("1.5")
     customers = [buyer, customer("1000"), customer("1000")]
@@ -159,7 +159,7 @@ FAULTS = {
 def test_under_each_fault_no_order_is_lost_or_placed_twice_and_money_is_conserved(
     fault, imported, provider_panel, customer, api, client
 ):
-    provider, local = imported
+    _, local = imported
     provider_panel.run_worker()
     provider_panel.set_faults({"seed": 7, **FAULTS[fault]})
     cust = customer("100")

@@ -71,7 +71,7 @@ def test_concurrent_workers_never_claim_the_same_row(customer, service):
                     return
                 with lock:
                     claimed.extend(r.pk for r in rows)
-        except Exception as e:  # pragma: no cover - reported below
+        except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
         finally:
             connection.close()

@@ -230,7 +230,7 @@ class Client:
                     if value_key is None:
                         entries[number] = item
                     else:
-                        entries[number] = item[value_key] if value_key in item else item
+                        entries[number] = item.get(value_key, item)
             else:
                 raise self._bad(action, "expected an object or a list", body)
             for number in chunk:

@@ -220,7 +220,7 @@ def _validate_subscription(service: Service, data: dict, today: date) -> OrderRe
     if not _missing(data.get("expiry")):
         text = str(data["expiry"]).strip()
         try:
-            expiry = datetime.strptime(text, "%d/%m/%Y").date()
+            expiry = datetime.strptime(text, "%d/%m/%Y").date()  # noqa: DTZ007 - a calendar date, no time
         except ValueError:
             raise OrderError("bad_expiry") from None
         if expiry < today:

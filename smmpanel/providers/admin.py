@@ -27,7 +27,7 @@ class ProviderForm(forms.ModelForm):
 
     class Meta:
         model = Provider
-        fields = "__all__"
+        fields = "__all__"  # noqa: DJ007 - the admin form: every field, as a ModelAdmin shows them
 
     def clean_api_key(self):
         key = self.cleaned_data.get("api_key", "").strip()
