@@ -10,7 +10,7 @@ from the models, and values go through each field's own conversion
 
 from functools import cache
 
-from django.db import connection
+from django.db import connection, models
 
 
 def table(model) -> str:
@@ -44,7 +44,7 @@ def _insert_sql(model, vendor: str) -> str:
     return sql
 
 
-def insert(instance) -> None:
+def insert(instance: models.Model) -> None:
     """Insert a new model instance (as `instance.save()` would) and set its primary key."""
     model = type(instance)
     with connection.cursor() as cursor:

@@ -206,7 +206,7 @@ def _pool_size() -> int:
         raise ImproperlyConfigured("DATABASE_POOL_SIZE must be a whole number (0: no pool)") from None
 
 
-def _database() -> dict:
+def _database() -> dj_database_url.DBConfig:
     url = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'smmpanel.sqlite3'}"
     if url.startswith("sqlite"):
         db = dj_database_url.parse(url)

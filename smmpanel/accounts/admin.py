@@ -19,10 +19,11 @@ class AccountForm(forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = []
+        fields: list[str] = []
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("funds") and not data.get("memo"):
             self.add_error("memo", "Say why the balance changes.")
         return data
@@ -30,8 +31,8 @@ class AccountForm(forms.ModelForm):
 
 class LedgerInline(admin.TabularInline):
     model = LedgerEntry
-    fields = ["created", "kind", "amount", "balance_after", "order", "reason", "memo"]
-    readonly_fields = fields
+    readonly_fields = ("created", "kind", "amount", "balance_after", "order", "reason", "memo")
+    fields = readonly_fields
     extra = 0
     max_num = 0
     can_delete = False

@@ -89,7 +89,7 @@ def multipart_fields(meta, body: bytes) -> dict[str, str]:
         raise ApiError("too_big") from None
     except (SuspiciousOperation, MultiPartParserError, BadRequest, LookupError, ValueError):
         raise ApiError("request") from None
-    return fields.dict()
+    return fields.dict()  # type: ignore[return-value]  # a QueryDict: the last value of each field, a str
 
 
 def _header_text(value: str | None) -> str | None:

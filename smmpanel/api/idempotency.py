@@ -22,6 +22,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -65,7 +66,7 @@ def request_digest(fields: dict) -> str:
 def _replay(row: IdempotentAdd, digest: str) -> dict:
     if row.request_digest != digest:
         raise ApiError("idempotency_mismatch")
-    return row.answer
+    return cast(dict, row.answer)  # never NULL once committed: the row and its answer commit together
 
 
 def run_once(account_id: int, key: str, digest: str, add: Callable[[], dict], now: datetime | None = None) -> dict:

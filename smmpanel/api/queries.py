@@ -113,9 +113,8 @@ def account_with_orders(key_hash: str, ids: set[int]) -> ApiAccount | None:
     if not ids:
         account = account_by_key_hash(key_hash)
         return None if account is None else ApiAccount(account.pk, account.balance, [])
-    ids = sorted(ids)
     with connection.cursor() as cursor:
-        cursor.execute(_account_with_orders_sql(len(ids)), [*ids, key_hash])
+        cursor.execute(_account_with_orders_sql(len(ids)), [*sorted(ids), key_hash])
         rows = cursor.fetchall()
     if not rows:
         return None
@@ -130,7 +129,7 @@ def _service_query() -> tuple[str, list, list]:
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"SELECT {columns} FROM {table(Service)} WHERE {column(Service, 'id')} = %s AND {column(Service, 'active')}"
     converters = [
-        connection.ops.get_db_converters(f.get_col(Service._meta.db_table)) + f.get_db_converters(connection)
+        connection.ops.get_db_converters(f.get_col(Service._meta.db_table)) + f.get_db_converters(connection)  # type: ignore[attr-defined]  # Field has it; the stubs do not
         for f in fields
     ]
     return sql, [f.attname for f in fields], converters

@@ -80,7 +80,8 @@ def _count_in_redis(cache: RedisCache, key: str, ttl: int) -> int:
     # in one pipelined round trip instead, on the cache's own connection pool.
     client = _redis_clients.get(cache)
     if client is None:
-        client = _redis_clients[cache] = cache._cache.get_client(None, write=True)
+        # Django's own client object (private, so not in django-stubs).
+        client = _redis_clients[cache] = cache._cache.get_client(None, write=True)  # type: ignore[attr-defined]
     pipe = client.pipeline(transaction=False)
     key = cache.make_and_validate_key(key)
     pipe.set(key, 0, ex=ttl, nx=True)

@@ -88,7 +88,13 @@ def _add(account, fields):
 
 
 def _ids(raw_ids: list[str]) -> set[int]:
-    return {services.parse_id(r) for r in raw_ids} - {None}
+    return {number for number in map(services.parse_id, raw_ids) if number is not None}
+
+
+def _found(found: dict, raw: str, default=None):
+    """What `found` holds under the id `raw` names; `default` for a missing or malformed id."""
+    number = services.parse_id(raw)
+    return default if number is None else found.get(number, default)
 
 
 def _status_request(fields) -> tuple[bool, list[str]]:
@@ -101,12 +107,12 @@ def action_status(account, fields):
     multi, raw_ids = _status_request(fields)
     bodies = render.order_statuses(account.orders)  # read with the key (see api_v2)
     if not multi:
-        body = bodies.get(services.parse_id(raw_ids[0]))
+        body = _found(bodies, raw_ids[0])
         if body is None:
             raise ApiError("bad_order")
         return body
     not_found = {"error": message("bad_order")}
-    return {raw: bodies.get(services.parse_id(raw), not_found) for raw in raw_ids}
+    return {raw: _found(bodies, raw, not_found) for raw in raw_ids}
 
 
 def _refill_one(account, raw):
@@ -129,9 +135,9 @@ def action_refill_status(account, fields):
     found = dict(Refill.objects.filter(pk__in=_ids(raw_ids), account_id=account.pk).values_list("id", "status"))
     not_found = {"error": message("refill_not_found")}
     if not multi:
-        status = found.get(services.parse_id(raw_ids[0]))
+        status = _found(found, raw_ids[0])
         return {"status": status} if status else not_found
-    return [{"refill": echo_id(raw), "status": found.get(services.parse_id(raw), not_found)} for raw in raw_ids]
+    return [{"refill": echo_id(raw), "status": _found(found, raw, not_found)} for raw in raw_ids]
 
 
 def _cancel_one(account, raw):

@@ -7,6 +7,7 @@ orders visibly progress (a 1,000-unit order completes in about 10 seconds).
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -22,7 +23,7 @@ DEMO_ADMIN = ("admin", "admin-password")
 DEMO_BALANCE = Decimal("1000")
 
 # (category, name, type, rate, min, max, options)
-CATALOG = [
+CATALOG: list[tuple[str, str, str, str, int, int, dict[str, Any]]] = [
     (
         "Instagram Followers",
         "Instagram Followers [Refill 30d]",

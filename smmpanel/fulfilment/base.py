@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import models, transaction
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class Fulfilment:
     # Does the worker move this kind's orders on? (False: a person does, in the admin.)
     worker_driven = False
     # Its per-service data: a model with a one-to-one `service` (None: no data of its own).
-    service_data_model = None
+    service_data_model: type[models.Model] | None = None
     # What to read with each claimed order (select_related paths from the order).
     order_related: tuple = ()
     # True when a step is database work only (no network): the worker then runs a few

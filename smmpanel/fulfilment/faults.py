@@ -117,7 +117,7 @@ class FaultsFile:
     def __init__(self, path: str):
         self.path = path
         self.faults = NO_FAULTS
-        self._stamp = None
+        self._stamp: tuple[int, int, int] | None = None
         self._next_look = 0.0
         self._lock = threading.Lock()
 
@@ -204,7 +204,7 @@ def _dropped(environ):
         except OSError:
             pass
     raise DroppedConnection("fault injection: add_drop (the order was placed)")
-    yield b""  # never reached: the `yield` makes this the body iterator, raising when read
+    yield b""  # type: ignore[unreachable]  # never reached: the `yield` makes this the body iterator, raising when read
 
 
 # --- rewriting the real answer as other panels shape it ----------------------------------------
@@ -378,7 +378,7 @@ def wrap(app, path: str | None = None):
             start_response(started["status"], started["headers"])
         return [data]
 
-    faulty.__wrapped__ = app  # the real app, as functools.wraps would name it
+    faulty.__wrapped__ = app  # type: ignore[attr-defined]  # the real app, as functools.wraps would name it
     return faulty
 
 

@@ -42,6 +42,7 @@ def _delivered(order: Order, elapsed: float) -> int:
     per_second = knobs(order.service).units_per_minute / 60
     if not order.runs:
         return min(order.total, int(per_second * elapsed))
+    assert order.interval is not None  # a drip-feed order: runs and interval come together
     done = 0
     for run in range(order.runs):
         run_elapsed = elapsed - run * order.interval * 60
@@ -51,9 +52,16 @@ def _delivered(order: Order, elapsed: float) -> int:
     return done
 
 
+def _started_runs_units(order: Order, elapsed: float) -> int:
+    """Units of the drip-feed runs started `elapsed` seconds after the order started."""
+    assert order.runs is not None and order.interval is not None  # a drip-feed order: both are set
+    return sum(order.quantity for run in range(order.runs) if run * order.interval * 60 <= elapsed)
+
+
 def _next_run_start(order: Order, elapsed: float) -> float | None:
     if not order.runs:
         return None
+    assert order.interval is not None  # a drip-feed order: runs and interval come together
     for run in range(order.runs):
         start = run * order.interval * 60
         if start > elapsed:
@@ -100,7 +108,8 @@ class Simulated(Fulfilment):
             services.apply_status(order.pk, Status.IN_PROGRESS, start_count=start_count, now=now, lease=lease)
             return now + TICK
 
-        elapsed = (now - (order.started_at or now)).total_seconds()
+        started = order.started_at or now
+        elapsed = (now - started).total_seconds()
         delivered = _delivered(order, elapsed)
         if stops_short and delivered >= stop_at:
             services.apply_status(order.pk, Status.PARTIAL, remains=order.total - stop_at, now=now, lease=lease)
@@ -109,13 +118,11 @@ class Simulated(Fulfilment):
             services.apply_status(order.pk, Status.COMPLETED, now=now, lease=lease)
             return None
         services.apply_status(order.pk, Status.IN_PROGRESS, remains=order.total - delivered, now=now, lease=lease)
-        if order.runs and delivered >= sum(
-            order.quantity for run in range(order.runs) if run * order.interval * 60 <= elapsed
-        ):
+        if order.runs and delivered >= _started_runs_units(order, elapsed):
             # Between drip-feed runs: sleep until the next one starts.
             next_start = _next_run_start(order, elapsed)
             if next_start is not None:
-                return order.started_at + timedelta(seconds=next_start)
+                return started + timedelta(seconds=next_start)
         return now + TICK
 
     def _advance_subscription(self, sub: Order, now):

@@ -7,6 +7,7 @@ units of 10⁻⁵ keeps every database's arithmetic exact, including the atomic
 """
 
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.db import models
@@ -24,7 +25,17 @@ def from_units(units: int) -> Decimal:
     return (Decimal(units) / SCALE).quantize(PLACES)
 
 
-class MoneyField(models.BigIntegerField):
+if TYPE_CHECKING:
+    # For django-stubs: set from a Decimal (or an int, a str, an expression), read back as a Decimal.
+    # Django's fields are generic only in the stubs, hence the alias.
+    from django.db.models.expressions import Combinable
+
+    _MoneyBase = models.BigIntegerField[Decimal | int | str | Combinable, Decimal]
+else:
+    _MoneyBase = models.BigIntegerField
+
+
+class MoneyField(_MoneyBase):
     description = "An amount of money, exact to 5 decimal places"
 
     def from_db_value(self, value, expression, connection):
@@ -42,7 +53,8 @@ class MoneyField(models.BigIntegerField):
             return 0
         return to_units(value)
 
-    def formfield(self, **kwargs):
+    # Keywords only (how Django calls it): the stubs' signature also names form_class positionally.
+    def formfield(self, **kwargs: Any) -> forms.Field:  # type: ignore[override]
         return forms.DecimalField(max_digits=18, decimal_places=5, **kwargs)
 
 

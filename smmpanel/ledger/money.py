@@ -10,6 +10,7 @@ always exactly the sum of its ledger rows.
 """
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import cast
 
 PLACES = Decimal("0.00001")
 ZERO = Decimal("0.00000")
@@ -31,7 +32,7 @@ def format_rate(value) -> str:
     d = Decimal(value).normalize()
     if d == d.to_integral_value():
         return str(d.quantize(Decimal(1)))
-    exponent = d.as_tuple().exponent
+    exponent = cast(int, d.as_tuple().exponent)  # an int: a rate is finite ('n', 'N', 'F' are NaN, ∞)
     return str(d.quantize(Decimal("0.01"))) if exponent > -2 else format(d, "f")
 
 

@@ -6,6 +6,8 @@ claim's fencing token `claim_token`) and how many steps in a row failed
 (`attempts`). Which status may follow which is one table, TRANSITIONS below.
 """
 
+from collections.abc import Collection
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -41,7 +43,7 @@ SUBSCRIPTION_STATUSES = (Status.ACTIVE, Status.PAUSED, Status.COMPLETED, Status.
 # Staying in the same status is allowed (new remains, a new start count).
 _RUNNING = {Status.PENDING, Status.IN_PROGRESS, Status.PROCESSING, Status.COMPLETED, Status.PARTIAL, Status.CANCELED}
 _SUBSCRIBED = {Status.ACTIVE, Status.PAUSED, Status.COMPLETED, Status.EXPIRED, Status.CANCELED}
-TRANSITIONS = {
+TRANSITIONS: dict[str, dict[str, Collection[str]]] = {
     "order": {
         Status.PENDING: _RUNNING,
         # Once started, an order does not go back to Pending.

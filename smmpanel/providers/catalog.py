@@ -29,7 +29,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -49,7 +49,7 @@ MAX_MARKUP = Decimal("9999999.99")  # ProviderService.markup_percent: 9 digits, 
 MAX_COUNT = 2**31 - 1  # min/max columns are 32-bit integers on PostgreSQL
 MAX_UPSTREAM_RATE = Decimal("1e16")  # ProviderService.upstream_rate: 24 digits, 8 places
 NAME_MAX = Service._meta.get_field("name").max_length
-ID_MAX = ProviderService._meta.get_field("upstream_service").max_length
+ID_MAX = cast(int, ProviderService._meta.get_field("upstream_service").max_length)  # a CharField: always set
 CATEGORY_MAX = Category._meta.get_field("name").max_length
 
 # Our 16 type names, found whatever the case and spacing a provider writes them in.

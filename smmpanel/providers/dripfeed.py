@@ -30,6 +30,7 @@ def runs_here(order: Order) -> bool:
 
 
 def _run_time(order: Order, run: int):
+    assert order.interval is not None  # a drip-feed order: runs and interval come together
     return order.created + timedelta(minutes=order.interval * (run - 1))
 
 
@@ -73,7 +74,7 @@ def _refresh(in_flight: list, provider, now) -> StepError | None:
 def advance(orders: list[Order], provider, now) -> dict[int, Outcome]:
     from smmpanel.providers import engine
 
-    rows = defaultdict(dict)
+    rows: defaultdict[int, dict[int, UpstreamOrder]] = defaultdict(dict)
     for row in UpstreamOrder.objects.filter(order__in=orders):
         rows[row.order_id][row.run] = row
     outcomes, in_flight, canceling = {}, [], []
@@ -108,6 +109,7 @@ def advance(orders: list[Order], provider, now) -> dict[int, Outcome]:
 def _step(order: Order, runs: dict, provider, now) -> Outcome:
     from smmpanel.providers import engine
 
+    assert order.runs is not None  # only drip-feed orders come here (runs_here)
     next_run = max(runs, default=0) + 1
     # A run goes out at its time, and once the one before has ended: providers refuse a second
     # active order for the same link.

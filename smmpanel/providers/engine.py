@@ -20,6 +20,7 @@ What the provider's answers mean is decided in smmpanel.providers.answers.
 import logging
 import random
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -53,7 +54,7 @@ def next_check(order: Order, now):
 
 def _upstream_params(order: Order) -> dict:
     """The `add` fields of a local order, as the provider's API expects them."""
-    params = {"link": order.link}
+    params: dict[str, Any] = {"link": order.link}
     spec = order.service.order_type
     if spec.subscription:
         params = dict(order.params)
@@ -127,7 +128,7 @@ def _place(order: Order, provider, now, *, run: int = 0, quantity: int | None = 
     # Committed before the request: from here on, this order may exist at the provider.
     try:
         with transaction.atomic():
-            services.check_lease(order.pk, lease)
+            services.check_lease(order.pk, lease)  # type: ignore[arg-type]  # claimed: the token is set
             row = UpstreamOrder.objects.create(
                 order=order,
                 run=run,

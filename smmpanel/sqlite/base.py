@@ -76,10 +76,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def create_cursor(self, name=None):
         return self.connection.cursor(factory=CursorWrapper)
 
-    def _commit(self):  # type: ignore[misc]  # Django's, not in django-stubs
+    def _commit(self):
         # With synchronous=FULL a commit waits for the disk (an fsync, milliseconds):
         # under gevent, on a native thread, or the whole process would wait with it.
         if self.connection is not None and cooperative():
             with debug_transaction(self, "COMMIT"), self.wrap_database_errors:
                 return off_the_hub("commit", self.connection.commit)
-        return super()._commit()
+        return super()._commit()  # type: ignore[misc]  # Django's, not in django-stubs

@@ -16,6 +16,7 @@ refused there (LeaseLost); `release` checks the token too.
 import secrets
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, transaction
@@ -66,7 +67,7 @@ def claim_due(queryset, now, lease_seconds: float, limit: int) -> list:
     if not row_locks:
         held = model._base_manager if related is not None else queryset
         rows = list(held.filter(id__in=ids, claim_token=token))
-    for row in rows:
+    for row in rows:  # type: ignore[possibly-undefined]  # read in one branch or the other above
         row.locked_until, row.claim_token, row.claimed_due_at = until, token, row.due_at
     if related:
         _attach(rows, related)
@@ -138,7 +139,7 @@ def release(row, next_due, *, attempts: int | None = None) -> bool:
         When(due_at=row.claimed_due_at, then=Value(next_due, output_field=DateTimeField())),
         default=F("due_at"),
     )
-    changes = {"locked_until": None, "claim_token": None, "due_at": due}
+    changes: dict[str, Any] = {"locked_until": None, "claim_token": None, "due_at": due}
     if attempts is not None:
         changes["attempts"] = attempts
     return bool(model.objects.filter(pk=row.pk, claim_token=row.claim_token).update(**changes))

@@ -11,6 +11,7 @@ the order is set aside as "needs attention" with the reason.
 import logging
 import random
 from collections import defaultdict
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import cache
@@ -89,6 +90,7 @@ def _pass(kind, rows: list, now, method: str, group_key, is_order: bool) -> int:
     # Network steps run outside any transaction, one group (one provider) per thread at once, so
     # that a slow provider does not hold up the others; only their results are written together.
     groups_list = list(groups.values())
+    results: Iterable[dict]  # settled as each group's steps end
     if len(groups_list) > 1:
         results = _threads().map(lambda group: _advance_in_thread(kind, method, group, now), groups_list)
     else:
@@ -132,5 +134,7 @@ def run_once(now=None, batch: int = BATCH) -> int:
         refills = Refill.objects.filter(order__service__fulfilment=name, status__in=Refill.OPEN)
         refills = refills.select_related("order__service", *(f"order__{r}" for r in kind.order_related))
         claimed = claim_due(refills, now, lease, batch)
-        handled += _pass(kind, claimed, now, "advance_refills", lambda r: kind.group_key(r.order), is_order=False)
+        handled += _pass(
+            kind, claimed, now, "advance_refills", lambda r, kind=kind: kind.group_key(r.order), is_order=False
+        )
     return handled
