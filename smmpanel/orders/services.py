@@ -44,8 +44,13 @@ def _locked(model, pk: int, lease: int | None, *related):
     return row
 
 
-def check_lease(order_id: int, lease: int) -> None:
-    """Inside a transaction: lock the order and make sure this claim still holds it (else LeaseLost)."""
+def check_lease(order_id: int, lease: int | None) -> None:
+    """Inside a transaction: lock the order and make sure this claim still holds it (else LeaseLost).
+
+    No lease at all is no claim: refused too (sending upstream is only ever a claimed step's to do).
+    """
+    if lease is None:
+        raise LeaseLost(f"Order #{order_id}: not claimed")
     _locked(Order, order_id, lease)
 
 

@@ -128,7 +128,7 @@ def _place(order: Order, provider, now, *, run: int = 0, quantity: int | None = 
     # Committed before the request: from here on, this order may exist at the provider.
     try:
         with transaction.atomic():
-            services.check_lease(order.pk, lease)  # type: ignore[arg-type]  # claimed: the token is set
+            services.check_lease(order.pk, lease)
             row = UpstreamOrder.objects.create(
                 order=order,
                 run=run,
