@@ -15,8 +15,7 @@ from datetime import timedelta
 from smmpanel.client import ApiError, ClientError
 from smmpanel.fulfilment.base import Outcome, StepError
 from smmpanel.orders import services
-from smmpanel.orders.errors import OrderError
-from smmpanel.orders.models import Actor, Order, Status
+from smmpanel.orders.models import Order, Status
 from smmpanel.providers import answers
 from smmpanel.providers.connection import calling
 from smmpanel.providers.models import UpstreamOrder
@@ -138,19 +137,9 @@ def _step(order: Order, runs: dict, provider, now) -> Outcome:
     first = runs.get(1)
     start_count = first.start_count if first is not None else None
     if (status, remains) != (order.status, order.remains) or (start_count and start_count != order.start_count):
-        try:
-            order = services.apply_status(
-                order.pk,
-                status,
-                remains=remains,
-                start_count=start_count,
-                actor=Actor.PROVIDER,
-                lease=order.claim_token,
-                now=now,
-                message=f"{provider.name}: runs {len(runs)}/{order.runs}",
-            )
-        except OrderError:
-            pass  # e.g. In progress → Pending is not a step back we take
+        order = engine.report(
+            order, status, provider, f"runs {len(runs)}/{order.runs}", now, remains=remains, start_count=start_count
+        )
     if order.is_final:
         return Outcome()
     later = [engine.next_check(order, now)] if any(not _ended(r) for r in runs.values()) else []

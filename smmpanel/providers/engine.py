@@ -304,22 +304,29 @@ def _apply(order: Order, row: UpstreamOrder, result, provider, now) -> Outcome:
         order.start_count if start_count is None else start_count,
     )
     if seen != (order.status, order.remains, order.start_count):
-        try:
-            order = services.apply_status(
-                order.pk,
-                status,
-                remains=remains,
-                start_count=start_count,
-                actor=Actor.PROVIDER,
-                lease=lease,
-                now=now,
-                message=f"{provider.name}: {result.status}",
-            )
-        except OrderError as e:
-            log.warning(
-                "%s order %s: %s → %s refused (%s)", provider.name, row.upstream_id, order.status, status, e.code
-            )
+        order = report(order, status, provider, result.status, now, remains=remains, start_count=start_count)
     return Outcome(next_due=None if order.is_final else next_check(order, now))
+
+
+def report(order: Order, status: str, provider, words: str, now, **changes) -> Order:
+    """Apply what the provider says of an order through the orders services (refunds happen there, once).
+
+    A change the transition table refuses (a step back, In progress → Pending) is logged and skipped:
+    the order is returned as it was.
+    """
+    try:
+        return services.apply_status(
+            order.pk,
+            status,
+            actor=Actor.PROVIDER,
+            lease=order.claim_token,
+            now=now,
+            message=f"{provider.name}: {words}",
+            **changes,
+        )
+    except OrderError as e:
+        log.warning("%s: order #%s %s → %s refused (%s)", provider.name, order.pk, order.status, status, e.code)
+        return order
 
 
 def _apply_subscription(sub: Order, result, status: str, provider, now) -> Outcome:
@@ -333,19 +340,7 @@ def _apply_subscription(sub: Order, result, status: str, provider, now) -> Outco
         used = None
         if status in (Status.COMPLETED, Status.CANCELED, Status.EXPIRED):
             used = sub.charge * answers.used_share(sub, result.charge)
-        try:
-            sub = services.apply_status(
-                sub.pk,
-                status,
-                posts=posts,
-                used=used,
-                actor=Actor.PROVIDER,
-                lease=sub.claim_token,
-                now=now,
-                message=f"{provider.name}: {result.status}",
-            )
-        except OrderError as e:
-            log.warning("%s subscription #%s: %s → %s refused (%s)", provider.name, sub.pk, sub.status, status, e.code)
+        sub = report(sub, status, provider, result.status, now, posts=posts, used=used)
     return Outcome(next_due=None if sub.is_final else next_check(sub, now))
 
 
