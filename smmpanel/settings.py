@@ -136,6 +136,8 @@ INSTALLED_APPS = [
     "smmpanel.api",
     "smmpanel.worker",
     "smmpanel.demo",
+    "smmpanel.web",
+    "django_htmx",
     "axes",
 ]
 
@@ -147,6 +149,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: turns a locked-out log-in into HTTP 429.
     "axes.middleware.AxesMiddleware",
@@ -167,6 +170,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "smmpanel.web.context.panel",
             ],
         },
     },
@@ -265,7 +269,9 @@ STORAGES = {
 # Serve admin assets without a collectstatic step on the embedded default.
 WHITENOISE_USE_FINDERS = True
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:new-order"
+LOGOUT_REDIRECT_URL = "web:landing"
 
 LOGGING = {
     "version": 1,

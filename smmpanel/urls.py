@@ -1,7 +1,7 @@
-"""URL routes: the API v2 endpoint (with and without trailing slash) and the admin."""
+"""URL routes: the API v2 endpoint (with and without trailing slash), the admin and the customer panel."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from smmpanel.api.views import api_v2
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/v2", api_v2, name="api-v2"),
     path("api/v2/", api_v2),
     path("admin/", admin.site.urls),
+    path("", include("smmpanel.web.urls")),
 ]

@@ -1,0 +1,1 @@
+"""The customer panel: pages people use in a browser (the API is for scripts)."""
