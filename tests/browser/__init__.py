@@ -1,0 +1,1 @@
+"""Browser tests: the customer panel driven by Playwright on Debian's headless chromium."""
