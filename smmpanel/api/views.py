@@ -20,10 +20,8 @@ from smmpanel.accounts.keys import hash_key
 from smmpanel.api import body, idempotency, queries, ratelimit, render
 from smmpanel.api.errors import ApiError, message
 from smmpanel.api.params import RawRequest, echo_id, id_list, read_fields
-from smmpanel.catalog.models import Service
-from smmpanel.orders import services
+from smmpanel.orders import selectors, services
 from smmpanel.orders.errors import OrderError
-from smmpanel.orders.models import Refill
 from smmpanel.orders.validation import validate_order
 
 log = logging.getLogger(__name__)
@@ -56,8 +54,7 @@ def _required(fields: dict, name: str) -> str:
 
 
 def action_services(account, fields):
-    services_ = Service.objects.filter(active=True).select_related("category")
-    return [render.service_item(s) for s in services_]
+    return [render.service_item(s) for s in selectors.active_services()]
 
 
 def action_balance(account, fields):
@@ -132,7 +129,7 @@ def action_refill(account, fields):
 def action_refill_status(account, fields):
     multi = bool(fields.get("refills", "").strip())
     raw_ids = id_list(fields["refills"]) if multi else [_required(fields, "refill")]
-    found = dict(Refill.objects.filter(pk__in=_ids(raw_ids), account_id=account.pk).values_list("id", "status"))
+    found = selectors.refill_statuses(account.pk, _ids(raw_ids))
     not_found = {"error": message("refill_not_found")}
     if not multi:
         status = _found(found, raw_ids[0])

@@ -155,7 +155,7 @@ class OrderAdmin(admin.ModelAdmin):
                 message="Set in the admin.",
             )
         except OrderError as e:
-            from smmpanel.api.errors import message
+            from smmpanel.orders.messages import message
 
             messages.error(request, message(e))
             return
@@ -212,6 +212,6 @@ class RefillAdmin(admin.ModelAdmin):
             try:
                 services.apply_refill_status(obj.pk, obj.status, actor=Actor.ADMIN, user=request.user)
             except OrderError as e:
-                from smmpanel.api.errors import message
+                from smmpanel.orders.messages import message
 
                 messages.error(request, message(e))

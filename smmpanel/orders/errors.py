@@ -1,7 +1,7 @@
 """OrderError: why an order, refill or cancel was refused, as a code plus values.
 
-The words customers see for each code live with the interfaces
-(smmpanel/api/errors.py), so the API keeps the strings resellers match on.
+The words customers see for each code are in smmpanel/orders/messages.py,
+shared by the API (verbatim) and the web panel (translated).
 """
 
 

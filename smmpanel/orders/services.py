@@ -21,6 +21,7 @@ from django.utils import timezone
 from smmpanel import fastsql
 from smmpanel.ledger import services as ledger
 from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5
+from smmpanel.orders import selectors
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.models import Actor, Order, OrderEvent, Refill, Status, allowed
 from smmpanel.orders.validation import OrderRequest
@@ -363,10 +364,9 @@ def request_cancel(account_id: int, raw_id, *, actor=Actor.API) -> Order:
         raise OrderError("cancel_disabled")
     with transaction.atomic():
         order = _locked(Order, order.pk, None, "service")
-        if order.is_final:
-            raise OrderError("cancel_final", status=order.status)
-        if order.cancel_requested_at is not None:
-            raise OrderError("cancel_requested")
+        refusal = selectors.cancel_refusal(order)  # again under the lock: the worker may have finished it
+        if refusal is not None:
+            raise refusal
         order.cancel_requested_at = timezone.now()
         if order.service.kind.worker_driven:
             # Look at it now, even if it was next due in a month (a drip-feed's
@@ -385,15 +385,10 @@ def request_refill(account_id: int, raw_id, *, actor=Actor.API) -> Refill:
     order = own_order(account_id, raw_id)
     if order is None:
         raise OrderError("bad_order")
-    if not order.service.refill or order.is_subscription:
-        raise OrderError("refill_disabled")
-    if order.status != Status.COMPLETED:
-        raise OrderError("refill_not_completed", status=order.status)
     now = timezone.now()
-    if order.finished_at and order.finished_at + timedelta(days=order.service.refill_days) < now:
-        raise OrderError("refill_expired", days=order.service.refill_days)
-    if Refill.objects.filter(order=order, status__in=Refill.OPEN).exists():
-        raise OrderError("refill_open")
+    refusal = selectors.refill_refusal(order, now, selectors.has_open_refill(order.pk))
+    if refusal is not None:
+        raise refusal
     try:
         with transaction.atomic():
             refill = Refill.objects.create(order=order, account_id=account_id, due_at=_due(order.service, now))
