@@ -121,6 +121,7 @@ SECURE_REDIRECT_EXEMPT = [r"^api/v2/?$"]
 SITE_NAME = os.environ.get("SITE_NAME", "smmpanel")
 
 INSTALLED_APPS = [
+    "smmpanel.dashboard",  # before the admin: its admin/index.html is the owner's dashboard
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -148,6 +149,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The signed-in customer's time zone for the panel's pages (after authentication).
+    "smmpanel.web.timezones.TimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -250,8 +253,12 @@ def _database() -> dj_database_url.DBConfig:
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Checked when a customer signs up, changes or resets a password in the panel.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -268,6 +275,24 @@ STORAGES = {
 }
 # Serve admin assets without a collectstatic step on the embedded default.
 WHITENOISE_USE_FINDERS = True
+
+# E-mail (password reset): printed to the console unless an SMTP server is configured
+# with EMAIL_HOST; EMAIL_BACKEND may name any other Django backend.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip()
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "").strip() or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", not env_bool("EMAIL_USE_SSL"))  # STARTTLS unless implicit TLS is asked
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other: set one")
+EMAIL_TIMEOUT = 10  # a hung mail server must not hang the request that sends a reset link
+DEFAULT_FROM_EMAIL = (
+    os.environ.get("DEFAULT_FROM_EMAIL", "").strip() or f"{SITE_NAME} <noreply@{SITE_HOST or 'localhost'}>"
+)
 
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:new-order"
@@ -300,6 +325,8 @@ AXES_USE_ATTEMPT_EXPIRATION = True  # failures count within the window, not fore
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_RESET_ON_SUCCESS = True
+# The 429 page, in the panel's look (admin and customer log-in alike).
+AXES_LOCKOUT_TEMPLATE = "web/account/locked_out.html"
 # Behind the proxy every client has the proxy's address: take the one it appended.
 AXES_CLIENT_IP_CALLABLE = "smmpanel.loginlimits.client_ip"
 

@@ -17,6 +17,9 @@ class Account(models.Model):
     api_key_hint = models.CharField(
         max_length=8, blank=True, help_text="The key's first characters, to tell keys apart."
     )
+    # An IANA name ("Europe/Berlin"); empty means the panel's TIME_ZONE. The customer's
+    # pages show times in it (smmpanel.web.timezones); the API always speaks UTC.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,39 +1,102 @@
-"""Placeholder: being written (issue 8). Replace this whole module."""
+"""Signing up, in and out; changing and resetting a password; the customer's settings (e-mail, time zone).
 
-from django.http import Http404
+Log-in is Django's LoginView: its form authenticates through the configured
+backends, django-axes first, so repeated failures lock a username and address
+out with HTTP 429 exactly as on the admin's log-in. Password pages are Django's
+own views with the panel's templates; reset links go out by the configured
+e-mail backend (the console unless SMTP is configured).
+"""
 
+from django.conf import settings as django_settings
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError, transaction
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters
 
-def signup(request, *args, **kwargs):
-    raise Http404("not written yet")
+from smmpanel.accounts.models import Account
+from smmpanel.accounts.services import account_for, create_customer
+from smmpanel.web import timezones
+from smmpanel.web.forms.account import SettingsForm, SignupForm
 
-
-def login(request, *args, **kwargs):
-    raise Http404("not written yet")
-
-
-def logout(request, *args, **kwargs):
-    raise Http404("not written yet")
-
-
-def password_change(request, *args, **kwargs):
-    raise Http404("not written yet")
-
-
-def password_reset(request, *args, **kwargs):
-    raise Http404("not written yet")
-
-
-def password_reset_sent(request, *args, **kwargs):
-    raise Http404("not written yet")
-
-
-def password_reset_confirm(request, *args, **kwargs):
-    raise Http404("not written yet")
+# Named explicitly when logging in a new customer: with several backends Django must be told
+# which one vouched for the user (axes only counts failures, it authenticates no one).
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-def password_reset_done(request, *args, **kwargs):
-    raise Http404("not written yet")
+def _next_url(request) -> str | None:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return None
 
 
-def settings(request, *args, **kwargs):
-    raise Http404("not written yet")
+@sensitive_post_parameters("password1", "password2")
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect(django_settings.LOGIN_REDIRECT_URL)
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        # No API key yet: the API page makes one and shows it once, when the customer wants it.
+        try:
+            account, _key = create_customer(data["username"], data["email"], data["password1"], api_key=False)
+        except IntegrityError:  # the same name taken between the form's check and the insert
+            form.add_error("username", _("That username is taken."))
+        else:
+            auth_login(request, account.user, backend=MODEL_BACKEND)
+            messages.success(request, _("Welcome! Your account is ready."))
+            return redirect(_next_url(request) or django_settings.LOGIN_REDIRECT_URL)
+    return render(request, "web/account/signup.html", {"form": form, "next": _next_url(request) or ""})
+
+
+login = auth_views.LoginView.as_view(template_name="web/account/login.html", redirect_authenticated_user=True)
+logout = auth_views.LogoutView.as_view()  # POST only (the header's form); GET is 405
+
+
+class _PasswordChange(auth_views.PasswordChangeView):
+    template_name = "web/account/password_change.html"
+    success_url = reverse_lazy("web:settings")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)  # keeps this session signed in, ends the others
+        messages.success(self.request, _("Your password was changed."))
+        return response
+
+
+password_change = _PasswordChange.as_view()
+password_reset = auth_views.PasswordResetView.as_view(
+    template_name="web/account/password_reset.html",
+    email_template_name="web/account/password_reset_email.txt",
+    subject_template_name="web/account/password_reset_subject.txt",
+    success_url=reverse_lazy("web:password-reset-sent"),
+)
+password_reset_sent = auth_views.PasswordResetDoneView.as_view(template_name="web/account/password_reset_sent.html")
+password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
+    template_name="web/account/password_reset_confirm.html",
+    success_url=reverse_lazy("web:password-reset-done"),
+)
+password_reset_done = auth_views.PasswordResetCompleteView.as_view(template_name="web/account/password_reset_done.html")
+
+
+@login_required
+def settings(request):
+    account = account_for(request.user)
+    current = account.time_zone or django_settings.TIME_ZONE
+    form = SettingsForm(
+        request.POST or None, user=request.user, initial={"email": request.user.email, "time_zone": current}
+    )
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            request.user.email = form.cleaned_data["email"]
+            request.user.save(update_fields=["email"])
+            Account.objects.filter(pk=account.pk).update(time_zone=form.cleaned_data["time_zone"])
+        timezones.remember(request, form.cleaned_data["time_zone"])
+        messages.success(request, _("Your settings were saved."))
+        return redirect("web:settings")
+    return render(request, "web/account/settings.html", {"form": form, "account": account})

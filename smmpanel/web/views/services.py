@@ -1,7 +1,37 @@
-"""Placeholder: being written (issue 8). Replace this whole module."""
+"""The catalog page: every active service by category, searchable by name or id; public.
 
-from django.http import Http404
+A search is answered by the server (?q=), so it works without JavaScript; with
+htmx the list is swapped in place as the customer types (the list alone is sent).
+"""
+
+from itertools import groupby
+
+from django.db.models import Q
+from django.shortcuts import render
+
+from smmpanel.catalog.models import Service
+from smmpanel.ledger.money import format_rate
+
+MAX_QUERY = 100
 
 
-def catalog(request, *args, **kwargs):
-    raise Http404("not written yet")
+def _matching(query: str):
+    services = Service.objects.filter(active=True, category__isnull=False).select_related("category")
+    if query:
+        match = Q(name__icontains=query) | Q(category__name__icontains=query)
+        if query.isascii() and query.isdigit() and len(query) < 19:  # a service id (and no bigint overflow)
+            match |= Q(pk=int(query))
+        services = services.filter(match)
+    # The catalog's own order: categories by position, services by position within each.
+    return services.order_by("category__position", "category_id", "position", "id")
+
+
+def catalog(request):
+    query = request.GET.get("q", "").strip()[:MAX_QUERY]
+    services = list(_matching(query))
+    for service in services:
+        service.rate_text = format_rate(service.rate)  # as the API shows it: "0.90", "8"
+    groups = [(category, list(items)) for category, items in groupby(services, key=lambda s: s.category)]
+    context = {"query": query, "groups": groups, "count": len(services)}
+    template = "web/services_list.html" if request.htmx else "web/services.html"
+    return render(request, template, context)
