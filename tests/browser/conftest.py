@@ -41,8 +41,9 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="package")
 def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=chromium_path, headless=True)
         yield chromium
