@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from smmpanel.catalog.models import Service
 from smmpanel.ledger.money import ZERO
@@ -99,3 +99,164 @@ def cancel_refusal(order: Order) -> OrderError | None:
     if order.cancel_requested_at is not None:
         return OrderError("cancel_requested")
     return None
+
+
+# --- web: orders pages ------------------------------------------------------------
+#
+# The customer's lists page by keyset on id (?before=<id> older, ?after=<id>
+# newer): every page is one index range read, however deep, and nothing counts
+# the account's orders (an account may hold 100,000). Each filter a tab or list
+# uses has its index (smmpanel/orders/migrations/0004_web_order_lists.py).
+
+PAGE_SIZE = 50
+
+# The orders page's tabs: slug -> status (None: all).
+ORDER_TABS: dict[str, str | None] = {
+    "all": None,
+    "pending": Status.PENDING,
+    "in-progress": Status.IN_PROGRESS,
+    "processing": Status.PROCESSING,
+    "completed": Status.COMPLETED,
+    "partial": Status.PARTIAL,
+    "canceled": Status.CANCELED,
+}
+
+# What a list row shows of an order (and of its service, the name).
+_LIST_COLUMNS = (
+    "id",
+    "account",
+    "service",
+    "service__name",
+    "type",
+    "link",
+    "quantity",
+    "runs",
+    "interval",
+    "total",
+    "charge",
+    "refunded",
+    "status",
+    "start_count",
+    "remains",
+    "posts_done",
+    "old_posts_done",
+    "params",
+    "created",
+)
+
+
+@dataclass
+class Page:
+    """One page of a list, newest first: `older` / `newer` are the ids to page on from (None: no such page)."""
+
+    rows: list
+    older: int | None = None
+    newer: int | None = None
+
+
+def keyset_page(rows: QuerySet, *, before: int | None = None, after: int | None = None, size: int = PAGE_SIZE) -> Page:
+    """The page of `rows` (one account's, filtered) just older than `before`, or just newer than `after`."""
+    if after is not None:
+        found = list(rows.filter(id__gt=after).order_by("id")[: size + 1])
+        more_newer = len(found) > size
+        found = found[:size][::-1]
+        page = Page(found, newer=found[0].pk if more_newer else None)
+        if found and rows.filter(id__lt=found[-1].pk).exists():
+            page.older = found[-1].pk
+        return page
+    older_rows = rows if before is None else rows.filter(id__lt=before)
+    found = list(older_rows.order_by("-id")[: size + 1])
+    page = Page(found[:size], older=found[size - 1].pk if len(found) > size else None)
+    if before is not None and page.rows and rows.filter(id__gt=page.rows[0].pk).exists():
+        page.newer = page.rows[0].pk
+    return page
+
+
+def _link_prefixes(text: str) -> list[str]:
+    """What a link search matches the start of: as typed, and with the schemes people leave out."""
+    if "://" in text:
+        return [text]
+    return [text, f"https://{text}", f"http://{text}", f"https://www.{text}"]
+
+
+def customer_orders(account_id: int, *, tab: str = "all", search: str = "") -> QuerySet[Order]:
+    """The customer's orders in a tab, searched by id (a number) or by the start of the link."""
+    rows = Order.objects.filter(account_id=account_id).select_related("service").only(*_LIST_COLUMNS)
+    status = ORDER_TABS.get(tab)
+    if status is not None:
+        rows = rows.filter(status=status)
+    search = search.strip()
+    if search:
+        number = search.lstrip("#")
+        if number.isascii() and number.isdigit() and len(number) <= 18:
+            rows = rows.filter(pk=int(number))
+        else:
+            # Prefix matches only: each is a range of the (account, link) index;
+            # "contains" would read every order of the account.
+            prefixes = Q()
+            for prefix in _link_prefixes(search[:500]):
+                prefixes |= Q(link__startswith=prefix)
+            rows = rows.filter(prefixes)
+    return rows
+
+
+def dripfeed_orders(account_id: int) -> QuerySet[Order]:
+    return customer_orders(account_id).filter(runs__isnull=False)
+
+
+def subscriptions(account_id: int) -> QuerySet[Order]:
+    return customer_orders(account_id).filter(type="Subscriptions")
+
+
+def customer_refills(account_id: int) -> QuerySet[Refill]:
+    return (
+        Refill.objects.filter(account_id=account_id)
+        .select_related("order")
+        .only("id", "status", "created", "updated", "order_id", "order__link", "order__service_id")
+    )
+
+
+@dataclass(frozen=True)
+class Run:
+    """One drip-feed run as the customer sees it: its number, when it is due, how far it got."""
+
+    number: int
+    due: datetime
+    delivered: int
+    quantity: int
+    state: str  # "done", "running", "waiting", "not run"
+
+
+def dripfeed_runs(order: Order) -> list[Run]:
+    """A drip-feed order's runs, read from what it delivered so far (total − remains), whoever delivers it."""
+    if not order.runs or order.interval is None:
+        return []
+    delivered = max(0, order.total - order.remains)
+    runs = []
+    for number in range(1, order.runs + 1):
+        done = min(order.quantity, max(0, delivered - (number - 1) * order.quantity))
+        if done >= order.quantity:
+            state = "done"
+        elif done > 0:
+            state = "running" if not order.is_final else "not run"
+        else:
+            state = "not run" if order.is_final else "waiting"
+        due = order.created + timedelta(minutes=order.interval * (number - 1))
+        runs.append(Run(number, due, done, order.quantity, state))
+    return runs
+
+
+def subscription_posts(order: Order, limit: int = 100) -> list[Order]:
+    """A subscription's orders, one per post, newest first (the latest `limit`)."""
+    return list(order.children.select_related("service").order_by("-id")[:limit])
+
+
+def order_history(order: Order) -> QuerySet:
+    """The changes of an order (and of its refills), oldest first."""
+    return order.events.only("id", "created", "actor", "action", "old_status", "new_status", "remains", "refill_id")
+
+
+def possible_actions(order: Order, now: datetime) -> dict[str, bool]:
+    """Which of the customer's buttons the rules allow on `order` now (the services ask the same rules)."""
+    can_refill = refill_refusal(order, now, open_refill=False) is None and not has_open_refill(order.pk)
+    return {"refill": can_refill, "cancel": cancel_refusal(order) is None}

@@ -1,31 +1,167 @@
-"""Placeholder: being written (issue 8). Replace this whole module."""
+"""Following orders from the panel: the orders list (tabs, search, keyset pages), an order's page with its
+history, refills, posts or runs and the Refill / Cancel buttons, and the refills, drip-feed and subscriptions lists.
 
-from django.http import Http404
+Reads go through smmpanel.orders.selectors, the customer's requests through
+smmpanel.orders.services (actor "web"); every query is scoped to the signed-in
+customer's account, so another customer's order is a 404 like a missing one.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from smmpanel.orders import selectors, services
+from smmpanel.orders.errors import OrderError
+from smmpanel.orders.messages import localized
+from smmpanel.orders.models import Actor, Order
+from smmpanel.web.views.neworder import account_id_of
+
+TAB_LABELS = {
+    "all": gettext_lazy("All"),
+    "pending": gettext_lazy("Pending"),
+    "in-progress": gettext_lazy("In progress"),
+    "processing": gettext_lazy("Processing"),
+    "completed": gettext_lazy("Completed"),
+    "partial": gettext_lazy("Partial"),
+    "canceled": gettext_lazy("Canceled"),
+}
 
 
-def order_list(request, *args, **kwargs):
-    raise Http404("not written yet")
+def _cursor(request: HttpRequest, name: str) -> int | None:
+    return services.parse_id(request.GET.get(name, "")) if request.GET.get(name) else None
 
 
-def order_detail(request, *args, **kwargs):
-    raise Http404("not written yet")
+def _page(request: HttpRequest, rows) -> selectors.Page:
+    return selectors.keyset_page(rows, before=_cursor(request, "before"), after=_cursor(request, "after"))
 
 
-def refill(request, *args, **kwargs):
-    raise Http404("not written yet")
+def _with_paid(page: selectors.Page) -> list[tuple[Order, object]]:
+    """Each order of the page with its summary (what was paid; a subscription's posts and orders)."""
+    summaries = selectors.summaries(page.rows)
+    return [(order, summaries[order.pk]) for order in page.rows]
 
 
-def cancel(request, *args, **kwargs):
-    raise Http404("not written yet")
+@login_required
+def order_list(request: HttpRequest) -> HttpResponse:
+    account_id = account_id_of(request)
+    tab = request.GET.get("status", "all")
+    if tab not in selectors.ORDER_TABS:
+        tab = "all"
+    search = request.GET.get("q", "").strip()
+    page = _page(request, selectors.customer_orders(account_id, tab=tab, search=search))
+    keep = {"status": tab if tab != "all" else "", "q": search}
+    return render(
+        request,
+        "web/orders/list.html",
+        {
+            "tabs": [(slug, TAB_LABELS[slug]) for slug in selectors.ORDER_TABS],
+            "tab": tab,
+            "q": search,
+            "page": page,
+            "rows": _with_paid(page),
+            "keep": {name: value for name, value in keep.items() if value},
+        },
+    )
 
 
-def refill_list(request, *args, **kwargs):
-    raise Http404("not written yet")
+def _own(request: HttpRequest, pk: int) -> tuple[int, Order]:
+    account_id = account_id_of(request)
+    order = services.own_order(account_id, pk)
+    if order is None:
+        raise Http404("no such order")
+    return account_id, order
 
 
-def dripfeed_list(request, *args, **kwargs):
-    raise Http404("not written yet")
+@login_required
+def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _account_id, order = _own(request, pk)
+    summary = selectors.summaries([order])[order.pk]
+    context = {
+        "order": order,
+        "summary": summary,
+        "params": _shown_params(order),
+        "history": selectors.order_history(order),
+        "refills": list(order.refills.all()),
+        "runs": selectors.dripfeed_runs(order),
+        "posts": selectors.subscription_posts(order) if order.is_subscription else [],
+        "parent": order.parent_id,
+        "can": selectors.possible_actions(order, timezone.now()),
+    }
+    return render(request, "web/orders/detail.html", context)
 
 
-def subscription_list(request, *args, **kwargs):
-    raise Http404("not written yet")
+# The customer's own parameters shown on an order's page, with their labels.
+PARAM_LABELS = {
+    "keywords": gettext_lazy("Keywords"),
+    "comments": gettext_lazy("Comments"),
+    "usernames": gettext_lazy("Usernames"),
+    "hashtags": gettext_lazy("Hashtags"),
+    "hashtag": gettext_lazy("Hashtag"),
+    "username": gettext_lazy("Username"),
+    "media": gettext_lazy("Media link"),
+    "answer_number": gettext_lazy("Answer number"),
+    "groups": gettext_lazy("Groups"),
+    "min": gettext_lazy("Minimum per post"),
+    "max": gettext_lazy("Maximum per post"),
+    "posts": gettext_lazy("New posts"),
+    "old_posts": gettext_lazy("Old posts"),
+    "delay": gettext_lazy("Delay (minutes)"),
+    "expiry": gettext_lazy("Expiry date"),
+}
+
+
+def _shown_params(order: Order) -> list[tuple[str, str]]:
+    params = order.params if isinstance(order.params, dict) else {}
+    return [(str(PARAM_LABELS.get(name, name)), str(value)) for name, value in params.items()]
+
+
+@login_required
+@require_POST
+def refill(request: HttpRequest, pk: int) -> HttpResponse:
+    account_id, order = _own(request, pk)
+    try:
+        made = services.request_refill(account_id, order.pk, actor=Actor.WEB)
+    except OrderError as error:
+        messages.error(request, localized(error))
+    else:
+        messages.success(request, _("Refill #%(id)s requested.") % {"id": made.pk})
+    return redirect("web:order", pk=order.pk)
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    account_id, order = _own(request, pk)
+    try:
+        services.request_cancel(account_id, order.pk, actor=Actor.WEB)
+    except OrderError as error:
+        messages.error(request, localized(error))
+    else:
+        messages.success(
+            request, _("Cancel requested: the order stops as soon as it can; what was not delivered is refunded.")
+        )
+    return redirect("web:order", pk=order.pk)
+
+
+@login_required
+def refill_list(request: HttpRequest) -> HttpResponse:
+    page = _page(request, selectors.customer_refills(account_id_of(request)))
+    return render(request, "web/orders/refills.html", {"page": page, "keep": {}})
+
+
+@login_required
+def dripfeed_list(request: HttpRequest) -> HttpResponse:
+    page = _page(request, selectors.dripfeed_orders(account_id_of(request)))
+    rows = [(order, paid, selectors.dripfeed_runs(order)) for order, paid in _with_paid(page)]
+    return render(request, "web/orders/dripfeed.html", {"page": page, "rows": rows, "keep": {}})
+
+
+@login_required
+def subscription_list(request: HttpRequest) -> HttpResponse:
+    page = _page(request, selectors.subscriptions(account_id_of(request)))
+    return render(request, "web/orders/subscriptions.html", {"page": page, "rows": _with_paid(page), "keep": {}})
