@@ -121,6 +121,7 @@ SECURE_REDIRECT_EXEMPT = [r"^api/v2/?$"]
 SITE_NAME = os.environ.get("SITE_NAME", "smmpanel")
 
 INSTALLED_APPS = [
+    "smmpanel.dashboard",  # before the admin: its admin/index.html is the owner's dashboard
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -1,19 +1,94 @@
-"""Admin for the catalog: categories and services, rates and options editable from the list.
+"""Admin for the catalog: categories and services, their order, and changes to many services at once.
 
 A service's fulfilment data (the simulated pace, the provider and upstream
-service) is edited inline, from the kind's own model.
+service) is edited inline, from the kind's own model. Whatever the owner
+changes by hand (one service or many) is kept on the next provider re-sync
+(smmpanel.providers.catalog.owner_edited).
+
+Bulk price change: every selected service's rate × (1 + percent/100), rounded
+up to the money's 5 places (so a rise never rounds to nothing) and never below
+zero; the same rounding as a provider's markup.
 """
 
-from django.contrib import admin
+from decimal import ROUND_CEILING, Decimal, localcontext
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db import transaction
+from django.db.models import Count
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from smmpanel.catalog.models import Category, Service
 from smmpanel.fulfilment.models import SimulatedService
+from smmpanel.ledger.money import MAX_AMOUNT, PLACES, ZERO
+
+MAX_PERCENT = Decimal(10000)
+
+
+def changed_rate(rate: Decimal, percent: Decimal) -> Decimal:
+    """rate × (1 + percent/100), rounded up to 5 places, never below zero nor above what money can hold."""
+    with localcontext() as ctx:
+        ctx.prec = 100  # exact before the one rounding
+        exact = Decimal(rate) * (1 + Decimal(percent) / 100)
+        return min(max(exact.quantize(PLACES, rounding=ROUND_CEILING), ZERO), MAX_AMOUNT)
+
+
+def _owner_edited(services, fields) -> None:
+    # Here rather than at import: the providers app imports the catalog.
+    from smmpanel.providers.catalog import owner_edited
+
+    for service in services:
+        owner_edited(service, fields)
+
+
+def _set_active(modeladmin, request, services, active: bool) -> None:
+    services = list(services)
+    with transaction.atomic():
+        Service.objects.filter(pk__in=[s.pk for s in services]).update(active=active)
+        _owner_edited(services, ["active"])
+    text = (
+        ngettext("%(n)d service enabled.", "%(n)d services enabled.", len(services))
+        if active
+        else ngettext("%(n)d service disabled.", "%(n)d services disabled.", len(services))
+    )
+    modeladmin.message_user(request, text % {"n": len(services)}, messages.SUCCESS)
+
+
+class PercentForm(forms.Form):
+    percent = forms.DecimalField(
+        min_value=-100,
+        max_value=MAX_PERCENT,
+        max_digits=9,
+        decimal_places=4,
+        label=_("Change rates by (%)"),
+        help_text=_("e.g. 10 raises every rate by 10%, -5 lowers it by 5%. Rounded up to 0.00001; never below 0."),
+    )
 
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "position"]
+    list_display = ["name", "position", "services_count"]
     list_editable = ["position"]
+    search_fields = ["name"]
+    actions = ["enable_services", "disable_services"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_services=Count("services"))
+
+    @admin.display(description=_("services"), ordering="n_services")
+    def services_count(self, category):
+        return category.n_services
+
+    @admin.action(description=_("Enable every service of these categories"), permissions=["change"])
+    def enable_services(self, request, queryset):
+        _set_active(self, request, Service.objects.filter(category__in=queryset), True)
+
+    @admin.action(description=_("Disable every service of these categories"), permissions=["change"])
+    def disable_services(self, request, queryset):
+        _set_active(self, request, Service.objects.filter(category__in=queryset), False)
 
 
 class SimulatedInline(admin.StackedInline):
@@ -43,17 +118,35 @@ class ServiceAdmin(admin.ModelAdmin):
         "cancel",
         "dripfeed",
         "fulfilment",
+        "provider",
+        "position",
         "active",
     ]
-    list_editable = ["rate", "active"]
-    list_filter = ["active", "type", "category", "fulfilment", "refill", "cancel", "dripfeed"]
-    search_fields = ["name", "description"]
+    list_editable = ["rate", "position", "active"]
+    list_filter = [
+        "active",
+        "category",
+        "type",
+        "fulfilment",
+        ("upstream__provider", admin.RelatedOnlyFieldListFilter),
+        "refill",
+        "cancel",
+        "dripfeed",
+    ]
+    list_select_related = ["category", "upstream__provider"]
+    search_fields = ["name", "description", "=id"]
+    actions = ["enable", "disable", "change_price"]
     fieldsets = [
         (None, {"fields": ["name", "category", "type", "description", "active", "position"]}),
-        ("Price and limits", {"fields": ["rate", "min", "max"]}),
-        ("Options", {"fields": ["refill", "refill_days", "cancel", "dripfeed"]}),
-        ("Fulfilment", {"fields": ["fulfilment"]}),
+        (_("Price and limits"), {"fields": ["rate", "min", "max"]}),
+        (_("Options"), {"fields": ["refill", "refill_days", "cancel", "dripfeed"]}),
+        (_("Fulfilment"), {"fields": ["fulfilment"]}),
     ]
+
+    @admin.display(description=_("provider"), ordering="upstream__provider__name")
+    def provider(self, service):
+        upstream = getattr(service, "upstream", None) if service.fulfilment == "provider" else None
+        return upstream.provider.name if upstream else ""
 
     def get_inlines(self, request, obj):
         return _inlines()
@@ -63,6 +156,41 @@ class ServiceAdmin(admin.ModelAdmin):
         # After the inlines (the provider inline's own keep_* boxes would overwrite it), and reached
         # from the change form and from list_editable alike: an owner's rate or name is kept on re-sync.
         if change:
-            from smmpanel.providers.catalog import owner_edited
+            _owner_edited([form.instance], form.changed_data)
 
-            owner_edited(form.instance, form.changed_data)
+    @admin.action(description=_("Enable the selected services"), permissions=["change"])
+    def enable(self, request, queryset):
+        _set_active(self, request, queryset, True)
+
+    @admin.action(description=_("Disable the selected services"), permissions=["change"])
+    def disable(self, request, queryset):
+        _set_active(self, request, queryset, False)
+
+    @admin.action(description=_("Change the price of the selected services by a percent"), permissions=["change"])
+    def change_price(self, request, queryset):
+        """First a page asking the percent, then every rate changed (and kept on re-sync)."""
+        form = PercentForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            percent = form.cleaned_data["percent"]
+            with transaction.atomic():
+                services = list(queryset.select_for_update())
+                for service in services:
+                    service.rate = changed_rate(service.rate, percent)
+                Service.objects.bulk_update(services, ["rate"])
+                _owner_edited(services, ["rate"])
+            self.message_user(
+                request,
+                ngettext("%(n)d rate changed by %(percent)s%%.", "%(n)d rates changed by %(percent)s%%.", len(services))
+                % {"n": len(services), "percent": percent.normalize()},
+                messages.SUCCESS,
+            )
+            return None  # back to the list
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Change prices by a percent"),
+            "opts": self.model._meta,
+            "form": form,
+            "services": queryset.select_related("category"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/catalog/service/change_price.html", context)

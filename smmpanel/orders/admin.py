@@ -1,28 +1,94 @@
-"""Admin for orders and refills: where manual fulfilment happens and where orders needing attention are settled.
+"""Admin for orders, refills and their history: manual fulfilment, and orders needing attention settled.
 
 Only status, remains and start count can be changed, and every change goes
 through smmpanel.orders.services (as the admin, with the user's name in the
 order's history), so a Partial or Canceled order is refunded by the same rules
-as anywhere else, exactly once however often the button is pressed.
+as anywhere else, exactly once however often the button is pressed: a final
+order stays final, and an action on it says that nothing changed.
+
+The order list stays usable on a million orders: no full COUNT, filters that
+name few rows (needs attention has its own partial index, a customer is an
+indexed account), related rows read in the same query.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import Exists, OuterRef, Q
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from smmpanel.orders import services
 from smmpanel.orders.errors import OrderError
-from smmpanel.orders.models import Actor, Order, Refill, Status
+from smmpanel.orders.models import Actor, Order, OrderEvent, Refill, Status
+
+
+def _words(error: OrderError) -> str:
+    from smmpanel.orders.messages import localized
+
+    return localized(error)
 
 
 class NeedsAttention(admin.SimpleListFilter):
-    title = "needs attention"
+    title = _("needs attention")
     parameter_name = "attention"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Yes")]
+        return [("yes", _("Yes"))]
 
     def queryset(self, request, queryset):
         return queryset.filter(needs_attention=True) if self.value() == "yes" else queryset
+
+
+class ProviderFilter(admin.SimpleListFilter):
+    """Orders sent to a provider, or of a service it fulfils now."""
+
+    title = _("provider")
+    parameter_name = "provider"
+
+    def lookups(self, request, model_admin):
+        from smmpanel.providers.models import Provider
+
+        return [(str(p.pk), p.name) for p in Provider.objects.order_by("name")]
+
+    def queryset(self, request, queryset):
+        value = self.value() or ""
+        if not value.isdigit():
+            return queryset
+        from smmpanel.providers.models import UpstreamOrder
+
+        sent = UpstreamOrder.objects.filter(order=OuterRef("pk"), provider_id=int(value))
+        return queryset.filter(Q(Exists(sent)) | Q(service__upstream__provider_id=int(value)))
+
+
+class CustomerFilter(admin.SimpleListFilter):
+    """A customer by username: a box to type in (a list of every customer would not fit on a big panel)."""
+
+    title = _("customer")
+    parameter_name = "customer"
+    template = "admin/orders/input_filter.html"
+
+    def lookups(self, request, model_admin):
+        return [("", "")]  # one dummy choice: Django hides a filter without any
+
+    def queryset(self, request, queryset):
+        name = (self.value() or "").strip()
+        return queryset.filter(account__user__username=name) if name else queryset
+
+    def choices(self, changelist):
+        # What the box's form must carry along: the other filters and the search.
+        others = [
+            (key, value)
+            for key, values in changelist.get_filters_params().items()
+            if key != self.parameter_name
+            for value in (values if isinstance(values, list) else [values])
+        ]
+        if changelist.query:
+            others.append(("q", changelist.query))
+        yield {"value": self.value() or "", "others": others, "parameter_name": self.parameter_name}
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
@@ -34,6 +100,49 @@ def _table(headers: list[str], rows: list[list]) -> str:
         "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in row)),) for row in rows)
     )
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
+
+class CountsForm(forms.Form):
+    """The questions of "Set status, start count, remains…": empty means leave as it is."""
+
+    status = forms.ChoiceField(
+        required=False,
+        label=_("Status"),
+        choices=[("", _("(leave as it is)"))]
+        + [(s.value, s.label) for s in (Status.IN_PROGRESS, Status.PROCESSING, Status.PARTIAL, Status.COMPLETED)],
+    )
+    start_count = forms.IntegerField(required=False, min_value=0, label=_("Start count"))
+    remains = forms.IntegerField(required=False, min_value=0, label=_("Remains"))
+
+    def clean(self):
+        super().clean()
+        data = self.cleaned_data
+        if not data.get("status") and data.get("start_count") is None and data.get("remains") is None:
+            raise forms.ValidationError(gettext("Say what to set."))
+        return data
+
+
+class Tally:
+    """What a bulk action did, order by order, said back to the admin in one message each way."""
+
+    def __init__(self):
+        self.changed: list[int] = []
+        self.final: list[int] = []
+        self.refused: list[str] = []
+
+    def report(self, modeladmin, request, done: str) -> None:
+        if self.changed:
+            ids = ", ".join(f"#{i}" for i in self.changed)
+            modeladmin.message_user(request, f"{done}: {ids}", messages.SUCCESS)
+        if self.final:
+            ids = ", ".join(f"#{i}" for i in self.final)
+            modeladmin.message_user(
+                request,
+                gettext("Already final, nothing changed and nothing refunded: %(ids)s") % {"ids": ids},
+                messages.WARNING,
+            )
+        for words in self.refused:
+            modeladmin.message_user(request, words, messages.ERROR)
 
 
 @admin.register(Order)
@@ -52,9 +161,10 @@ class OrderAdmin(admin.ModelAdmin):
         "attention_note",
         "created",
     ]
-    list_filter = [NeedsAttention, "status", "service__fulfilment", "type", "service"]
-    search_fields = ["=id", "link", "account__user__username"]
+    list_filter = [NeedsAttention, "status", ProviderFilter, CustomerFilter, "service__fulfilment", "type", "service"]
+    search_fields = ["=id", "link", "=account__user__username"]
     list_select_related = ["account__user", "service"]
+    show_full_result_count = False  # a full COUNT(*) of a million orders on every page is not worth it
     editable = ["status", "remains", "start_count"]
     readonly_fields = [
         "account",
@@ -86,15 +196,24 @@ class OrderAdmin(admin.ModelAdmin):
         "due_at",
         "locked_until",
         "upstream",
+        "refills_of_order",
         "history",
     ]
     exclude = ["claim_token"]
-    actions = ["cancel_and_refund", "look_again", "resend_upstream"]
+    actions = [
+        "cancel_and_refund",
+        "mark_completed",
+        "mark_partial",
+        "set_counts",
+        "look_again",
+        "resend_upstream",
+    ]
 
+    @admin.display(description=_("history"))
     def history(self, obj):
         events = obj.events.select_related("user").order_by("id")[:500]
         return _table(
-            ["when", "who", "what", "status", "remains", "start count", "words", "refill"],
+            [gettext(h) for h in ("when", "who", "what", "status", "remains", "start count", "words", "refill")],
             [
                 [
                     e.created.strftime("%Y-%m-%d %H:%M:%S"),
@@ -110,10 +229,12 @@ class OrderAdmin(admin.ModelAdmin):
             ],
         )
 
+    @admin.display(description=_("upstream orders"))
     def upstream(self, obj):
         rows = obj.upstream_orders.select_related("provider").order_by("run")
         return _table(
-            ["run", "provider", "state", "upstream id", "status", "remains", "charge", "words", "sent"],
+            [gettext(h) for h in ("run", "provider", "state", "upstream id", "status", "remains", "charge", "words")]
+            + [gettext("sent")],
             [
                 [
                     u.run,
@@ -127,6 +248,22 @@ class OrderAdmin(admin.ModelAdmin):
                     u.submitted_at.strftime("%Y-%m-%d %H:%M:%S"),
                 ]
                 for u in rows
+            ],
+        )
+
+    @admin.display(description=_("refills"))
+    def refills_of_order(self, obj):
+        rows = obj.refills.order_by("id")
+        return _table(
+            [gettext(h) for h in ("refill", "status", "asked", "updated")],
+            [
+                [
+                    format_html('<a href="{}">#{}</a>', reverse("admin:orders_refill_change", args=[r.pk]), r.pk),
+                    r.status,
+                    r.created.strftime("%Y-%m-%d %H:%M:%S"),
+                    r.updated.strftime("%Y-%m-%d %H:%M:%S"),
+                ]
+                for r in rows
             ],
         )
 
@@ -155,51 +292,121 @@ class OrderAdmin(admin.ModelAdmin):
                 message="Set in the admin.",
             )
         except OrderError as e:
-            from smmpanel.orders.messages import message
-
-            messages.error(request, message(e))
+            messages.error(request, _words(e))
             return
-        messages.info(request, f"Order #{obj.pk} is now {Order.objects.get(pk=obj.pk).status}.")
+        messages.info(
+            request, gettext("Order #%(id)s is now %(status)s.") % {"id": obj.pk, "status": _status_of(obj.pk)}
+        )
 
-    @admin.action(description="Cancel and refund (what is left of the charge)")
-    def cancel_and_refund(self, request, queryset):
-        done = 0
-        for order in queryset:
-            if not order.is_final:
-                status = Status.PARTIAL if 0 < order.remains < order.total else Status.CANCELED
-                if order.is_subscription:
-                    status = Status.CANCELED
-                services.apply_status(
-                    order.pk,
-                    status,
-                    actor=Actor.ADMIN,
-                    user=request.user,
-                    message="Canceled and refunded in the admin.",
+    # --- actions: each order through smmpanel.orders.services, a final order left as it is ----------
+
+    def _apply(self, request, queryset, target, message: str, **changes) -> Tally:
+        """apply_status(order, target(order)) for each selected order, as this admin."""
+        tally = Tally()
+        for order in queryset.order_by("id"):
+            if order.is_final:
+                tally.final.append(order.pk)
+                continue
+            try:
+                after = services.apply_status(
+                    order.pk, target(order), actor=Actor.ADMIN, user=request.user, message=message, **changes
                 )
-                done += 1
-        messages.info(request, f"{done} order(s) canceled and refunded.")
+            except OrderError as e:
+                tally.refused.append(f"#{order.pk}: {_words(e)}")
+                continue
+            (tally.changed if after.status != order.status or changes else tally.final).append(order.pk)
+        return tally
 
-    @admin.action(description="Look again: clear 'needs attention' and let the worker continue")
+    @admin.action(description=_("Cancel and refund (what is left of the charge)"), permissions=["change"])
+    def cancel_and_refund(self, request, queryset):
+        def target(order):
+            if not order.is_subscription and 0 < order.remains < order.total:
+                return Status.PARTIAL  # part was delivered: refund the rest
+            return Status.CANCELED
+
+        before = {o.pk: o.refunded for o in queryset.only("id", "refunded")}
+        tally = self._apply(request, queryset, target, "Canceled and refunded in the admin.")
+        refunded = sum(
+            (o.refunded - before[o.pk] for o in Order.objects.filter(pk__in=tally.changed).only("id", "refunded")),
+            start=0,
+        )
+        tally.report(self, request, gettext("Canceled, %(amount)s USD refunded in all") % {"amount": f"{refunded:.5f}"})
+
+    @admin.action(description=_("Mark Completed"), permissions=["change"])
+    def mark_completed(self, request, queryset):
+        self._apply(request, queryset, lambda o: Status.COMPLETED, "Marked Completed in the admin.").report(
+            self, request, gettext("Completed")
+        )
+
+    @admin.action(description=_("Mark Partial (refund what remains)"), permissions=["change"])
+    def mark_partial(self, request, queryset):
+        self._apply(request, queryset, lambda o: Status.PARTIAL, "Marked Partial in the admin.").report(
+            self, request, gettext("Partial, what remains refunded")
+        )
+
+    @admin.action(description=_("Set status, start count, remains…"), permissions=["change"])
+    def set_counts(self, request, queryset):
+        """First a page asking the values, then each order through apply_status."""
+        form = CountsForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            data = form.cleaned_data
+            changes = {k: data[k] for k in ("start_count", "remains") if data[k] is not None}
+            tally = self._apply(request, queryset, lambda o: data["status"] or o.status, "Set in the admin.", **changes)
+            tally.report(self, request, gettext("Set"))
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Set status, start count, remains"),
+            "opts": self.model._meta,
+            "form": form,
+            "orders": queryset.select_related("service")[:100],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/orders/order/set_counts.html", context)
+
+    @admin.action(description=_("Look again: clear 'needs attention' and let the worker continue"))
     def look_again(self, request, queryset):
-        for order in queryset:
-            services.resume(order.pk, "Cleared in the admin.", user=request.user)
-        messages.info(request, f"{queryset.count()} order(s) handed back to the worker.")
+        tally = Tally()
+        for order in queryset.order_by("id"):
+            if order.is_final:
+                tally.final.append(order.pk)
+            else:
+                services.resume(order.pk, "Cleared in the admin.", user=request.user)
+                tally.changed.append(order.pk)
+        tally.report(self, request, gettext("Handed back to the worker"))
 
-    @admin.action(description="Resend to the provider (placing was ambiguous; you checked it was not placed)")
+    @admin.action(description=_("Resend to the provider (placing was ambiguous; you checked it was not placed)"))
     def resend_upstream(self, request, queryset):
         from smmpanel.providers import engine
 
-        done = sum(engine.resend(order.pk, user=request.user) for order in queryset)
-        messages.info(request, f"{done} order(s) will be sent to their provider again.")
+        tally = Tally()
+        for order in queryset.order_by("id"):
+            (tally.changed if engine.resend(order.pk, user=request.user) else tally.final).append(order.pk)
+        if tally.changed:
+            tally.report(self, request, gettext("Will be sent to their provider again"))
+        if tally.final:
+            ids = ", ".join(f"#{i}" for i in tally.final)
+            self.message_user(
+                request,
+                gettext("No ambiguous placing to resend, nothing sent: %(ids)s") % {"ids": ids},
+                messages.WARNING,
+            )
+
+
+def _status_of(order_id: int) -> str:
+    return Order.objects.filter(pk=order_id).values_list("status", flat=True).get()
 
 
 @admin.register(Refill)
 class RefillAdmin(admin.ModelAdmin):
     list_display = ["id", "order", "account", "status", "created", "updated"]
     list_filter = ["status"]
-    search_fields = ["=id", "=order__id", "account__user__username"]
+    search_fields = ["=id", "=order__id", "=account__user__username"]
+    list_select_related = ["order", "account__user"]
     readonly_fields = ["order", "account", "created", "updated", "due_at", "locked_until", "attempts"]
     exclude = ["claim_token"]
+    actions = ["mark_completed", "mark_rejected"]
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False
@@ -212,6 +419,58 @@ class RefillAdmin(admin.ModelAdmin):
             try:
                 services.apply_refill_status(obj.pk, obj.status, actor=Actor.ADMIN, user=request.user)
             except OrderError as e:
-                from smmpanel.orders.messages import message
+                messages.error(request, _words(e))
 
-                messages.error(request, message(e))
+    def _settle(self, request, queryset, status: str) -> None:
+        tally = Tally()
+        for refill in queryset.order_by("id"):
+            if refill.status not in Refill.OPEN:
+                tally.final.append(refill.pk)
+                continue
+            services.apply_refill_status(
+                refill.pk, status, actor=Actor.ADMIN, user=request.user, message="Set in the admin."
+            )
+            tally.changed.append(refill.pk)
+        if tally.changed:
+            ids = ", ".join(f"#{i}" for i in tally.changed)
+            self.message_user(request, f"{status}: {ids}", messages.SUCCESS)
+        if tally.final:
+            ids = ", ".join(f"#{i}" for i in tally.final)
+            self.message_user(
+                request, gettext("Already settled, nothing changed: %(ids)s") % {"ids": ids}, messages.WARNING
+            )
+
+    @admin.action(description=_("Mark Completed"), permissions=["change"])
+    def mark_completed(self, request, queryset):
+        self._settle(request, queryset, Refill.Status.COMPLETED)
+
+    @admin.action(description=_("Mark Rejected"), permissions=["change"])
+    def mark_rejected(self, request, queryset):
+        self._settle(request, queryset, Refill.Status.REJECTED)
+
+
+@admin.register(OrderEvent)
+class OrderEventAdmin(admin.ModelAdmin):
+    """Every change of every order, newest first: read-only history."""
+
+    list_display = ["id", "created", "order_link", "actor", "user", "action", "old_status", "new_status", "message"]
+    list_filter = ["actor", "action"]
+    search_fields = ["=order__id"]
+    list_select_related = ["user"]
+    show_full_result_count = False
+    ordering = ["-id"]
+
+    @admin.display(description=_("order"), ordering="order_id")
+    def order_link(self, event):
+        return format_html(
+            '<a href="{}">#{}</a>', reverse("admin:orders_order_change", args=[event.order_id]), event.order_id
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
