@@ -94,20 +94,30 @@ def place_order(page: Page, category: str, service_id: int, fields: dict[str, st
     return int(found[1])
 
 
+def order_row(page: Page, order_id: int):
+    """The orders page's row of one order (the row whose ID link is that order's)."""
+    return page.locator("table.orders tbody tr").filter(has=page.get_by_role("link", name=str(order_id), exact=True))
+
+
 def order_status(page: Page, order_id: int) -> str:
-    """The order's status as its own page shows it."""
-    page.goto(f"/orders/{order_id}/")
-    return page.locator("[data-status]").first.get_attribute("data-status") or ""
+    """The order's status as the orders page shows it, found by the page's search."""
+    page.goto("/orders/")
+    page.get_by_role("searchbox").fill(str(order_id))
+    page.get_by_role("button", name="Search").click()
+    row = order_row(page, order_id)
+    expect(row).to_have_count(1)
+    return row.locator(".badge").inner_text().strip()
 
 
 def wait_for_status(page: Page, order_id: int, *wanted: str, timeout: float = 90) -> str:
-    """Reload the order's page until its status is one of `wanted` (the worker moves it meanwhile)."""
+    """Look the order up on the orders page until its status is one of `wanted` (the worker moves it meanwhile)."""
     deadline = time.monotonic() + timeout
     seen = []
     while True:
         status = order_status(page, order_id)
         if status in wanted:
             return status
-        seen.append(status)
+        if not seen or seen[-1] != status:
+            seen.append(status)
         assert time.monotonic() < deadline, f"order #{order_id} never became {wanted}; statuses seen: {seen}"
         time.sleep(1)
