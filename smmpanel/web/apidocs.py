@@ -361,7 +361,7 @@ def python(url: str, action: str, fields: dict) -> str:
         use = "for service in panel.services():\n        print(service.service, service.name, service.rate)"
     else:
         use = "balance = panel.balance()\n    print(balance.amount, balance.currency)"
-    return f'from smmpanel.client import Client\n\nwith Client({url!r}, "{KEY_PLACEHOLDER}") as panel:\n    {use}'
+    return f"from smmpanel.client import Client\n\nwith Client({url!r}, {KEY_PLACEHOLDER!r}) as panel:\n    {use}"
 
 
 def _php_string(value) -> str:
