@@ -150,6 +150,17 @@ class Order(Claimable):
             models.Index(fields=["due_at"], condition=Q(due_at__isnull=False), name="order_due"),
             models.Index(fields=["id"], condition=Q(needs_attention=True), name="order_needs_attention"),
             models.Index(fields=["parent"], condition=Q(parent__isnull=False), name="order_children"),
+            # The customer's orders page (smmpanel.orders.selectors, "web: orders pages"): a status tab
+            # pages by keyset on id; a link search is a prefix range (pattern ops: LIKE 'x%' on PostgreSQL);
+            # the drip-feed and subscription lists are partial (few rows, little cost to an `add`).
+            models.Index(fields=["account", "status", "-id"], name="order_account_status"),
+            models.Index(
+                fields=["account", "link"], name="order_account_link", opclasses=["int8_ops", "varchar_pattern_ops"]
+            ),
+            models.Index(fields=["account", "-id"], condition=Q(runs__isnull=False), name="order_account_dripfeed"),
+            models.Index(
+                fields=["account", "-id"], condition=Q(type="Subscriptions"), name="order_account_subscriptions"
+            ),
             # The owner's dashboard sums the last 30 days by day and status (smmpanel/dashboard/stats.py):
             # with the summed columns in the index, PostgreSQL answers from the index alone.
             models.Index(fields=["created", "status", "paid_by_parent", "charge", "refunded"], name="order_created"),
