@@ -246,6 +246,13 @@ def dripfeed_runs(order: Order) -> list[Run]:
     return runs
 
 
+def runs_done(order: Order) -> int:
+    """How many of a drip-feed order's runs were delivered in full (the lists show this, not every run)."""
+    if not order.runs or not order.quantity:
+        return 0
+    return min(order.runs, max(0, order.total - order.remains) // order.quantity)
+
+
 def subscription_posts(order: Order, limit: int = 100) -> list[Order]:
     """A subscription's orders, one per post, newest first (the latest `limit`)."""
     return list(order.children.select_related("service").order_by("-id")[:limit])

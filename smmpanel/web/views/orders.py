@@ -157,7 +157,7 @@ def refill_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def dripfeed_list(request: HttpRequest) -> HttpResponse:
     page = _page(request, selectors.dripfeed_orders(account_id_of(request)))
-    rows = [(order, paid, selectors.dripfeed_runs(order)) for order, paid in _with_paid(page)]
+    rows = [(order, paid, selectors.runs_done(order)) for order, paid in _with_paid(page)]
     return render(request, "web/orders/dripfeed.html", {"page": page, "rows": rows, "keep": {}})
 
 
