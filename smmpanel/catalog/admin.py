@@ -173,7 +173,8 @@ class ServiceAdmin(admin.ModelAdmin):
         if form.is_valid():
             percent = form.cleaned_data["percent"]
             with transaction.atomic():
-                services = list(queryset.select_for_update())
+                # Locked as plain rows (the list's joins would put provider rows on the nullable side).
+                services = list(Service.objects.select_for_update().filter(pk__in=queryset.values("pk")))
                 for service in services:
                     service.rate = changed_rate(service.rate, percent)
                 Service.objects.bulk_update(services, ["rate"])
@@ -181,7 +182,7 @@ class ServiceAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 ngettext("%(n)d rate changed by %(percent)s%%.", "%(n)d rates changed by %(percent)s%%.", len(services))
-                % {"n": len(services), "percent": percent.normalize()},
+                % {"n": len(services), "percent": f"{percent.normalize():f}"},
                 messages.SUCCESS,
             )
             return None  # back to the list

@@ -11,6 +11,8 @@ name few rows (needs attention has its own partial index, a customer is an
 indexed account), related rows read in the same query.
 """
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -324,12 +326,10 @@ class OrderAdmin(admin.ModelAdmin):
                 return Status.PARTIAL  # part was delivered: refund the rest
             return Status.CANCELED
 
-        before = {o.pk: o.refunded for o in queryset.only("id", "refunded")}
+        before = dict(queryset.values_list("id", "refunded"))
         tally = self._apply(request, queryset, target, "Canceled and refunded in the admin.")
-        refunded = sum(
-            (o.refunded - before[o.pk] for o in Order.objects.filter(pk__in=tally.changed).only("id", "refunded")),
-            start=0,
-        )
+        after = Order.objects.filter(pk__in=tally.changed).values_list("id", "refunded")
+        refunded = sum((paid_back - before[pk] for pk, paid_back in after), start=Decimal(0))
         tally.report(self, request, gettext("Canceled, %(amount)s USD refunded in all") % {"amount": f"{refunded:.5f}"})
 
     @admin.action(description=_("Mark Completed"), permissions=["change"])

@@ -1,0 +1,158 @@
+"""The owner's dashboard on the admin index: revenue, provider cost and profit by period, orders per day and status."""
+
+import json
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.utils import timezone
+
+from smmpanel.dashboard import stats
+from smmpanel.orders import services
+from smmpanel.orders.models import Order, Status
+from smmpanel.orders.validation import validate_order
+from smmpanel.providers.models import Provider, UpstreamOrder
+
+from .conftest import ORDER_EXAMPLES, new_link
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    cache.clear()  # the dashboard caches its sums for a minute; each test starts without
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def owner_client(client, db):
+    owner = get_user_model().objects.create_superuser("owner", "owner@example.com", "pw-owner-1")
+    client.force_login(owner)
+    return client
+
+
+def days_ago(n: int) -> datetime:
+    """Noon, local time, n days ago: safely inside that day whatever the hour of the test."""
+    day = timezone.localdate() - timedelta(days=n)
+    return datetime(day.year, day.month, day.day, 12, tzinfo=timezone.get_current_timezone())
+
+
+@pytest.fixture
+def panel(customer, service):
+    """A small panel whose figures are known (see each order's comment)."""
+    cust = customer("100")
+    svc = service(rate="2", fulfilment="manual", cancel=True)
+
+    def order(quantity: int, ago: int) -> Order:
+        placed = services.place_order(
+            cust.account.pk, validate_order(svc, {"link": new_link(), "quantity": str(quantity)})
+        )
+        Order.objects.filter(pk=placed.pk).update(created=days_ago(ago))
+        return placed
+
+    completed = order(1000, 0)  # today: 2.00, kept
+    services.apply_status(completed.pk, Status.COMPLETED, actor="admin")
+    canceled = order(1000, 0)  # today: 2.00, refunded whole: 0
+    services.apply_status(canceled.pk, Status.CANCELED, actor="admin")
+    partial = order(2000, 3)  # 3 days ago: 4.00, 500 of 2000 undelivered: 1.00 back, 3.00 kept
+    services.apply_status(partial.pk, Status.PARTIAL, remains=500, actor="admin")
+    pending = order(1000, 10)  # 10 days ago: 2.00
+    services.flag_attention(pending.pk, "Look at me")
+    order(1000, 40)  # 40 days ago: outside every period
+
+    # A prepaid subscription today: 1.40 paid once; its post's order (0.15) was paid through it, not again.
+    sub_fields, sub_params, *_ = ORDER_EXAMPLES["Subscriptions"]
+    sub_service = service(type="Subscriptions", fulfilment="manual", **sub_fields)
+    sub = services.place_order(cust.account.pk, validate_order(sub_service, sub_params))
+    services.add_post_order(sub.pk, number=1, old=False, link=new_link(), quantity=150)
+
+    # A provider charging in its own currency (0.5 USD each): 1.20 → 0.60 USD today, 2.00 → 1.00 USD 3 days ago.
+    provider = Provider.objects.create(
+        name="Upstream Z",
+        api_url="https://z.test/api/v2",
+        api_key="k" * 32,
+        currency="EUR",
+        currency_rate=Decimal("0.5"),
+        balance=Decimal("12.34"),
+    )
+    for placed, charge in ((completed, "1.2"), (partial, "2"), (canceled, None)):  # None: not priced yet
+        UpstreamOrder.objects.create(
+            order=placed,
+            provider=provider,
+            state="placed",
+            submitted_at=timezone.now(),
+            charge=None if charge is None else Decimal(charge),
+        )
+    return cust
+
+
+def test_the_figures_of_each_period(panel):
+    figures = stats.compute()
+    assert [(p.days, p.orders, p.revenue, p.cost, p.profit) for p in figures.periods] == [
+        (1, 4, Decimal("3.40000"), Decimal("0.60000"), Decimal("2.80000")),
+        (7, 5, Decimal("6.40000"), Decimal("1.60000"), Decimal("4.80000")),
+        (30, 6, Decimal("8.40000"), Decimal("1.60000"), Decimal("6.80000")),
+    ]
+
+
+def test_orders_per_day_cover_30_days_oldest_first(panel):
+    days = stats.compute().days
+    assert len(days) == 30
+    assert days[-1].day == timezone.localdate()
+    assert [(d.orders, d.revenue) for d in days if d.orders] == [
+        (1, Decimal("2.00000")),  # 10 days ago
+        (1, Decimal("3.00000")),  # 3 days ago
+        (4, Decimal("3.40000")),  # today
+    ]
+
+
+def test_orders_by_status_of_the_last_30_days(panel):
+    assert stats.compute().by_status == [
+        ("Pending", 2),  # 10 days ago, and the subscription's post
+        ("Completed", 1),
+        ("Partial", 1),
+        ("Canceled", 1),
+        ("Active", 1),
+    ]
+
+
+def test_the_dashboard_page_shows_the_figures_the_chart_and_the_providers(owner_client, panel):
+    page = owner_client.get("/admin/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    for text in ("3.40 USD", "2.80 USD", "6.40 USD", "6.80 USD", "Upstream Z", "12.34 EUR", "1 order"):
+        assert text in body, text
+    assert "/admin/orders/order/?attention=yes" in body
+    data = re.search(r'<script id="dashboard-chart-data" type="application/json">(.*?)</script>', body, re.S)
+    chart = json.loads(data.group(1))
+    assert len(chart["labels"]) == len(chart["orders"]) == 30
+    assert chart["orders"][-1] == 4 and chart["orders"][-4] == 1
+    # The chart's library is the panel's own file, not a CDN's.
+    assert '<script src="/static/dashboard/vendor/chart.umd.min.js" defer></script>' in body
+    assert "cdn" not in body.lower()
+
+
+def test_the_chart_library_is_served_by_the_panel(owner_client):
+    response = owner_client.get("/static/dashboard/vendor/chart.umd.min.js")
+    assert response.status_code == 200
+    assert b"Chart.js v4" in b"".join(response.streaming_content)[:500]
+
+
+def test_the_sums_are_cached_for_a_minute_but_attention_is_fresh(owner_client, panel, service):
+    owner_client.get("/admin/")
+    order = Order.objects.get(needs_attention=True)
+    services.apply_status(order.pk, Status.CANCELED, actor="admin")  # 2.00 refunded now
+    body = owner_client.get("/admin/").content.decode()
+    assert "8.40 USD" in body  # the 30 days' revenue as it was a moment ago
+    assert "0 orders" in body  # the canceled order no longer needs attention
+    cache.clear()
+    assert "6.40 USD" in owner_client.get("/admin/").content.decode()
+
+
+def test_a_customer_does_not_see_the_dashboard(client, customer):
+    cust = customer("1")
+    client.force_login(cust.user)
+    response = client.get("/admin/")
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
