@@ -197,6 +197,9 @@ def parse_args(argv=None):
     p.add_argument("--customers", type=int, default=3000, help="other customers (default 3,000)")
     p.add_argument("--days", type=int, default=90, help="days the orders are spread over (default 90)")
     p.add_argument("--seed", type=int, default=8)
+    p.add_argument(
+        "--code", type=Path, default=ROOT, help="where smmpanel/ is taken from (bench/web.py: a snapshot of HEAD)"
+    )
     return p.parse_args(argv)
 
 
@@ -742,9 +745,9 @@ def main(argv=None) -> int:
     admin_sql(args, f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
     admin_sql(args, f'CREATE DATABASE "{args.db}"')
     env = django_env(args)
-    subprocess.run([PY, "-m", "smmpanel", "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True)
+    subprocess.run([PY, "-m", "smmpanel", "migrate", "--noinput", "-v", "0"], env=env, cwd=args.code, check=True)
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(args.code))
     import django
 
     django.setup()
