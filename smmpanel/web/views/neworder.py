@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from smmpanel.accounts.models import Account
 from smmpanel.catalog.models import Service
+from smmpanel.ledger.money import format_rate
 from smmpanel.orders import selectors
 from smmpanel.orders.messages import localized
 from smmpanel.orders.services import parse_id
@@ -47,6 +48,8 @@ class Choice:
         if self.category is None and self.categories:
             self.category = self.categories[0]
         self.services = [s for s in self.catalog if self.category is not None and s.category_id == self.category.pk]
+        for s in self.services:
+            s.shown_rate = format_rate(s.rate)  # type: ignore[attr-defined]  # as the API shows it: "0.75", "8"
         if self.service is None and self.services:
             self.service = self.services[0]
 
