@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from smmpanel.client import ApiError, Client
 from tests.browser.customer import exactly
@@ -28,17 +28,20 @@ DEMO_SEED = (
     "services = seed_catalog(); logins = seed_people();"
     "print(json.dumps({'key': logins.api_key, 'services': {s.name: s.pk for s in services}}))"
 )
-# Spread the orders over the last 30 days, as a panel in use has them (the dashboard's chart
-# counts orders by the day they were placed). Only this throwaway database is touched.
+# Spread the finished orders over the last 30 days, older ids earlier, as a panel in use has them
+# (the dashboard's chart counts orders by the day they were placed; a subscription's posts stay
+# with it, today). Only this throwaway database is touched.
 SPREAD_OVER_DAYS = (
     "import json, random; from datetime import timedelta; from django.utils import timezone;"
     "from smmpanel.orders.models import Order;"
-    "rng = random.Random(8); now = timezone.now(); moved = 0\n"
-    "for order in Order.objects.filter(status__in=['Completed', 'Partial', 'Canceled']):\n"
-    "    days = rng.choice([0, 1, 2, 3, 5, 6, 8, 9, 12, 14, 17, 20, 23, 26, 29])\n"
-    "    Order.objects.filter(pk=order.pk).update(created=now - timedelta(days=days, minutes=rng.randint(0, 600)))\n"
-    "    moved += 1\n"
-    "print(json.dumps({'moved': moved}))"
+    "rng = random.Random(8); now = timezone.now();"
+    "ids = list(Order.objects.filter(status__in=['Completed', 'Partial'], parent__isnull=True)"
+    ".order_by('id').values_list('id', flat=True))\n"
+    "for n, pk in enumerate(ids):\n"
+    "    days = 29 * (len(ids) - n) / len(ids)\n"
+    "    ago = timedelta(days=days, hours=rng.uniform(0, 20))\n"
+    "    Order.objects.filter(pk=pk).update(created=now - ago)\n"
+    "print(json.dumps({'moved': len(ids)}))"
 )
 
 
@@ -98,7 +101,7 @@ def choose_a_service(page, service_id: int) -> None:
     page.get_by_label("Service").select_option(str(service_id))
     page.get_by_label("Link").fill("https://instagram.com/demo.brand")
     page.get_by_label("Quantity").fill("2500")
-    page.wait_for_load_state("networkidle")
+    expect(page.locator("#charge")).to_contain_text("USD")  # the live charge, once it has answered
 
 
 def shoot(browser, panel: LivePanel, out: Path) -> list[Path]:
