@@ -207,3 +207,11 @@ def test_every_type_s_python_example_places_its_order_through_a_running_panel(li
         assert out.returncode == 0, (spec.name, out.stderr[-2000:])
         order = int(out.stdout.strip())
         assert cust.orders().get(pk=order).service_id == svc.pk
+
+
+@pytest.mark.django_db
+def test_the_docs_list_the_api_s_refusals_in_its_exact_words(client):
+    body = client.get("/api/docs/").content.decode()
+    for text in ("Invalid API key", "Not enough funds on balance", "Quantity less than minimal N", "Bad link"):
+        assert f"<code>{text}</code>" in body
+    assert "You have active order with this link. Please wait until order being completed." in body

@@ -70,3 +70,12 @@ def test_the_catalog_shows_the_same_services_to_a_signed_in_customer(client, cus
     svc = service(name="Shared service")
     client.force_login(customer().user)
     assert shown_ids(client.get("/services/")) == [svc.pk]
+
+
+def test_a_package_service_s_rate_reads_per_package(client, service):
+    package = service(type="Package", name="Starter pack", rate="5.5", min=1, max=1)
+    per_thousand = service(name="Plain likes", rate="0.5")
+    body = client.get("/services/").content.decode()
+    row = body[body.index(f'id="service-{package.pk}"') :].split("</tr>")[0]
+    assert '5.50 USD <span class="muted">per package</span>' in row
+    assert "per package" not in body[body.index(f'id="service-{per_thousand.pk}"') :].split("</tr>")[0]

@@ -12,6 +12,7 @@ Nothing here knows a customer: the page shows YOUR_API_KEY, never a real key.
 """
 
 import json
+import re
 import shlex
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -22,6 +23,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from smmpanel.catalog import order_types as ot
+from smmpanel.orders.messages import MESSAGES
 
 KEY_PLACEHOLDER = "YOUR_API_KEY"
 
@@ -206,6 +208,15 @@ SERVICES_ANSWER = [
     },
 ]
 STATUS_ANSWER = {"charge": "0.27819", "start_count": "3572", "status": "Partial", "remains": "157", "currency": "USD"}
+SUBSCRIPTION_STATUS_ANSWER = {
+    "charge": "1.40000",
+    "start_count": "0",
+    "status": "Active",
+    "remains": "0",
+    "currency": "USD",
+    "posts": "2",
+    "orders": [23502, 23503],
+}
 ORDERS = Param("orders", _("Order IDs (separated by a comma, up to 100 IDs)"))
 SINGLE, MULTI = _("One"), _("Several")
 
@@ -401,6 +412,25 @@ def answer_json(answer) -> str:
     return json.dumps(answer, indent=2, ensure_ascii=False)
 
 
+# --- the errors -------------------------------------------------------------------------------------
+
+# Refusals a customer of the API never meets (the owner's admin actions), and a duplicate wording.
+NOT_API_ERRORS = {"bad_transition", "missing"}
+NUMBER_VALUES = {"minimum", "maximum", "days", "maximum_runs", "maximum_interval"}
+
+
+def errors() -> list[str]:
+    """Every refusal the API may answer, in its exact words (smmpanel.orders.messages), values as N or …."""
+    texts = []
+    for code, text in MESSAGES.items():
+        if code in NOT_API_ERRORS:
+            continue
+        shown = re.sub(r"\{(\w+)\}", lambda m: "N" if m.group(1) in NUMBER_VALUES else "…", text)
+        if shown not in texts:
+            texts.append(shown)
+    return texts
+
+
 # --- the page -----------------------------------------------------------------------------------------
 
 
@@ -430,4 +460,11 @@ def page(url: str, today: date | None = None) -> dict:
                 code=code(url, "add", fields),
             )
         )
-    return {"url": url, "actions": actions, "types": types, "add_answer": answer_json({"order": 23501})}
+    return {
+        "url": url,
+        "actions": actions,
+        "types": types,
+        "add_answer": answer_json({"order": 23501}),
+        "errors": errors(),
+        "subscription_answer": answer_json(SUBSCRIPTION_STATUS_ANSWER),
+    }

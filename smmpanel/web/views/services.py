@@ -9,14 +9,15 @@ from itertools import groupby
 from django.db.models import Q
 from django.shortcuts import render
 
-from smmpanel.catalog.models import Service
+from smmpanel.catalog import order_types
 from smmpanel.ledger.money import format_rate
+from smmpanel.orders import selectors
 
 MAX_QUERY = 100
 
 
 def _matching(query: str):
-    services = Service.objects.filter(active=True, category__isnull=False).select_related("category")
+    services = selectors.active_services()  # the catalog as the API's `services` sees it
     if query:
         match = Q(name__icontains=query) | Q(category__name__icontains=query)
         if query.isascii() and query.isdigit() and len(query) < 19:  # a service id (and no bigint overflow)
@@ -31,6 +32,7 @@ def catalog(request):
     services = list(_matching(query))
     for service in services:
         service.rate_text = format_rate(service.rate)  # as the API shows it: "0.90", "8"
+        service.per_package = service.order_type.charge == order_types.ONCE
     groups = [(category, list(items)) for category, items in groupby(services, key=lambda s: s.category)]
     context = {"query": query, "groups": groups, "count": len(services)}
     template = "web/services_list.html" if request.htmx else "web/services.html"
