@@ -156,6 +156,20 @@ def test_an_order_page_shows_its_details_and_history(shopper, client, service):
     history = re.search(r'<ol class="history">(.*?)</ol>', page, re.S)[1]
     assert "Pending → In progress" in history and "In progress → Completed" in history
     assert "secret words" not in page  # the provider's words are the owner's, not the customer's
+    listing = client.get(ORDERS).content.decode()
+    assert "https://x.com/&lt;script&gt;alert(1)&lt;/script&gt;" in listing and "<script>alert" not in listing
+
+
+def test_the_history_shows_statuses_and_requests_not_the_panels_own_steps(shopper, client, service):
+    o = order(shopper, service(rate="1", cancel=True))
+    services.flag_attention(o.pk, "provider timed out")
+    services.resume(o.pk, "checked by hand")
+    services.request_cancel(shopper.account.pk, o.pk, actor=Actor.WEB)
+    services.apply_status(o.pk, Status.CANCELED)
+    page = client.get(reverse("web:order", args=[o.pk])).content.decode()
+    history = re.search(r'<ol class="history">(.*?)</ol>', page, re.S)[1]
+    steps = [" ".join(re.sub(r"<[^>]+>", "", item).split()) for item in re.findall(r"</time>(.*?)</li>", history, re.S)]
+    assert steps == ["Placed", "Cancel requested", "Pending → Canceled (remains 10)"]
 
 
 def test_cancel_shows_only_where_allowed_and_asks_for_the_cancel(shopper, client, service):

@@ -258,9 +258,15 @@ def subscription_posts(order: Order, limit: int = 100) -> list[Order]:
     return list(order.children.select_related("service").order_by("-id")[:limit])
 
 
+# What of an order's history its customer sees: its statuses and their own requests. Steps
+# between the panel and its providers (placed upstream, needs attention, resumed …) are the owner's.
+CUSTOMER_EVENTS = ("status", "cancel requested", "refill requested", "refill status")
+
+
 def order_history(order: Order) -> QuerySet:
-    """The changes of an order (and of its refills), oldest first."""
-    return order.events.only("id", "created", "actor", "action", "old_status", "new_status", "remains", "refill_id")
+    """The changes of an order (and of its refills) its customer sees, oldest first."""
+    shown = ("id", "created", "actor", "action", "old_status", "new_status", "remains", "refill_id")
+    return order.events.filter(action__in=CUSTOMER_EVENTS).only(*shown)
 
 
 def possible_actions(order: Order, now: datetime) -> dict[str, bool]:
