@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -141,3 +142,14 @@ def test_a_memo_with_markup_is_shown_as_text(client, customer):
     body = client.get("/funds/").content.decode()
     assert "<img src=x" not in body
     assert "&lt;img src=x onerror=alert(1)&gt;" in body
+
+
+def test_the_csv_gives_times_in_the_customer_s_time_zone(client, customer):
+    cust = customer("3")
+    entry = LedgerEntry.objects.get(account=cust.account)
+    LedgerEntry.objects.filter(pk=entry.pk).update(created=datetime(2026, 3, 1, 23, 15, tzinfo=UTC))
+    client.force_login(cust.user)
+    client.post("/settings/", {"email": "c@example.com", "time_zone": "Asia/Tokyo"})
+    response = client.get("/funds/ledger.csv")
+    assert csv_rows(response)[0]["time"] == "2026-03-02T08:15:00+09:00"
+    assert 'filename="ledger-' in response["Content-Disposition"]
