@@ -55,6 +55,10 @@ def test_a_live_search_answers_with_the_list_alone(client, service):
     assert body.lstrip().startswith('<div id="catalog">')
     assert "<html" not in body
     assert shown_ids(response) == [a.pk]
+    assert "HX-Request" in response["Vary"]
+    # Going back to a search htmx no longer holds: the whole page.
+    restored = client.get("/services/", {"q": "insta"}, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in restored.content.decode()
 
 
 def test_service_names_descriptions_and_the_search_are_shown_as_text(client, service):

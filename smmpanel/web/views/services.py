@@ -8,6 +8,7 @@ from itertools import groupby
 
 from django.db.models import Q
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 
 from smmpanel.catalog import order_types
 from smmpanel.ledger.money import format_rate
@@ -35,5 +36,8 @@ def catalog(request):
         service.per_package = service.order_type.charge == order_types.ONCE
     groups = [(category, list(items)) for category, items in groupby(services, key=lambda s: s.category)]
     context = {"query": query, "groups": groups, "count": len(services)}
-    template = "web/services_list.html" if request.htmx else "web/services.html"
-    return render(request, template, context)
+    # htmx asks for the list alone, except when restoring a page from its history (it wants it whole).
+    partial = bool(request.htmx) and not request.htmx.history_restore_request
+    response = render(request, "web/services_list.html" if partial else "web/services.html", context)
+    patch_vary_headers(response, ["HX-Request"])  # a cache must not answer a page with the list alone
+    return response
