@@ -234,3 +234,92 @@ def test_typed_text_is_escaped_when_the_form_comes_back(shopper, client, service
     ).content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+# --- a double click, for real: two requests at once against a real server ----------------------------------
+
+RACE_SETUP = """
+import json
+from decimal import Decimal
+from django.contrib.auth import get_user_model
+from smmpanel.accounts.models import Account
+from smmpanel.catalog.models import Category, Service
+from smmpanel.ledger.services import deposit
+
+user = get_user_model().objects.create_user("clicker", password="click-click-42")
+account = Account.objects.create(user=user)
+deposit(account, Decimal("10"))
+service = Service.objects.create(name="Race", category=Category.objects.create(name="Race"), type="Default",
+                                 rate=Decimal("1"), min=10, max=10000)
+print(json.dumps({"service": service.pk, "account": account.pk}))
+"""
+
+RACE_INSPECT = """
+import json
+from smmpanel.accounts.models import Account
+from smmpanel.orders.models import Order
+pk = ACCOUNT
+print(json.dumps({"orders": Order.objects.filter(account_id=pk).count(),
+                  "balance": str(Account.objects.get(pk=pk).balance)}))
+"""
+
+
+def _signed_in(base: str):
+    import httpx
+
+    client = httpx.Client(base_url=base, timeout=60)
+    client.get("/login/")
+    token = client.cookies["csrftoken"]
+    answer = client.post(
+        "/login/", data={"username": "clicker", "password": "click-click-42", "csrfmiddlewaretoken": token}
+    )
+    assert answer.status_code == 302, answer.text[:500]
+    return client
+
+
+def _clicks(base: str, fields: dict, times: int) -> list:
+    """`times` clients signed in as one customer send the same form at the same moment; their answers."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = [_signed_in(base) for _ in range(times)]
+    barrier = threading.Barrier(times)
+
+    def one(client):
+        data = {**fields, "csrfmiddlewaretoken": client.cookies["csrftoken"]}
+        barrier.wait()
+        return client.post("/order/", data=data)
+
+    try:
+        with ThreadPoolExecutor(times) as pool:
+            return list(pool.map(one, clients))
+    finally:
+        for client in clients:
+            client.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def click_database(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/clicks.sqlite3"
+    return request.getfixturevalue("throwaway_postgres_db")
+
+
+def test_two_clicks_at_once_on_one_form_place_one_order_and_both_see_it(panel_server, click_database):
+    server = panel_server(click_database, workers=2, threads=4)
+    world = server.python(RACE_SETUP)
+    base = server.url.removesuffix("/api/v2")
+    fields = {"service": str(world["service"]), "quantity": "100"}
+
+    # The control: two forms (no shared token) for one link. One order; the other
+    # click is told that the link has an active order, and sees no order of its own.
+    control = _clicks(base, {**fields, "link": "https://example.com/control"}, 2)
+    assert sorted(r.status_code for r in control) == [200, 302]
+    assert "You have active order with this link" in next(r.text for r in control if r.status_code == 200)
+
+    # One form clicked twice: one order, and both clicks land on its page.
+    same = _clicks(base, {**fields, "link": "https://example.com/clicked", "token": "one-form"}, 2)
+    assert [r.status_code for r in same] == [302, 302], [r.text[:300] for r in same]
+    assert same[0].headers["location"] == same[1].headers["location"]
+    state = server.python(RACE_INSPECT.replace("ACCOUNT", str(world["account"])))
+    assert state == {"orders": 2, "balance": "9.80000"}
