@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from smmpanel.orders.models import Order, Status
+from tests.conftest import ORDER_EXAMPLES
 
 pytestmark = pytest.mark.django_db
 
@@ -323,3 +324,14 @@ def test_two_clicks_at_once_on_one_form_place_one_order_and_both_see_it(panel_se
     assert same[0].headers["location"] == same[1].headers["location"]
     state = server.python(RACE_INSPECT.replace("ACCOUNT", str(world["account"])))
     assert state == {"orders": 2, "balance": "9.80000"}
+
+
+@pytest.mark.parametrize("type_name", list(ORDER_EXAMPLES))
+def test_every_order_type_is_placed_through_its_own_fields_as_the_api_would(shopper, client, service, type_name):
+    service_fields, request_fields, quantity, charge, params = ORDER_EXAMPLES[type_name]
+    svc = service(type_name, **service_fields)
+    page = client.get(NEW, {"service": svc.pk}).content.decode()
+    shown = set(re.findall(r'<div class="field[^"]*" id="field-(\w+)">', page))
+    assert shown == set(request_fields) | ({"posts", "old_posts", "expiry"} if type_name == "Subscriptions" else set())
+    order = placed(client.post(NEW, {"service": svc.pk, **request_fields}))
+    assert (order.type, order.quantity, str(order.charge), order.params) == (type_name, quantity, charge, params)
