@@ -19,8 +19,20 @@ from smmpanel.web import apidocs
 REPO = Path(__file__).resolve().parent.parent
 
 
-def new_key(client, confirm=True):
-    return client.post("/api/key/new/", {"confirm": "on"} if confirm else {})
+def form_token(client) -> str:
+    """The one-time token of the "Generate new key" form the API page serves now."""
+    return re.search(r'name="once" value="([^"]+)"', client.get("/api/").content.decode()).group(1)
+
+
+def new_key(client, confirm=True, once=None):
+    data = {"once": once or form_token(client)}
+    if confirm:
+        data["confirm"] = "on"
+    return client.post("/api/key/new/", data)
+
+
+def key_in(response) -> str:
+    return re.search(r'<code id="new-key">([A-Za-z0-9]+)</code>', response.content.decode()).group(1)
 
 
 # --- the key ---------------------------------------------------------------------------------------------
@@ -50,7 +62,7 @@ def test_a_new_key_needs_the_confirmation_and_is_shown_in_full_once(client, cust
     made = new_key(client)
     assert made.status_code == 200
     assert "no-store" in made["Cache-Control"]
-    key = re.search(r'<code id="new-key">([A-Za-z0-9]+)</code>', made.content.decode()).group(1)
+    key = key_in(made)
     assert len(key) == 40 and key != cust.key
     assert 'id="copy-key"' in made.content.decode()
     # The new key works, the old one no longer does.
@@ -66,9 +78,28 @@ def test_a_new_key_needs_the_confirmation_and_is_shown_in_full_once(client, cust
 
 
 @pytest.mark.django_db
+def test_sending_the_same_form_again_keeps_the_key_just_shown(client, customer, api):
+    cust = customer()
+    client.force_login(cust.user)
+    once = form_token(client)
+    key = key_in(new_key(client, once=once))
+    # A reload of that answer sends the same POST again: nothing changes, no key is shown.
+    again = new_key(client, once=once)
+    assert again.status_code == 302 and again["Location"] == "/api/"
+    assert api(key, "balance")["currency"] == "USD"
+    page = client.get("/api/").content.decode()
+    assert "your key was not changed" in page
+    assert key not in page and f"{key[:6]}…" in page
+    # A forged or missing token changes nothing either.
+    assert new_key(client, once="forged").status_code == 302
+    assert client.post("/api/key/new/", {"confirm": "on"}).status_code == 302
+    assert api(key, "balance")["currency"] == "USD"
+
+
+@pytest.mark.django_db
 def test_a_new_key_is_made_only_by_a_post_from_the_signed_in_customer(client, customer):
     cust = customer()
-    assert new_key(client)["Location"].startswith("/login/")
+    assert new_key(client, once="x")["Location"].startswith("/login/")
     client.force_login(cust.user)
     assert client.get("/api/key/new/").status_code == 405
     account = Account.objects.get(pk=cust.account.pk)
@@ -94,8 +125,7 @@ def test_a_customer_who_signed_up_has_no_key_until_making_one(client):
     )
     page = client.get("/api/").content.decode()
     assert "You have no API key yet." in page
-    made = new_key(client).content.decode()
-    key = re.search(r'<code id="new-key">([A-Za-z0-9]+)</code>', made).group(1)
+    key = key_in(new_key(client))
     assert Account.for_key(key).user.username == "zoe"
 
 

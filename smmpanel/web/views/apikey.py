@@ -3,11 +3,20 @@
 Only the key's SHA-256 digest and first characters are stored (Account.regenerate_api_key),
 so the full key exists in one place only: the answer to the POST that made it. That
 answer is marked no-store and the key is never put in the session, a message or a
-URL, so reloading or going back to the API page shows the first characters only.
+URL, so going back to the API page shows the first characters only.
+
+Reloading that answer would send the POST again and silently replace the key just
+copied; so each form the API page serves carries a one-time token (kept in the
+session, it is no secret of the key's), and a form sent a second time changes
+nothing and leads back to the API page.
 """
 
+import secrets
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -15,17 +24,24 @@ from smmpanel.accounts.services import account_for
 from smmpanel.web import apidocs
 from smmpanel.web.forms.account import NewKeyForm
 
+FORM_TOKEN = "api_key_form"
+
 
 def _api_url(request) -> str:
     return request.build_absolute_uri("/api/v2")
 
 
+def _page(request, account, form, status=200, new_key: str | None = None):
+    token = secrets.token_urlsafe(16)
+    request.session[FORM_TOKEN] = token
+    context = {"account": account, "form": form, "once": token, "api_url": _api_url(request), "new_key": new_key}
+    return render(request, "web/apikey.html", context, status=status)
+
+
 @login_required
 @never_cache
 def key_page(request):
-    account = account_for(request.user)
-    context = {"account": account, "form": NewKeyForm(), "api_url": _api_url(request)}
-    return render(request, "web/apikey.html", context)
+    return _page(request, account_for(request.user), NewKeyForm())
 
 
 @login_required
@@ -33,14 +49,16 @@ def key_page(request):
 @never_cache
 def regenerate(request):
     account = account_for(request.user)
+    expected = request.session.pop(FORM_TOKEN, None)
+    if expected is None or not secrets.compare_digest(request.POST.get("once", ""), expected):
+        messages.info(request, _("That form was already used or is out of date: your key was not changed."))
+        return redirect("web:api-key")
     form = NewKeyForm(request.POST)
     if not form.is_valid():
-        context = {"account": account, "form": form, "api_url": _api_url(request)}
-        return render(request, "web/apikey.html", context, status=400)
+        return _page(request, account, form, status=400)
     key = account.regenerate_api_key()
     # Rendered straight from the POST: the one response that ever holds the key.
-    context = {"account": account, "form": NewKeyForm(), "api_url": _api_url(request), "new_key": key}
-    return render(request, "web/apikey.html", context)
+    return _page(request, account, NewKeyForm(), new_key=key)
 
 
 def docs(request):
