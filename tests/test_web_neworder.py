@@ -335,3 +335,10 @@ def test_every_order_type_is_placed_through_its_own_fields_as_the_api_would(shop
     assert shown == set(request_fields) | ({"posts", "old_posts", "expiry"} if type_name == "Subscriptions" else set())
     order = placed(client.post(NEW, {"service": svc.pk, **request_fields}))
     assert (order.type, order.quantity, str(order.charge), order.params) == (type_name, quantity, charge, params)
+
+
+def test_without_script_choosing_another_category_shows_its_first_service(shopper, client, service):
+    ig = service(category="Instagram", name="IG likes")
+    yt = service(category="YouTube", name="YT views")
+    page = client.get(NEW, {"category": yt.category_id, "service": ig.pk}).content.decode()
+    assert f'<option value="{yt.pk}" selected>' in page and "IG likes" not in page

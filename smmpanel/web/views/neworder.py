@@ -36,13 +36,17 @@ def account_id_of(request: HttpRequest) -> int:
 class Choice:
     """The category and service a form is about, from the request, among the services on sale."""
 
-    def __init__(self, params, *, category_changed: bool = False):
+    def __init__(self, params, *, category_changed: bool = False, placing: bool = False):
         self.catalog = list(selectors.active_services())
         self.categories = list({s.category_id: s.category for s in self.catalog}.values())
         wanted_service = None if category_changed else parse_id(params.get("service", ""))
         self.service = next((s for s in self.catalog if s.pk == wanted_service), None)
         wanted_category = parse_id(params.get("category", ""))
-        if self.service is not None and not category_changed:
+        if not placing and self.service is not None and wanted_category not in (None, self.service.category_id):
+            # Another category was chosen (without script: the form sent by its button): its first service.
+            # When placing, the service sent is the order's, whatever the category select says.
+            self.service = None
+        if self.service is not None:
             wanted_category = self.service.category_id
         self.category = next((c for c in self.categories if c.pk == wanted_category), None)
         if self.category is None and self.categories:
@@ -68,7 +72,7 @@ class Choice:
 def new_order(request: HttpRequest) -> HttpResponse:
     account_id = account_id_of(request)
     params = request.POST if request.method == "POST" else request.GET
-    choice = Choice(params)
+    choice = Choice(params, placing=request.method == "POST")
     service: Service | None = choice.service
     form = None
     if request.method == "POST":
