@@ -1,6 +1,12 @@
-"""The panel's layout as a phone shows it: the top menu folds behind a button that opens it."""
+"""The panel's layout as a phone shows it: the top menu folds behind a button, and no page is wider than the screen."""
 
 from playwright.sync_api import expect
+
+from tests.browser import catalog
+from tests.browser.conftest import PHONE
+from tests.browser.customer import new_link, new_username, place_order, sign_up
+
+PHONE_WIDTH = PHONE["width"]
 
 
 def test_on_a_phone_the_menu_is_folded_until_its_button_opens_it(phone):
@@ -20,3 +26,36 @@ def test_on_a_desktop_the_menu_is_open_without_a_button(page):
     page.goto("/")
     expect(page.get_by_role("navigation").get_by_role("link", name="Log in")).to_be_visible()
     expect(page.locator("label[for=menu-toggle]")).to_be_hidden()
+
+
+# Every page a signed-in customer reaches from the menu (and the order's own page).
+CUSTOMER_PAGES = [
+    "/order/",
+    "/order/mass/",
+    "/orders/",
+    "/refills/",
+    "/subscriptions/",
+    "/dripfeed/",
+    "/services/",
+    "/funds/",
+    "/api/",
+    "/api/docs/",
+    "/settings/",
+]
+
+
+def test_on_a_phone_no_customer_page_is_wider_than_the_screen(phone, live_panel):
+    """Wide tables scroll inside their box; the page itself never scrolls sideways."""
+    username = new_username()
+    sign_up(phone, username)
+    live_panel.credit(username, "5")
+    order_id = place_order(
+        phone, "Browser Followers", live_panel.catalog[catalog.FAST], {"Link": new_link(), "Quantity": "100"}
+    )
+    too_wide = {}
+    for path in [*CUSTOMER_PAGES, f"/orders/{order_id}/"]:
+        assert phone.goto(path).status == 200, path
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE_WIDTH:
+            too_wide[path] = width
+    assert too_wide == {}, f"pages wider than the {PHONE_WIDTH}px screen: {too_wide}"
