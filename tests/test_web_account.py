@@ -240,3 +240,17 @@ def test_a_username_with_markup_is_shown_as_text(client):
         body = client.get(path).content.decode()
         assert "<script>alert(1)</script>" not in body, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body, path
+
+
+def test_signing_up_follows_a_next_link_on_this_site_only(client):
+    inside = client.post(
+        "/signup/?next=/services/",
+        {"username": "kim", "email": "k@example.com", "password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD},
+    )
+    assert inside["Location"] == "/services/"
+    client.post("/logout/")
+    outside = client.post(
+        "/signup/?next=https://evil.example/",
+        {"username": "lee", "email": "l@example.com", "password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD},
+    )
+    assert outside["Location"] == "/order/"
