@@ -342,3 +342,11 @@ def test_without_script_choosing_another_category_shows_its_first_service(shoppe
     yt = service(category="YouTube", name="YT views")
     page = client.get(NEW, {"category": yt.category_id, "service": ig.pk}).content.decode()
     assert f'<option value="{yt.pk}" selected>' in page and "IG likes" not in page
+
+
+def test_the_live_charge_of_a_subscription_counts_its_posts_or_says_it_is_paid_per_post(shopper, client, service):
+    svc = service("Subscriptions", rate="1", min=10, max=1000)
+    url = reverse("web:order-charge")
+    fields = {"service": svc.pk, "min": "100", "max": "200", "delay": "0"}
+    assert "1.40000 USD" in client.post(url, {**fields, "posts": "5", "old_posts": "2"}).content.decode()
+    assert "Paid per post" in client.post(url, fields).content.decode()
