@@ -28,7 +28,8 @@ def test_on_a_desktop_the_menu_is_open_without_a_button(page):
     expect(page.locator("label[for=menu-toggle]")).to_be_hidden()
 
 
-# Every page a signed-in customer reaches from the menu (and the order's own page).
+# Pages anyone reaches, then every page a signed-in customer reaches from the menu (and the order's own page).
+ANONYMOUS_PAGES = ["/", "/signup/", "/login/", "/password/reset/", "/services/", "/api/docs/"]
 CUSTOMER_PAGES = [
     "/order/",
     "/order/mass/",
@@ -44,18 +45,23 @@ CUSTOMER_PAGES = [
 ]
 
 
-def test_on_a_phone_no_customer_page_is_wider_than_the_screen(phone, live_panel):
+def too_wide_on(phone, paths: list[str]) -> dict[str, int]:
+    """{path: page width} of the pages wider than the phone's screen."""
+    widths = {}
+    for path in paths:
+        assert phone.goto(path).status == 200, path
+        widths[path] = phone.evaluate("document.documentElement.scrollWidth")
+    return {path: width for path, width in widths.items() if width > PHONE_WIDTH}
+
+
+def test_on_a_phone_no_page_is_wider_than_the_screen(phone, live_panel):
     """Wide tables scroll inside their box; the page itself never scrolls sideways."""
+    too_wide = too_wide_on(phone, ANONYMOUS_PAGES)
     username = new_username()
     sign_up(phone, username)
     live_panel.credit(username, "5")
     order_id = place_order(
         phone, "Browser Followers", live_panel.catalog[catalog.FAST], {"Link": new_link(), "Quantity": "100"}
     )
-    too_wide = {}
-    for path in [*CUSTOMER_PAGES, f"/orders/{order_id}/"]:
-        assert phone.goto(path).status == 200, path
-        width = phone.evaluate("document.documentElement.scrollWidth")
-        if width > PHONE_WIDTH:
-            too_wide[path] = width
+    too_wide.update(too_wide_on(phone, [*CUSTOMER_PAGES, f"/orders/{order_id}/"]))
     assert too_wide == {}, f"pages wider than the {PHONE_WIDTH}px screen: {too_wide}"
