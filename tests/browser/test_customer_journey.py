@@ -75,6 +75,13 @@ def test_a_new_customer_orders_each_kind_follows_them_refills_cancels_and_sees_i
     page.goto("/orders/")
     for order_id in (default, comments, dripfeed, subscription):
         expect(order_row(page, order_id)).to_be_visible()
+    # The status tabs show each order under its own status only.
+    page.get_by_role("link", name="Completed", exact=True).click()
+    expect(order_row(page, default)).to_be_visible()
+    expect(order_row(page, dripfeed)).to_have_count(0)
+    page.get_by_role("link", name="In progress", exact=True).click()
+    expect(order_row(page, dripfeed)).to_be_visible()
+    expect(order_row(page, default)).to_have_count(0)
     page.goto("/dripfeed/")
     expect(page.get_by_role("link", name=str(dripfeed), exact=True)).to_be_visible()
     page.goto("/subscriptions/")
