@@ -10,6 +10,8 @@ An API key is shown once, on the page that made it, and never again (only
 its digest is stored); those pages are not cached by the browser.
 """
 
+from urllib.parse import quote
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -162,7 +164,14 @@ class AccountAdmin(admin.ModelAdmin):
         if account.pk is None:
             return ""
         url = reverse("admin:ledger_ledgerentry_changelist") + f"?account__id__exact={account.pk}"
-        link = format_html('<p><a href="{}">{}</a></p>', url, gettext("The whole ledger of this account (paged) →"))
+        orders = reverse("admin:orders_order_changelist") + f"?customer={quote(account.user.get_username())}"
+        link = format_html(
+            '<p><a href="{}">{}</a> · <a href="{}">{}</a></p>',
+            url,
+            gettext("The whole ledger of this account (paged) →"),
+            orders,
+            gettext("This customer's orders →"),
+        )
         return format_html("{}{}", _ledger_table(account), link)
 
     def save_model(self, request, obj, form, change):

@@ -20,6 +20,7 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     list_select_related = ["account__user"]
     list_per_page = 100
     show_full_result_count = False  # one COUNT of a big ledger is enough
+    show_facets = admin.ShowFacets.NEVER  # counts per filter choice would each scan the big table
 
     @admin.display(description=_("order"), ordering="order_id")
     def order_link(self, entry):

@@ -167,6 +167,7 @@ class OrderAdmin(admin.ModelAdmin):
     search_fields = ["=id", "link", "=account__user__username"]
     list_select_related = ["account__user", "service"]
     show_full_result_count = False  # a full COUNT(*) of a million orders on every page is not worth it
+    show_facets = admin.ShowFacets.NEVER  # counts per filter choice would each scan the big table
     editable = ["status", "remains", "start_count"]
     readonly_fields = [
         "account",
@@ -407,6 +408,7 @@ class RefillAdmin(admin.ModelAdmin):
     exclude = ["claim_token"]
     actions = ["mark_completed", "mark_rejected"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # counts per filter choice would each scan the big table
 
     def has_add_permission(self, request):
         return False
@@ -458,6 +460,7 @@ class OrderEventAdmin(admin.ModelAdmin):
     search_fields = ["=order__id"]
     list_select_related = ["user"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # counts per filter choice would each scan the big table
     ordering = ["-id"]
 
     @admin.display(description=_("order"), ordering="order_id")
