@@ -46,6 +46,7 @@ def test_the_list_shows_what_was_paid_and_the_counts(shopper, client, service):
     assert "0.75000" in row  # 1.00000 charged, 0.25000 refunded
     assert ">321<" in row and ">1000<" in row and ">250<" in row
     assert "status-partial" in row and "IG &lt;i&gt;likes&lt;/i&gt;" in row
+    assert f'<a href="{reverse("web:order", args=[o.pk])}">{o.pk}</a>' in row
 
 
 def test_the_tabs_show_only_their_status(shopper, client, service):
@@ -231,6 +232,7 @@ def test_the_refills_list_pages_the_customers_refills(shopper, customer, client,
     page = client.get(reverse("web:refills")).content.decode()
     assert f'<tr id="refill-{refill.pk}">' in page and f'id="refill-{their_refill.pk}"' not in page
     assert mine.link in page and "status-pending" in page
+    assert f'<a href="{reverse("web:order", args=[mine.pk])}">{mine.pk}</a>' in page
 
 
 def test_a_drip_feed_order_shows_its_runs(shopper, client, service):

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -36,6 +37,12 @@ def _cursor(request: HttpRequest, name: str) -> int | None:
     return services.parse_id(request.GET.get(name, "")) if request.GET.get(name) else None
 
 
+def _render_list(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    # An order's page is <orders_url><id>/ (urls.py nests it under the list): one reverse per page,
+    # not one per row, which was a tenth of a list's rendering.
+    return render(request, template, {**context, "orders_url": reverse("web:orders")})
+
+
 def _page(request: HttpRequest, rows) -> selectors.Page:
     return selectors.keyset_page(rows, before=_cursor(request, "before"), after=_cursor(request, "after"))
 
@@ -55,7 +62,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()
     page = _page(request, selectors.customer_orders(account_id, tab=tab, search=search))
     keep = {"status": tab if tab != "all" else "", "q": search}
-    return render(
+    return _render_list(
         request,
         "web/orders/list.html",
         {
@@ -151,17 +158,17 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def refill_list(request: HttpRequest) -> HttpResponse:
     page = _page(request, selectors.customer_refills(account_id_of(request)))
-    return render(request, "web/orders/refills.html", {"page": page, "keep": {}})
+    return _render_list(request, "web/orders/refills.html", {"page": page, "keep": {}})
 
 
 @login_required
 def dripfeed_list(request: HttpRequest) -> HttpResponse:
     page = _page(request, selectors.dripfeed_orders(account_id_of(request)))
     rows = [(order, paid, selectors.runs_done(order)) for order, paid in _with_paid(page)]
-    return render(request, "web/orders/dripfeed.html", {"page": page, "rows": rows, "keep": {}})
+    return _render_list(request, "web/orders/dripfeed.html", {"page": page, "rows": rows, "keep": {}})
 
 
 @login_required
 def subscription_list(request: HttpRequest) -> HttpResponse:
     page = _page(request, selectors.subscriptions(account_id_of(request)))
-    return render(request, "web/orders/subscriptions.html", {"page": page, "rows": _with_paid(page), "keep": {}})
+    return _render_list(request, "web/orders/subscriptions.html", {"page": page, "rows": _with_paid(page), "keep": {}})
