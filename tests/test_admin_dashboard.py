@@ -156,3 +156,23 @@ def test_a_customer_does_not_see_the_dashboard(client, customer):
     client.force_login(cust.user)
     response = client.get("/admin/")
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.django_db(transaction=True)  # the refresh runs in its own thread, on its own connection
+def test_stale_sums_are_shown_while_a_background_refresh_replaces_them(customer, service, monkeypatch):
+    cust = customer("100")
+    svc = service(rate="2", fulfilment="manual")
+
+    def place():
+        services.place_order(cust.account.pk, validate_order(svc, {"link": new_link(), "quantity": "1000"}))
+
+    place()
+    assert stats.cached().periods[0].revenue == Decimal("2.00000")  # the first view waits for the sums
+    place()
+    monkeypatch.setattr(stats, "CACHE_SECONDS", 0)  # today's sums are now out of date
+    stats.last_refresh = None
+    assert stats.cached().periods[0].revenue == Decimal("2.00000")  # served as they were, refresh started
+    assert stats.last_refresh is not None
+    stats.last_refresh.join(timeout=30)
+    monkeypatch.setattr(stats, "CACHE_SECONDS", 60)
+    assert stats.cached().periods[0].revenue == Decimal("4.00000")

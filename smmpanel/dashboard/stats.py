@@ -14,17 +14,25 @@ index, which on PostgreSQL also carries the columns summed, so the scan never
 reads the table), one row per day (in the panel's time zone) and status. The
 29 days before today are the expensive part on a big panel (a third of a
 million orders: about a second on 2 busy cores) and change only as their
-orders are settled: cached for EARLIER_CACHE_SECONDS. Today is a short index
-range, cached for CACHE_SECONDS. The provider list and the count of orders
-needing attention are small, indexed reads made fresh every time.
+orders are settled: refreshed every EARLIER_CACHE_SECONDS. Today is a short
+index range (tens of milliseconds), refreshed every CACHE_SECONDS. A refresh
+runs in a background thread while the page shows the sums it replaces, so
+only a process's first view of the day waits for them. The provider list and
+the count of orders needing attention are small, indexed reads made fresh
+every time.
 """
 
+import logging
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.core.cache import cache
+from django.db import connections
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -34,11 +42,15 @@ from smmpanel.ledger.money import ZERO, round5
 from smmpanel.orders.models import Order, Status
 from smmpanel.providers.models import Provider, UpstreamOrder
 
+log = logging.getLogger(__name__)
+
 DAYS = 30
 PERIODS = (1, 7, 30)  # days, today included
 CACHE_SECONDS = 60  # today's sums
 EARLIER_CACHE_SECONDS = 600  # the 29 days before: they change only as their orders are settled
-CACHE_KEY = "dashboard:figures:v2"
+KEEP_SECONDS = 24 * 3600
+REFRESH_LOCK_SECONDS = 300  # a refresh that died without a word stops blocking the next after this
+CACHE_KEY = "dashboard:figures:v3"
 
 
 @dataclass(frozen=True)
@@ -84,9 +96,9 @@ class Figures:
         }
 
 
-def _midnight(day: date) -> datetime:
-    """Where `day` begins in the panel's time zone."""
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.get_current_timezone())
+def _midnight(day: date, tz: tzinfo) -> datetime:
+    """Where `day` begins in the time zone `tz`."""
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
 
 
 class Slice(NamedTuple):
@@ -96,9 +108,8 @@ class Slice(NamedTuple):
     costs: list[tuple[date, Decimal]]
 
 
-def _slice(since: datetime, until: datetime | None) -> Slice:
-    """Two GROUP BY queries over a range of `Order.created` (the order_created index)."""
-    tz = timezone.get_current_timezone()
+def _slice(since: datetime, until: datetime | None, tz: tzinfo) -> Slice:
+    """Two GROUP BY queries over a range of `Order.created` (the order_created index), by day in `tz`."""
     placed = Q(created__gte=since) & (Q(created__lt=until) if until else Q())
     orders = (
         Order.objects.filter(placed)
@@ -160,29 +171,60 @@ def _figures(today: date, now: datetime, slices: list[Slice]) -> Figures:
 def compute(now: datetime | None = None) -> Figures:
     """The figures, straight from the database (cached() is the dashboard's way)."""
     now = now or timezone.now()
-    today = timezone.localdate(now)
-    return _figures(today, now, [_slice(_midnight(today - timedelta(days=DAYS - 1)), None)])
+    tz = timezone.get_current_timezone()
+    today = timezone.localdate(now, tz)
+    return _figures(today, now, [_slice(_midnight(today - timedelta(days=DAYS - 1), tz), None, tz)])
 
 
 def cached() -> Figures:
-    """The figures, today's at most CACHE_SECONDS old, the earlier days' at most EARLIER_CACHE_SECONDS.
+    """The figures, today's about CACHE_SECONDS old at most, the earlier days' about EARLIER_CACHE_SECONDS.
 
     Summing the earlier 29 days is the expensive part (a third of a million
     orders on a big panel: about a second); today is a short index range.
     Keys carry the time zone and the date: days begin at local midnight.
     """
     now = timezone.now()
-    today = timezone.localdate(now)
+    tz = timezone.get_current_timezone()
+    today = timezone.localdate(now, tz)
     key = f"{CACHE_KEY}:{timezone.get_current_timezone_name()}:{today.isoformat()}"
-    earlier = cache.get(f"{key}:earlier")
-    if earlier is None:
-        earlier = _slice(_midnight(today - timedelta(days=DAYS - 1)), _midnight(today))
-        cache.set(f"{key}:earlier", earlier, EARLIER_CACHE_SECONDS)
-    latest = cache.get(f"{key}:today")
-    if latest is None:
-        latest = _slice(_midnight(today), None)
-        cache.set(f"{key}:today", latest, CACHE_SECONDS)
+    first, midnight = _midnight(today - timedelta(days=DAYS - 1), tz), _midnight(today, tz)
+    earlier = _kept(f"{key}:earlier", EARLIER_CACHE_SECONDS, lambda: _slice(first, midnight, tz))
+    latest = _kept(f"{key}:today", CACHE_SECONDS, lambda: _slice(midnight, None, tz))
     return _figures(today, now, [earlier, latest])
+
+
+# The last background refresh started in this process (tests wait for it).
+last_refresh: threading.Thread | None = None
+
+
+def _kept(key: str, max_age: float, compute_slice: Callable[[], Slice]) -> Slice:
+    """A cached slice; once older than max_age, refreshed in the background while the old one is served.
+
+    Stale-while-revalidate: only a process's first view of the day waits for
+    the sums; later views never do. One refresh at a time per key (cache.add
+    is atomic in every cache backend), kept for a day at most (keys carry the date).
+    """
+    global last_refresh
+    entry = cache.get(key)
+    if entry is None:
+        value = compute_slice()
+        cache.set(key, (time.time(), value), KEEP_SECONDS)
+        return value
+    stamped, value = entry
+    if time.time() - stamped >= max_age and cache.add(f"{key}:refreshing", True, REFRESH_LOCK_SECONDS):
+        last_refresh = threading.Thread(target=_refresh, args=(key, compute_slice), daemon=True)
+        last_refresh.start()
+    return value
+
+
+def _refresh(key: str, compute_slice: Callable[[], Slice]) -> None:
+    try:
+        cache.set(key, (time.time(), compute_slice()), KEEP_SECONDS)
+    except Exception:  # the old sums stay; the next view tries again
+        log.exception("dashboard: refreshing %s failed", key)
+    finally:
+        cache.delete(f"{key}:refreshing")
+        connections.close_all()  # this thread's own connection, not the request's
 
 
 def providers() -> list[Provider]:
