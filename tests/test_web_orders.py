@@ -258,6 +258,8 @@ def test_a_subscription_shows_its_posts_and_what_they_cost(shopper, client, serv
     assert "0.10000 USD" in page  # the post's order, paid one by one
     listing = client.get(reverse("web:subscriptions")).content.decode()
     assert ids_on(listing) == [sub.pk] and f"#{post.pk}" in listing
+    shown = re.findall(r"<dt>([^<]+)</dt><dd class=\"param\">", page)
+    assert shown == ["Minimum per post", "Maximum per post", "Old posts", "Delay (minutes)"]  # the username is the link
     post_page = client.get(reverse("web:order", args=[post.pk])).content.decode()
     assert reverse("web:order", args=[sub.pk]) in post_page
 

@@ -123,8 +123,12 @@ PARAM_LABELS = {
 
 
 def _shown_params(order: Order) -> list[tuple[str, str]]:
-    params = order.params if isinstance(order.params, dict) else {}
-    return [(str(PARAM_LABELS.get(name, name)), str(value)) for name, value in params.items()]
+    """The order's own parameters in a fixed order (PostgreSQL's jsonb keeps keys in its own order)."""
+    params = dict(order.params) if isinstance(order.params, dict) else {}
+    if order.is_subscription:
+        params.pop("username", None)  # it is the order's link, shown as such
+    names = [name for name in PARAM_LABELS if name in params] + sorted(set(params) - set(PARAM_LABELS))
+    return [(str(PARAM_LABELS.get(name, name)), str(params[name])) for name in names]
 
 
 @login_required
