@@ -337,7 +337,7 @@ def test_every_order_type_is_placed_through_its_own_fields_as_the_api_would(shop
     assert (order.type, order.quantity, str(order.charge), order.params) == (type_name, quantity, charge, params)
 
 
-def test_without_script_choosing_another_category_shows_its_first_service(shopper, client, service):
+def test_a_category_that_does_not_hold_the_asked_service_shows_its_first_service(shopper, client, service):
     ig = service(category="Instagram", name="IG likes")
     yt = service(category="YouTube", name="YT views")
     page = client.get(NEW, {"category": yt.category_id, "service": ig.pk}).content.decode()

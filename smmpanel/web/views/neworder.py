@@ -43,7 +43,7 @@ class Choice:
         self.service = next((s for s in self.catalog if s.pk == wanted_service), None)
         wanted_category = parse_id(params.get("category", ""))
         if not placing and self.service is not None and wanted_category not in (None, self.service.category_id):
-            # Another category was chosen (without script: the form sent by its button): its first service.
+            # The category asked for does not hold that service: the category wins (its first service).
             # When placing, the service sent is the order's, whatever the category select says.
             self.service = None
         if self.service is not None:
