@@ -26,8 +26,11 @@ class LivePanel:
 
     def __init__(self, database_url: str, data_dir: Path):
         self.server = PanelServer(database_url, data_dir)
-        # Orders must move while a browser watches: the worker polls often.
-        self.server.env.update(WORKER_POLL_SECONDS="0.2")
+        # Orders must move while a browser watches: the worker polls often. E-mails (password
+        # resets) go to the server's output, where a test reads them, whatever the machine's setup.
+        self.server.env.update(
+            WORKER_POLL_SECONDS="0.2", EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend"
+        )
         self.base_url = f"http://127.0.0.1:{self.server.port}"
         self.worker: subprocess.Popen | None = None
         self.catalog: dict = {}  # what the seed printed: {service name: id} for the tests' catalog
