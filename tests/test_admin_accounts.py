@@ -237,3 +237,18 @@ def test_funds_add_needs_a_memo(customer):
     customer("2", username="gina")
     with pytest.raises(CommandError, match="memo"):
         call_command("funds", "add", "gina", "1", "--memo", " ")
+
+
+def test_a_user_added_from_the_users_page_has_an_account(owner_client):
+    response = owner_client.post(
+        "/admin/auth/user/add/",
+        {
+            "username": "hank",
+            "password1": "a-long-pass-phrase-9",
+            "password2": "a-long-pass-phrase-9",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    account = Account.objects.get(user__username="hank")
+    assert account.balance == 0 and not LedgerEntry.objects.filter(account=account).exists()

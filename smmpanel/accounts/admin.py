@@ -16,6 +16,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -26,7 +27,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from smmpanel.accounts.models import Account
-from smmpanel.accounts.services import create_customer
+from smmpanel.accounts.services import account_for, create_customer
 from smmpanel.ledger import services as ledger
 from smmpanel.ledger.models import Kind, LedgerEntry
 from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5
@@ -255,3 +256,20 @@ class AccountAdmin(admin.ModelAdmin):
             pairs.append((account, account.regenerate_api_key()))
             self.log_change(request, account, gettext("Issued a new API key."))
         return self._key_page(request, pairs, gettext("New API keys"))
+
+
+# --- users added from Users → Add ----------------------------------------------------------
+
+
+class UserWithAccountAdmin(UserAdmin):
+    """Django's user admin, except that a user added there gets its account at once (balance 0, no key)."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            account_for(obj)
+
+
+if admin.site.is_registered(get_user_model()):
+    admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), UserWithAccountAdmin)
