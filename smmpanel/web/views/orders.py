@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.http import require_POST
 
 from smmpanel.orders import selectors, services
@@ -22,6 +22,20 @@ from smmpanel.orders.messages import localized
 from smmpanel.orders.models import Actor, Order
 from smmpanel.web.views.neworder import account_id_of
 
+# Every status word, marked for makemessages: the pages show statuses translated
+# ({% translate order.status %}); the API keeps the reference's English.
+STATUS_WORDS = (
+    gettext_noop("Pending"),
+    gettext_noop("In progress"),
+    gettext_noop("Processing"),
+    gettext_noop("Completed"),
+    gettext_noop("Partial"),
+    gettext_noop("Canceled"),
+    gettext_noop("Active"),
+    gettext_noop("Paused"),
+    gettext_noop("Expired"),
+    gettext_noop("Rejected"),
+)
 TAB_LABELS = {
     "all": gettext_lazy("All"),
     "pending": gettext_lazy("Pending"),
