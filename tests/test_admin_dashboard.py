@@ -2,7 +2,7 @@
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -176,3 +176,17 @@ def test_stale_sums_are_shown_while_a_background_refresh_replaces_them(customer,
     stats.last_refresh.join(timeout=30)
     monkeypatch.setattr(stats, "CACHE_SECONDS", 60)
     assert stats.cached().periods[0].revenue == Decimal("4.00000")
+
+
+def test_days_begin_at_midnight_in_the_panels_time_zone(customer, service):
+    cust = customer("10")
+    svc = service(rate="2", fulfilment="manual")
+    placed = services.place_order(cust.account.pk, validate_order(svc, {"link": new_link(), "quantity": "1000"}))
+    with timezone.override("Asia/Tokyo"):  # UTC+9: 00:30 there is 15:30 the day before in UTC
+        today = timezone.localdate()
+        half_past_midnight = datetime(today.year, today.month, today.day, 0, 30, tzinfo=timezone.get_current_timezone())
+        Order.objects.filter(pk=placed.pk).update(created=half_past_midnight)
+        assert stats.compute().periods[0].orders == 1  # today in Tokyo
+    with timezone.override("UTC"):
+        days = stats.compute().days
+        assert [d.day for d in days if d.orders] == [half_past_midnight.astimezone(UTC).date()]
