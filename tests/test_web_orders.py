@@ -282,3 +282,12 @@ def test_money_on_the_list_is_what_the_api_says(shopper, client, service, api):
     page = client.get(ORDERS).content.decode()
     assert f">{body['charge']}<" in page
     assert Decimal(body["charge"]) == o.charge - Order.objects.get(pk=o.pk).refunded
+
+
+def test_a_user_made_without_an_account_gets_an_empty_one_on_the_pages(client, db):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user("owner", is_staff=True)
+    client.force_login(user)
+    assert "No orders here yet." in client.get(ORDERS).content.decode()
+    assert user.account.balance == 0

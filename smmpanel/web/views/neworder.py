@@ -7,13 +7,13 @@ everything to the orders layer the API uses.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from smmpanel.accounts.models import Account
+from smmpanel.accounts.services import account_for
 from smmpanel.catalog.models import Service
 from smmpanel.ledger.money import format_rate
 from smmpanel.orders import selectors
@@ -23,14 +23,8 @@ from smmpanel.web.forms.order import MassOrderForm, OrderForm, dripfeed_allowed,
 
 
 def account_id_of(request: HttpRequest) -> int:
-    """The signed-in customer's account id; a user without an account (staff) has no customer pages."""
-    user_id = request.user.pk
-    account_id = None
-    if user_id is not None:
-        account_id = Account.objects.filter(user_id=user_id).values_list("id", flat=True).first()
-    if account_id is None:
-        raise Http404("no customer account")
-    return account_id
+    """The signed-in customer's account id (made on first need, as on every panel page)."""
+    return account_for(request.user).pk
 
 
 class Choice:

@@ -61,7 +61,7 @@ def _page(request: HttpRequest, rows) -> selectors.Page:
     return selectors.keyset_page(rows, before=_cursor(request, "before"), after=_cursor(request, "after"))
 
 
-def _with_paid(page: selectors.Page) -> list[tuple[Order, object]]:
+def _with_paid(page: selectors.Page) -> list[tuple[Order, selectors.Summary]]:
     """Each order of the page with its summary (what was paid; a subscription's posts and orders)."""
     summaries = selectors.summaries(page.rows)
     return [(order, summaries[order.pk]) for order in page.rows]
