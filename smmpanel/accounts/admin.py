@@ -23,6 +23,7 @@ from django.db import transaction
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -119,7 +120,14 @@ def _ledger_table(account: Account) -> str:
     )
     if not rows:
         return gettext("No ledger rows yet.")
-    headers = [gettext(h) for h in ("When", "Kind", "Amount", "Balance after", "Order", "Memo")]
+    headers = [
+        gettext("When"),
+        gettext("Kind"),
+        gettext("Amount"),
+        gettext("Balance after"),
+        gettext("Order"),
+        gettext("Memo"),
+    ]
     return format_html(
         "<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
         format_html_join("", "<th>{}</th>", ((h,) for h in headers)),
@@ -128,7 +136,7 @@ def _ledger_table(account: Account) -> str:
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    e.created.strftime("%Y-%m-%d %H:%M"),
+                    localtime(e.created).strftime("%Y-%m-%d %H:%M"),
                     e.kind,
                     e.amount,
                     e.balance_after,

@@ -20,6 +20,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -216,10 +217,19 @@ class OrderAdmin(admin.ModelAdmin):
     def history(self, obj):
         events = obj.events.select_related("user").order_by("id")[:500]
         return _table(
-            [gettext(h) for h in ("when", "who", "what", "status", "remains", "start count", "words", "refill")],
+            [
+                gettext("when"),
+                gettext("who"),
+                gettext("what"),
+                gettext("status"),
+                gettext("remains"),
+                gettext("start count"),
+                gettext("words"),
+                gettext("refill"),
+            ],
             [
                 [
-                    e.created.strftime("%Y-%m-%d %H:%M:%S"),
+                    localtime(e.created).strftime("%Y-%m-%d %H:%M:%S"),
                     e.actor + (f" ({e.user})" if e.user else ""),
                     e.action,
                     f"{e.old_status} → {e.new_status}" if e.new_status else "",
@@ -236,7 +246,16 @@ class OrderAdmin(admin.ModelAdmin):
     def upstream(self, obj):
         rows = obj.upstream_orders.select_related("provider").order_by("run")
         return _table(
-            [gettext(h) for h in ("run", "provider", "state", "upstream id", "status", "remains", "charge", "words")]
+            [
+                gettext("run"),
+                gettext("provider"),
+                gettext("state"),
+                gettext("upstream id"),
+                gettext("status"),
+                gettext("remains"),
+                gettext("charge"),
+                gettext("words"),
+            ]
             + [gettext("sent")],
             [
                 [
@@ -248,7 +267,7 @@ class OrderAdmin(admin.ModelAdmin):
                     u.remains if u.remains is not None else "",
                     u.charge if u.charge is not None else "",
                     u.message,
-                    u.submitted_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    localtime(u.submitted_at).strftime("%Y-%m-%d %H:%M:%S"),
                 ]
                 for u in rows
             ],
@@ -258,13 +277,13 @@ class OrderAdmin(admin.ModelAdmin):
     def refills_of_order(self, obj):
         rows = obj.refills.order_by("id")
         return _table(
-            [gettext(h) for h in ("refill", "status", "asked", "updated")],
+            [gettext("refill"), gettext("status"), gettext("asked"), gettext("updated")],
             [
                 [
                     format_html('<a href="{}">#{}</a>', reverse("admin:orders_refill_change", args=[r.pk]), r.pk),
                     r.status,
-                    r.created.strftime("%Y-%m-%d %H:%M:%S"),
-                    r.updated.strftime("%Y-%m-%d %H:%M:%S"),
+                    localtime(r.created).strftime("%Y-%m-%d %H:%M:%S"),
+                    localtime(r.updated).strftime("%Y-%m-%d %H:%M:%S"),
                 ]
                 for r in rows
             ],
