@@ -22,6 +22,20 @@ def test_on_a_phone_the_menu_is_folded_until_its_button_opens_it(phone):
     expect(phone).to_have_url("/login/")
 
 
+def test_on_a_phone_the_menu_opens_from_the_keyboard_too(phone):
+    """The menu's toggle takes the focus (Tab) and opens with Space, as a keyboard or screen reader user needs."""
+    phone.goto("/")
+    log_in = phone.get_by_role("navigation").get_by_role("link", name="Log in")
+    toggle = phone.get_by_role("checkbox", name="Menu")
+    for _ in range(5):  # the brand link first, then the toggle
+        phone.keyboard.press("Tab")
+        if toggle.evaluate("e => e === document.activeElement"):
+            break
+    expect(toggle).to_be_focused()
+    phone.keyboard.press("Space")
+    expect(log_in).to_be_visible()
+
+
 def test_on_a_desktop_the_menu_is_open_without_a_button(page):
     page.goto("/")
     expect(page.get_by_role("navigation").get_by_role("link", name="Log in")).to_be_visible()
