@@ -19,7 +19,7 @@ What one run does, all on 127.0.0.1 and the local PostgreSQL server:
      the database's PostgreSQL backends from /proc;
   6. ``--repeat N`` runs N interleaved rounds and reports per page the median of each figure and the
      range; prints a table and the targets (orders pages p99 ≤ 50 ms, dashboard p99 ≤ 200 ms);
-     ``--markdown`` writes it into docs/benchmarks.md between its ``bench:web`` markers.
+     ``--markdown`` writes it into docs/benchmarks.md between its ``bench:web-c<connections>`` markers.
 
 Pages: the orders list on each tab (first page, and a deep page through the keyset cursor, 90,000
 orders down), a search by link and by id, the refills, drip-feed and subscriptions lists, the
@@ -74,8 +74,8 @@ from api import (
 
 ROOT = api.ROOT
 DOC = api.DOC
-MARK_START = "<!-- bench:web:start -->"
-MARK_END = "<!-- bench:web:end -->"
+# One block per concurrency (``bench:web-c4``), so that runs at different loads sit side by side.
+MARK = "<!-- bench:web-c{c}:{end} -->"
 TARGETS = {"orders": 50.0, "dashboard": 200.0}  # p99 server time, ms, by page group
 DEEP = 90_000  # how far down the list the deep pages start (orders), and a like share of the ledger
 
@@ -149,7 +149,14 @@ def pages(ids: dict, info: dict) -> list[dict]:
             }
         )
     out += [
-        {"name": "orders-search-link", "path": f"/orders/?q={info['search_handle']}", "user": "big", "group": "orders"},
+        {
+            "name": "orders-search-link",
+            "path": f"/orders/?q=instagram.com/{info['search_handle']}",
+            "user": "big",
+            "group": "orders",
+        },
+        # A broad search ("instagram.com": a third of the account's orders match).
+        {"name": "orders-search-broad", "path": "/orders/?q=instagram.com", "user": "big", "group": "orders"},
         {"name": "orders-search-id", "path": f"/orders/?q={ids['some_order']}", "user": "big", "group": "orders"},
         {"name": "refills", "path": "/refills/", "user": "big", "group": "orders"},
         {"name": "dripfeed", "path": "/dripfeed/", "user": "big", "group": "orders"},
@@ -307,7 +314,10 @@ def check_pages(panel: Panel, todo: list[dict], cookies: dict) -> tuple[dict, li
     and the pages not there yet (404: the placeholder of a page still being written)."""
     sizes, missing = {}, []
     for page in todo:
+        t0 = time.perf_counter()
         status, body = fetch(panel.base + page["path"], cookies[page["user"]])
+        # The first view of a page in a fresh server (nothing cached; the dashboard computes its sums).
+        sizes[page["name"] + ":first_ms"] = 1000 * (time.perf_counter() - t0)
         if status == 404:
             missing.append(page["name"])
             continue
@@ -410,6 +420,7 @@ def rows(result: dict) -> list[list[str]]:
             "server p50 ms",
             "server p99 ms",
             "p90 / max ms",
+            "first view ms",
             "KB",
             "CPU ms/req: app / db",
             "non-200",
@@ -425,6 +436,7 @@ def rows(result: dict) -> list[list[str]]:
                 f"{s['p50']:.1f}{span(s['p50_all'], '{:.1f}')}",
                 f"{s['p99']:.1f}{span(s['p99_all'], '{:.1f}')}",
                 f"{s['p90']:.1f} / {s['max']:.0f}",
+                f"{result['sizes'].get(name + ':first_ms', 0):.0f}",
                 f"{result['sizes'].get(name, 0) / 1024:.0f}",
                 f"{s['cpu_app_ms']:.1f} / {s['cpu_db_ms']:.1f}",
                 str(s["non200"]),
@@ -471,7 +483,7 @@ def report_md(result: dict, info: dict, args) -> str:
     data = result["info"]
     table = rows(result)
     md = [
-        MARK_START,
+        MARK.format(c=args.connections, end="start"),
         "",
         f"Run {info['date']} by `bench/web.py {' '.join(args.argv)}` at commit {info['commit']}.",
         "",
@@ -487,7 +499,8 @@ def report_md(result: dict, info: dict, args) -> str:
         f"- Settings: {settings_line(args)}",
         (
             "- Server time: gunicorn's access log `%(D)s` (request read → response sent, in the worker) of every "
-            "measured 200; req/s from wrk, on the same two cores as the server and PostgreSQL"
+            "measured 200; req/s from wrk, on the same two cores as the server and PostgreSQL; *first view*: "
+            "the page's first request to the fresh server, alone (client-side time; nothing cached yet)"
         ),
         "",
         "| " + " | ".join(table[0]) + " |",
@@ -500,15 +513,16 @@ def report_md(result: dict, info: dict, args) -> str:
     if result.get("note"):
         md.append(f"- Note: {result['note']}")
     md += [f"- **{'met' if ok else 'NOT met'}** — {what}: {detail}" for what, ok, detail in targets(result)]
-    md += ["", MARK_END]
+    md += ["", MARK.format(c=args.connections, end="end")]
     return "\n".join(md)
 
 
-def write_markdown(block: str) -> None:
+def write_markdown(block: str, connections: int) -> None:
+    start, end = MARK.format(c=connections, end="start"), MARK.format(c=connections, end="end")
     text = DOC.read_text()
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        _, tail = rest.split(MARK_END, 1)
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
         text = head + block + tail
     else:
         text = text.rstrip("\n") + "\n\n## Web pages\n\n" + block + "\n"
@@ -569,7 +583,7 @@ def main(argv=None) -> int:
         if args.json:
             args.json.write_text(json.dumps({"result": result, "machine": info}, indent=1, default=str))
         if args.markdown:
-            write_markdown(report_md(result, info, args))
+            write_markdown(report_md(result, info, args), args.connections)
     except BenchError as e:
         log(f"failed: {e}")
         return 1
