@@ -190,3 +190,15 @@ def test_days_begin_at_midnight_in_the_panels_time_zone(customer, service):
     with timezone.override("UTC"):
         days = stats.compute().days
         assert [d.day for d in days if d.orders] == [half_past_midnight.astimezone(UTC).date()]
+
+
+def test_at_midnight_the_earlier_days_come_from_the_day_befores_sums(panel, django_assert_max_num_queries):
+    tz = timezone.get_current_timezone()
+    today = timezone.localdate()
+    yesterday_evening = datetime(today.year, today.month, today.day, tzinfo=tz) - timedelta(hours=1)
+    today_noon = days_ago(0)
+    before = stats.cached(now=yesterday_evening)  # sums the 30 days up to yesterday
+    with django_assert_max_num_queries(2):  # today's two sums only: the earlier days come from the cache
+        after = stats.cached(now=today_noon)
+    assert after.periods == stats.compute(today_noon).periods
+    assert [(d.day, d.orders) for d in after.days[:-1]] == [(d.day, d.orders) for d in before.days[1:]]

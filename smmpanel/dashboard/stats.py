@@ -176,21 +176,39 @@ def compute(now: datetime | None = None) -> Figures:
     return _figures(today, now, [_slice(_midnight(today - timedelta(days=DAYS - 1), tz), None, tz)])
 
 
-def cached() -> Figures:
+def cached(now: datetime | None = None) -> Figures:
     """The figures, today's about CACHE_SECONDS old at most, the earlier days' about EARLIER_CACHE_SECONDS.
 
     Summing the earlier 29 days is the expensive part (a third of a million
     orders on a big panel: about a second); today is a short index range.
-    Keys carry the time zone and the date: days begin at local midnight.
+    Keys carry the time zone and the date: days begin at local midnight, when
+    the new day's earlier days are made from the day before's sums (the day
+    that ended moves over, the oldest drops out) rather than summed again.
     """
-    now = timezone.now()
+    now = now or timezone.now()
     tz = timezone.get_current_timezone()
     today = timezone.localdate(now, tz)
-    key = f"{CACHE_KEY}:{timezone.get_current_timezone_name()}:{today.isoformat()}"
+    prefix = f"{CACHE_KEY}:{timezone.get_current_timezone_name()}"
+    key = f"{prefix}:{today.isoformat()}"
     first, midnight = _midnight(today - timedelta(days=DAYS - 1), tz), _midnight(today, tz)
+    if cache.get(f"{key}:earlier") is None:
+        _roll_over(f"{prefix}:{(today - timedelta(days=1)).isoformat()}", f"{key}:earlier", today)
     earlier = _kept(f"{key}:earlier", EARLIER_CACHE_SECONDS, lambda: _slice(first, midnight, tz))
     latest = _kept(f"{key}:today", CACHE_SECONDS, lambda: _slice(midnight, None, tz))
     return _figures(today, now, [earlier, latest])
+
+
+def _roll_over(yesterday: str, earlier_key: str, today: date) -> None:
+    """Seed today's earlier days with yesterday's sums, if this cache has them (stamped as old as they are)."""
+    before, ended = cache.get(f"{yesterday}:earlier"), cache.get(f"{yesterday}:today")
+    if before is None or ended is None:
+        return
+    oldest = today - timedelta(days=DAYS - 1)
+    seeded = Slice(
+        orders=[row for row in before[1].orders + ended[1].orders if oldest <= row[0] < today],
+        costs=[row for row in before[1].costs + ended[1].costs if oldest <= row[0] < today],
+    )
+    cache.set(earlier_key, (min(before[0], ended[0]), seeded), KEEP_SECONDS)
 
 
 # The last background refresh started in this process (tests wait for it).
