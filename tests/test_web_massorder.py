@@ -89,3 +89,14 @@ def test_a_line_with_a_script_is_shown_escaped(shopper, client, service):
     page = client.post(MASS, {"orders": "<script>alert(1)</script>"}).content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_check_shows_each_lines_charge_and_the_total_and_places_nothing(shopper, client, service):
+    svc = service(rate="1", min=10, max=10000, name="Likes")
+    lines = f"{svc.pk}|https://x.com/1|100\n{svc.pk}|https://x.com/2|2500"
+    page = client.post(MASS, {"orders": lines, "check": "1"}).content.decode()
+    assert f"{svc.pk} · Likes" in page and ">0.10000<" in page and ">2.50000<" in page
+    assert "2 orders, 2.60000 USD in all." in page
+    assert not shopper.orders().exists()
+    bad = client.post(MASS, {"orders": f"{lines}\n{svc.pk}|https://x.com/3|1", "check": "1"}).content.decode()
+    assert "<strong>Line 3</strong>" in bad and "USD in all" not in bad

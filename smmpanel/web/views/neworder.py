@@ -113,7 +113,11 @@ def charge(request: HttpRequest) -> HttpResponse:
 @login_required
 def mass_order(request: HttpRequest) -> HttpResponse:
     account_id = account_id_of(request)
-    if request.method == "POST":
+    if request.method == "POST" and "check" in request.POST:
+        # "Check" shows what each line would cost, and the total, placing nothing.
+        form = MassOrderForm(request.POST)
+        form.check()
+    elif request.method == "POST":
         form = MassOrderForm(request.POST)
         ids = form.place(account_id)
         if ids is not None:
