@@ -125,6 +125,15 @@ def test_the_dashboard_page_shows_the_figures_the_chart_and_the_providers(owner_
     for text in ("3.40 USD", "2.80 USD", "6.40 USD", "6.80 USD", "Upstream Z", "12.34 EUR", "1 order"):
         assert text in body, text
     assert "/admin/orders/order/?attention=yes" in body
+    # Each status links to the order list of those 30 days.
+    link = re.search(r'href="(/admin/orders/order/\?status__exact=Pending&amp;created__gte=[^"]+)"', body).group(1)
+    listed = owner_client.get(link.replace("&amp;", "&")).context["cl"].result_list
+    assert sorted(o.pk for o in listed) == sorted(
+        Order.objects.filter(status="Pending", created__gte=days_ago(29) - timedelta(hours=12)).values_list(
+            "pk", flat=True
+        )
+    )
+    assert len(listed) == 2
     data = re.search(r'<script id="dashboard-chart-data" type="application/json">(.*?)</script>', body, re.S)
     chart = json.loads(data.group(1))
     assert len(chart["labels"]) == len(chart["orders"]) == 30

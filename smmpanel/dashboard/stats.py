@@ -87,6 +87,11 @@ class Figures:
     by_status: list[tuple[str, int]]  # statuses in their usual order, the ones with orders only
     periods: list[Period] = field(default_factory=list)
 
+    @property
+    def since(self) -> str:
+        """Where the first day begins (ISO 8601, with its offset): the order list's `created__gte` for these days."""
+        return _midnight(self.days[0].day, timezone.get_current_timezone()).isoformat()
+
     def chart(self) -> dict:
         """The orders-per-day chart's data, for json_script."""
         return {
