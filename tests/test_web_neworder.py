@@ -350,3 +350,12 @@ def test_the_live_charge_of_a_subscription_counts_its_posts_or_says_it_is_paid_p
     fields = {"service": svc.pk, "min": "100", "max": "200", "delay": "0"}
     assert "1.40000 USD" in client.post(url, {**fields, "posts": "5", "old_posts": "2"}).content.decode()
     assert "Paid per post" in client.post(url, fields).content.decode()
+
+
+def test_a_fragment_asked_for_after_signing_out_sends_the_whole_page_to_log_in(client, service):
+    svc = service()
+    answer = client.post(reverse("web:order-charge"), {"service": svc.pk}, headers={"HX-Request": "true"})
+    assert answer.status_code == 200 and answer["HX-Redirect"] == "/login/?next=/order/"
+    assert answer.content == b""
+    plain = client.get(reverse("web:order-fields"), {"service": svc.pk})
+    assert plain.status_code == 302 and plain["Location"] == "/login/?next=/order/"

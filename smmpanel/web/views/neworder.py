@@ -5,13 +5,19 @@ it costs and the placing itself are smmpanel/web/forms/order.py's, which hands
 everything to the orders layer the API uses.
 """
 
+from functools import wraps
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from smmpanel.accounts.services import account_for
 from smmpanel.catalog.models import Service
@@ -25,6 +31,22 @@ from smmpanel.web.forms.order import MassOrderForm, OrderForm, dripfeed_allowed,
 def account_id_of(request: HttpRequest) -> int:
     """The signed-in customer's account id (made on first need, as on every panel page)."""
     return account_for(request.user).pk
+
+
+def fragment_login_required(view):
+    """login_required for the form's htmx fragments: signed out meanwhile, the whole page goes to the log-in
+    page (and back to the form after), rather than the log-in page landing inside the form."""
+
+    @wraps(view)
+    def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        to_login = redirect_to_login(reverse("web:new-order"), settings.LOGIN_URL)
+        if getattr(request, "htmx", False):
+            return HttpResponseClientRedirect(to_login.url)
+        return to_login
+
+    return checked
 
 
 class Choice:
@@ -86,7 +108,7 @@ def new_order(request: HttpRequest) -> HttpResponse:
     return render(request, "web/order/new.html", choice.context(form))
 
 
-@login_required
+@fragment_login_required
 @require_GET
 def service_fields(request: HttpRequest) -> HttpResponse:
     """The service select and the chosen service's fields (htmx: when the category or service changes)."""
@@ -99,7 +121,7 @@ def service_fields(request: HttpRequest) -> HttpResponse:
     return render(request, "web/order/_service.html", choice.context(form))
 
 
-@login_required
+@fragment_login_required
 @require_POST
 def charge(request: HttpRequest) -> HttpResponse:
     """What the order as typed so far would cost (htmx: as fields change), by validate_order's own figure."""
