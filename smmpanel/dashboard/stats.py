@@ -16,8 +16,11 @@ reads the table), one row per day (in the panel's time zone) and status. The
 million orders: about a second on 2 busy cores) and change only as their
 orders are settled: refreshed every EARLIER_CACHE_SECONDS. Today is a short
 index range (tens of milliseconds), refreshed every CACHE_SECONDS. A refresh
-runs in a background thread while the page shows the sums it replaces, so
-only a process's first view of the day waits for them. The provider list and
+runs in a background thread while the page shows the sums it replaces. Sums
+are kept in the Django cache and, behind it, in a Snapshot row (shared by
+every process, kept across restarts), and at midnight the new day's earlier
+days are made from the day before's: only a panel's very first view waits
+for the month's sums. The provider list and
 the count of orders needing attention are small, indexed reads made fresh
 every time.
 """
@@ -38,6 +41,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
+from smmpanel.dashboard.models import Snapshot
 from smmpanel.ledger.money import ZERO, round5
 from smmpanel.orders.models import Order, Status
 from smmpanel.providers.models import Provider, UpstreamOrder
@@ -50,7 +54,7 @@ CACHE_SECONDS = 60  # today's sums
 EARLIER_CACHE_SECONDS = 600  # the 29 days before: they change only as their orders are settled
 KEEP_SECONDS = 24 * 3600
 REFRESH_LOCK_SECONDS = 300  # a refresh that died without a word stops blocking the next after this
-CACHE_KEY = "dashboard:figures:v3"
+CACHE_KEY = "dashboard:figures:v4"
 
 
 @dataclass(frozen=True)
@@ -196,7 +200,7 @@ def cached(now: datetime | None = None) -> Figures:
     prefix = f"{CACHE_KEY}:{timezone.get_current_timezone_name()}"
     key = f"{prefix}:{today.isoformat()}"
     first, midnight = _midnight(today - timedelta(days=DAYS - 1), tz), _midnight(today, tz)
-    if cache.get(f"{key}:earlier") is None:
+    if _entry(f"{key}:earlier") is None:
         _roll_over(f"{prefix}:{(today - timedelta(days=1)).isoformat()}", f"{key}:earlier", today)
     earlier = _kept(f"{key}:earlier", EARLIER_CACHE_SECONDS, lambda: _slice(first, midnight, tz))
     latest = _kept(f"{key}:today", CACHE_SECONDS, lambda: _slice(midnight, None, tz))
@@ -204,8 +208,8 @@ def cached(now: datetime | None = None) -> Figures:
 
 
 def _roll_over(yesterday: str, earlier_key: str, today: date) -> None:
-    """Seed today's earlier days with yesterday's sums, if this cache has them (stamped as old as they are)."""
-    before, ended = cache.get(f"{yesterday}:earlier"), cache.get(f"{yesterday}:today")
+    """Seed today's earlier days with yesterday's sums, if they were kept (stamped as old as they are)."""
+    before, ended = _entry(f"{yesterday}:earlier"), _entry(f"{yesterday}:today")
     if before is None or ended is None:
         return
     oldest = today - timedelta(days=DAYS - 1)
@@ -213,7 +217,49 @@ def _roll_over(yesterday: str, earlier_key: str, today: date) -> None:
         orders=[row for row in before[1].orders + ended[1].orders if oldest <= row[0] < today],
         costs=[row for row in before[1].costs + ended[1].costs if oldest <= row[0] < today],
     )
-    cache.set(earlier_key, (min(before[0], ended[0]), seeded), KEEP_SECONDS)
+    _keep(earlier_key, (min(before[0], ended[0]), seeded))
+
+
+# --- where slices are kept: the Django cache, and a Snapshot row behind it ------------------------
+
+Entry = tuple[float, Slice]  # (when the sums were made, the sums)
+
+
+def _to_json(value: Slice) -> dict:
+    return {
+        "orders": [
+            [d.isoformat(), status, n, str(charged), str(refunded)] for d, status, n, charged, refunded in value.orders
+        ],
+        "costs": [[d.isoformat(), str(cost)] for d, cost in value.costs],
+    }
+
+
+def _from_json(data: dict) -> Slice:
+    return Slice(
+        orders=[
+            (date.fromisoformat(d), status, n, Decimal(charged), Decimal(refunded))
+            for d, status, n, charged, refunded in data["orders"]
+        ],
+        costs=[(date.fromisoformat(d), Decimal(cost)) for d, cost in data["costs"]],
+    )
+
+
+def _entry(key: str) -> Entry | None:
+    """The kept slice: from this process's cache, else from its Snapshot (then cached here too)."""
+    entry = cache.get(key)
+    if entry is None:
+        row = Snapshot.objects.filter(key=key).first()
+        if row is not None:
+            entry = (row.stamped, _from_json(row.data))
+            cache.set(key, entry, KEEP_SECONDS)
+    return entry
+
+
+def _keep(key: str, entry: Entry) -> None:
+    cache.set(key, entry, KEEP_SECONDS)
+    Snapshot.objects.update_or_create(key=key, defaults={"stamped": entry[0], "data": _to_json(entry[1])})
+    # Keys carry their date: a day's rows are of no use after the next day.
+    Snapshot.objects.filter(stamped__lt=entry[0] - 2 * KEEP_SECONDS).delete()
 
 
 # The last background refresh started in this process (tests wait for it).
@@ -221,17 +267,17 @@ last_refresh: threading.Thread | None = None
 
 
 def _kept(key: str, max_age: float, compute_slice: Callable[[], Slice]) -> Slice:
-    """A cached slice; once older than max_age, refreshed in the background while the old one is served.
+    """A kept slice; once older than max_age, refreshed in the background while the old one is served.
 
-    Stale-while-revalidate: only a process's first view of the day waits for
-    the sums; later views never do. One refresh at a time per key (cache.add
-    is atomic in every cache backend), kept for a day at most (keys carry the date).
+    Stale-while-revalidate: only the first view of the day (with nothing kept
+    from the day before) waits for the sums; later views never do. One refresh
+    at a time per key and process cache (cache.add is atomic in every backend).
     """
     global last_refresh
-    entry = cache.get(key)
+    entry = _entry(key)
     if entry is None:
         value = compute_slice()
-        cache.set(key, (time.time(), value), KEEP_SECONDS)
+        _keep(key, (time.time(), value))
         return value
     stamped, value = entry
     if time.time() - stamped >= max_age and cache.add(f"{key}:refreshing", True, REFRESH_LOCK_SECONDS):
@@ -242,7 +288,7 @@ def _kept(key: str, max_age: float, compute_slice: Callable[[], Slice]) -> Slice
 
 def _refresh(key: str, compute_slice: Callable[[], Slice]) -> None:
     try:
-        cache.set(key, (time.time(), compute_slice()), KEEP_SECONDS)
+        _keep(key, (time.time(), compute_slice()))
     except Exception:  # the old sums stay; the next view tries again
         log.exception("dashboard: refreshing %s failed", key)
     finally:
