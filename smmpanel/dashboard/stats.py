@@ -244,13 +244,17 @@ def _from_json(data: dict) -> Slice:
     )
 
 
+def _stored(key: str) -> Entry | None:
+    row = Snapshot.objects.filter(key=key).first()
+    return None if row is None else (row.stamped, _from_json(row.data))
+
+
 def _entry(key: str) -> Entry | None:
     """The kept slice: from this process's cache, else from its Snapshot (then cached here too)."""
     entry = cache.get(key)
     if entry is None:
-        row = Snapshot.objects.filter(key=key).first()
-        if row is not None:
-            entry = (row.stamped, _from_json(row.data))
+        entry = _stored(key)
+        if entry is not None:
             cache.set(key, entry, KEEP_SECONDS)
     return entry
 
@@ -280,7 +284,13 @@ def _kept(key: str, max_age: float, compute_slice: Callable[[], Slice]) -> Slice
         _keep(key, (time.time(), value))
         return value
     stamped, value = entry
-    if time.time() - stamped >= max_age and cache.add(f"{key}:refreshing", True, REFRESH_LOCK_SECONDS):
+    if time.time() - stamped < max_age:
+        return value
+    newer = _stored(key)  # another process may have refreshed it already
+    if newer is not None and time.time() - newer[0] < max_age:
+        cache.set(key, newer, KEEP_SECONDS)
+        return newer[1]
+    if cache.add(f"{key}:refreshing", True, REFRESH_LOCK_SECONDS):
         last_refresh = threading.Thread(target=_refresh, args=(key, compute_slice), daemon=True)
         last_refresh.start()
     return value
