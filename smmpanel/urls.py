@@ -1,7 +1,9 @@
 """URL routes: the API v2 endpoint (with and without trailing slash), the admin and the customer panel."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from smmpanel.api.views import api_v2
 
@@ -12,5 +14,7 @@ urlpatterns = [
     path("api/v2", api_v2, name="api-v2"),
     path("api/v2/", api_v2),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
+    path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg"), permanent=True)),
     path("", include("smmpanel.web.urls")),
 ]
