@@ -7,8 +7,9 @@ machinery, HttpResponse) was the largest cost of a `balance` or `status`
 call left after its one query: see docs/benchmarks.md.
 
 What Django's cycle does that still matters is kept: the request_started /
-request_finished signals (they recycle database connections per
-CONN_MAX_AGE and run the health check), Django's limits on a request body
+request_finished receivers that have work to do on an API call (they recycle
+database connections per CONN_MAX_AGE, run the health check and hand pooled
+connections back; see smmpanel.api.cycle for those left out), Django's limits on a request body
 (DATA_UPLOAD_MAX_MEMORY_SIZE, now for every encoding and method;
 DATA_UPLOAD_MAX_NUMBER_FIELDS) and, for the rare multipart body, Django's own
 parser.
@@ -18,9 +19,7 @@ import json
 import os
 from http import HTTPStatus
 
-from django.core import signals
-
-from smmpanel.api import ratelimit
+from smmpanel.api import cycle, ratelimit
 from smmpanel.api.body import raw_request
 from smmpanel.api.params import RawRequest
 from smmpanel.api.views import handle
@@ -37,12 +36,12 @@ def read_environ(environ) -> RawRequest:
 
 
 def application(environ, start_response):
-    signals.request_started.send(sender=__name__, environ=environ)
+    cycle.started(environ=environ)
     try:
         status, body, headers = handle(lambda: read_environ(environ))
     finally:
         # The body is complete in memory: the request is over for the database too.
-        signals.request_finished.send(sender=__name__)
+        cycle.finished()
     data = json.dumps(body, ensure_ascii=False).encode()
     start_response(STATUS_LINES[status], [*HEADERS, *headers, ("Content-Length", str(len(data)))])
     return [data]

@@ -1,0 +1,104 @@
+"""The request cycle of an API call: Django's request_started / request_finished receivers that have work to do.
+
+smmpanel.api.wsgi answers /api/v2 without Django's handler, but what the
+handler's two signals do for the database must still happen around every
+call: close_old_connections() recycles a connection past CONN_MAX_AGE, one
+left in a broken state, and (PostgreSQL) hands a pooled connection back.
+
+Sending the signals themselves cost about a quarter of a `balance` call:
+counted in instructions (valgrind, in-process, docs/benchmarks.md), 121k of
+515k per call on threads and 148k of 553k under gevent, where asgiref's
+context-local storage that most receivers go through takes gevent's
+pure-Python locks and thread ids. Most of it was three receivers with
+nothing to do on an API call:
+
+- ``reset_urlconf``: the API never sets a URLconf (Django's handler, which
+  does, resets it in its own cycle);
+- ``close_caches``: closes every configured cache, and the backends we
+  configure (LocMemCache, RedisCache) close nothing: their close() is
+  BaseCache's no-op;
+- ``reset_queries``: empties the log of executed queries, which is kept only
+  with DEBUG on (or by CaptureQueriesContext, which disconnects it while it
+  captures).
+
+So `started()` and `finished()` call the connected receivers for this sender
+themselves, minus those three when they are idle as above. Which receivers
+are connected is read from the signal, so whatever connects or disconnects
+one (a test keeping its transaction's connection open disconnects
+close_old_connections) still steers the API; the filtered list is rebuilt
+whenever the signal's receivers or DEBUG change. An asynchronous receiver
+sends the signal the usual way.
+"""
+
+import weakref
+
+from django.conf import settings
+from django.core import signals
+from django.core.cache import close_caches
+from django.core.cache.backends.base import BaseCache
+from django.core.handlers.base import reset_urlconf
+from django.db import reset_queries
+from django.dispatch import Signal
+from django.dispatch.dispatcher import NONE_ID, _make_id  # type: ignore[attr-defined]  # not in django-stubs
+from django.utils.module_loading import import_string
+
+SENDER = "smmpanel.api.wsgi"
+
+
+def caches_close_nothing() -> bool:
+    """Is every configured cache backend's close() BaseCache's no-op?"""
+    return all(import_string(str(c["BACKEND"])).close is BaseCache.close for c in settings.CACHES.values())
+
+
+def idle(receiver) -> bool:
+    """Has this receiver nothing to do at the end or start of an API call (see the module's docstring)?"""
+    if receiver is reset_urlconf:
+        return True
+    if receiver is close_caches:
+        return caches_close_nothing()
+    if receiver is reset_queries:
+        return not settings.DEBUG
+    return False
+
+
+class Dispatch:
+    """One signal sent from SENDER, through the receivers that have work to do."""
+
+    def __init__(self, signal: Signal):
+        self.signal = signal
+        self._seen: tuple | None = None  # (the signal's receivers, DEBUG) the list below was made from
+        self._calls: list | None = []  # Django's entries (a weak reference or the function); None: send()
+
+    def _rebuild(self) -> None:
+        signal, sender_key = self.signal, _make_id(SENDER)
+        signal._live_receivers(SENDER)  # drops receivers that died
+        calls: list | None = []
+        for (_key, receiver_sender), receiver, is_async in signal.receivers:
+            if receiver_sender not in (NONE_ID, sender_key):
+                continue
+            if is_async:
+                calls = None  # Django runs those in an event loop: leave it to send()
+                break
+            function = receiver() if isinstance(receiver, weakref.ReferenceType) else receiver
+            if function is not None and not idle(function):
+                calls.append(receiver)  # type: ignore[union-attr]  # a list until the break above
+        self._calls = calls
+        self._seen = (list(signal.receivers), settings.DEBUG)
+
+    def send(self, **named) -> None:
+        signal = self.signal
+        seen = self._seen
+        # A comparison of a few tuples: cheap, and any connect or disconnect shows in it.
+        if seen is None or signal._dead_receivers or seen[0] != signal.receivers or seen[1] != settings.DEBUG:  # type: ignore[attr-defined]
+            self._rebuild()
+        if self._calls is None:
+            signal.send(sender=SENDER, **named)
+            return
+        for receiver in self._calls:
+            function = receiver() if isinstance(receiver, weakref.ReferenceType) else receiver
+            if function is not None:
+                function(signal=signal, sender=SENDER, **named)
+
+
+started = Dispatch(signals.request_started).send
+finished = Dispatch(signals.request_finished).send
