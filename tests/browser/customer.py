@@ -54,17 +54,37 @@ def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
     expect(page.get_by_role("navigation").get_by_role("link", name=username)).to_be_visible()
 
 
+def swapped(page: Page, target: str, action) -> None:
+    """Do `action` (a change htmx answers by swapping the element with id `target`) and wait until it is in place.
+
+    Waiting for the response is not enough: htmx swaps the answer in after it arrives.
+    """
+    page.evaluate(
+        """target => { window.__swapped = new Promise(resolve => {
+            const settled = event => {
+                if (event.detail.target && event.detail.target.id === target) {
+                    document.body.removeEventListener('htmx:afterSettle', settled);
+                    resolve(true);
+                }
+            };
+            document.body.addEventListener('htmx:afterSettle', settled);
+        }); }""",
+        target,
+    )
+    action()
+    page.evaluate("() => window.__swapped")
+
+
 def choose_service(page: Page, category: str, service_id: int) -> None:
     """Pick a category, then a service in it; the form swaps in that service's fields (htmx)."""
     page.goto("/order/")
     category_select = page.get_by_label("Category")
     if category_select.locator("option:checked").inner_text() != category:
-        with page.expect_response(re.compile(r"/order/fields/")):
-            category_select.select_option(label=category)
+        swapped(page, "service-part", lambda: category_select.select_option(label=category))
     service_select = page.get_by_label("Service")
     if service_select.input_value() != str(service_id):
-        with page.expect_response(re.compile(r"/order/fields/")):
-            service_select.select_option(str(service_id))
+        swapped(page, "service-part", lambda: service_select.select_option(str(service_id)))
+    expect(service_select).to_have_value(str(service_id))
     expect(page.locator("#service-info")).to_be_visible()
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from playwright.sync_api import expect, sync_playwright
 
 from smmpanel.client import ApiError, Client
-from tests.browser.customer import exactly
+from tests.browser.customer import choose_service, exactly
 from tests.browser.panel import LivePanel
 from tests.conftest import REPO
 
@@ -98,7 +98,7 @@ def log_in(page, path: str, username: str, password: str) -> None:
 
 def choose_a_service(page, service_id: int) -> None:
     """The new-order page as a customer sees it mid-order: a service chosen, fields filled, the charge shown."""
-    page.get_by_label("Service").select_option(str(service_id))
+    choose_service(page, "Instagram Followers", service_id)
     page.get_by_label("Link").fill("https://instagram.com/demo.brand")
     page.get_by_label("Quantity").fill("2500")
     expect(page.locator("#charge")).to_contain_text("USD")  # the live charge, once it has answered

@@ -6,6 +6,7 @@ beside the server, so orders move by themselves while the test reloads pages.
 """
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -111,3 +112,11 @@ def test_a_new_customer_orders_each_kind_follows_them_refills_cancels_and_sees_i
         expect(ledger_row(page, order_id, "Charge")).to_have_count(1)
     expect(ledger_row(page, dripfeed, "Refund")).to_have_count(1)
     expect(ledger_row(page, default, "Refund")).to_have_count(0)
+
+    # The same history as a spreadsheet: one CSV line per ledger row shown.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    lines = Path(download.value.path()).read_text().strip().splitlines()
+    assert lines[0].startswith("id,time,kind,amount"), lines[0]
+    assert len(lines) - 1 == ledger.locator("tbody tr").count(), lines
+    assert sum(",refund," in line for line in lines) == ledger.locator("tbody tr").filter(has_text="Refund").count()
