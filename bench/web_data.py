@@ -55,7 +55,7 @@ PASSWORD = "bench-password"
 BIG, STAFF = "big", "staff"
 DAY = 86400.0
 # Bumped when the generated data changes shape: a database loaded by another version is rebuilt.
-VERSION = 1
+VERSION = 2
 
 # (category, [(name, type, rate, min, max, flags)]); flags: r refill, c cancel, d drip-feed, p provider
 CATALOG = [
@@ -501,11 +501,11 @@ class Generator:
             self.event(oid, started, "Pending", "In progress", total, start_count)
         if finished:
             self.event(oid, finished, "In progress" if started else "Pending", status, remains, start_count)
-        if parent is None:
+        if parent is None:  # a subscription's post was paid by the subscription
             self.money(account, ts, "charge", -charge, oid, "", f"Order #{oid}")
-            if refunded:
-                reason = "partial" if status == "Partial" else "canceled"
-                self.later(finished, "refund", (account, refunded, oid, reason))
+        if refunded:  # a post's refund too reaches the customer
+            reason = "partial" if status == "Partial" else "canceled"
+            self.later(finished, "refund", (account, refunded, oid, reason))
         if service["provider"]:
             cost = units(service["cost_units"], total)
             up_status = "Completed" if status == "Completed" else status
