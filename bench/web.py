@@ -284,7 +284,8 @@ def measure(panel: Panel, page: dict, cookie: str, args, duration: float) -> dic
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 90, check=False)
     time.sleep(0.3)  # the last responses' log lines
     m1 = machine_cpu()
-    app = sum(proc_cpu(pid) - cpu0[pid] for pid in pids)
+    per_pid = {pid: proc_cpu(pid) - cpu0[pid] for pid in pids}
+    app = sum(per_pid.values())
     db = postgres_cpu(args.db) - db0
     lines = panel.log_since(offset)
     times = [us for status, us, _ in lines if status == 200]
@@ -306,6 +307,9 @@ def measure(panel: Panel, page: dict, cookie: str, args, duration: float) -> dic
         "cpu_db_ms": 1000 * db / n,
         # Everything else that ran meanwhile (wrk, other people's jobs), as a share of the machine.
         "other_busy": max(0.0, (m1[0] - m0[0]) / api.CLK_TCK - app - db) / wall,
+        # How the work split between the gunicorn workers: wrk's keep-alive connections stay with the
+        # worker that accepted them, so 3 of 4 on one worker makes its requests wait for each other.
+        "worker_share": [round(per_pid[pid] / app, 2) if app else 0.0 for pid in pids[1:]],
     }
 
 
@@ -423,6 +427,7 @@ def rows(result: dict) -> list[list[str]]:
             "first view ms",
             "KB",
             "CPU ms/req: app / db",
+            "others' CPU",
             "non-200",
         ]
     ]
@@ -439,6 +444,7 @@ def rows(result: dict) -> list[list[str]]:
                 f"{result['sizes'].get(name + ':first_ms', 0):.0f}",
                 f"{result['sizes'].get(name, 0) / 1024:.0f}",
                 f"{s['cpu_app_ms']:.1f} / {s['cpu_db_ms']:.1f}",
+                f"{100 * s['other_busy']:.0f} %",
                 str(s["non200"]),
             ]
         )
@@ -500,7 +506,9 @@ def report_md(result: dict, info: dict, args) -> str:
         (
             "- Server time: gunicorn's access log `%(D)s` (request read → response sent, in the worker) of every "
             "measured 200; req/s from wrk, on the same two cores as the server and PostgreSQL; *first view*: "
-            "the page's first request to the fresh server, alone (client-side time; nothing cached yet)"
+            "the page's first request to the fresh server, alone (client-side time; nothing cached yet); "
+            "*others' CPU*: the machine's CPU used meanwhile by everything but the panel and its database "
+            "(wrk and other people's jobs), as a share of both cores"
         ),
         "",
         "| " + " | ".join(table[0]) + " |",
