@@ -1,11 +1,23 @@
-"""A customer's account in a browser: a forgotten password reset by e-mail, and the lock after wrong passwords."""
+"""A customer's account in a browser: a password reset by e-mail, the lock after wrong passwords, the time zone."""
 
 import re
 import time
+from datetime import datetime, timedelta
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.customer import PASSWORD, exactly, log_in, log_out, new_username, sign_up
+from tests.browser import catalog
+from tests.browser.customer import (
+    PASSWORD,
+    exactly,
+    log_in,
+    log_out,
+    new_link,
+    new_username,
+    order_row,
+    place_order,
+    sign_up,
+)
 
 LOGIN_FAILURE_LIMIT = 10  # settings.AXES_FAILURE_LIMIT's default (LOGIN_FAILURE_LIMIT)
 
@@ -67,3 +79,30 @@ def test_wrong_passwords_lock_the_username_out_even_from_the_right_password(page
         page.get_by_role("main").get_by_role("button", name="Log in").click()
     assert answer.value.status == 429
     expect(locked).to_be_visible()
+
+
+def shown_time(page: Page, order_id: int) -> datetime:
+    """When the orders page says the order was placed (its Date column, in the customer's time zone)."""
+    page.goto("/orders/")
+    text = order_row(page, order_id).locator("td").nth(1).inner_text().strip()
+    return datetime.strptime(text, "%Y-%m-%d %H:%M")  # noqa: DTZ007 - a wall-clock reading, compared with another
+
+
+def choose_time_zone(page: Page, zone: str) -> None:
+    page.goto("/settings/")
+    page.get_by_label(exactly("Time zone")).select_option(zone)
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text("Your settings were saved.")
+
+
+def test_the_time_zone_chosen_in_settings_is_the_one_order_times_are_shown_in(page: Page, live_panel):
+    username = new_username()
+    sign_up(page, username)
+    live_panel.credit(username, "5")
+    order_id = place_order(
+        page, "Browser Followers", live_panel.catalog[catalog.FAST], {"Link": new_link(), "Quantity": "100"}
+    )
+    choose_time_zone(page, "UTC")
+    in_utc = shown_time(page, order_id)
+    choose_time_zone(page, "Asia/Kolkata")  # UTC+5:30 all year
+    assert shown_time(page, order_id) - in_utc == timedelta(hours=5, minutes=30)
