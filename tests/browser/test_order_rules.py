@@ -89,3 +89,28 @@ def test_another_customers_order_is_a_page_that_does_not_exist(browser, live_pan
 
 def _csrf_token(context) -> str:
     return next(c["value"] for c in context.cookies() if c["name"] == "csrftoken")
+
+
+def test_the_same_order_form_sent_twice_places_one_order_and_charges_once(page: Page, live_panel):
+    """As when a slow answer makes a customer press "Place order" again, or reload the page that placed it.
+
+    (Chromium itself sends a double click once, so the page's own form data is posted twice.)
+    """
+    signed_up_with_funds(page, live_panel)
+    link = new_link()
+    choose_service(page, "Browser Followers", live_panel.catalog[catalog.FAST])
+    page.get_by_label("Link").fill(link)
+    page.get_by_label("Quantity").fill("100")
+    expect(page.locator("#charge")).to_contain_text("USD")
+    form = page.locator("#order-form").evaluate("f => new URLSearchParams(new FormData(f)).toString()")
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    answers = [page.request.post("/order/", data=form, headers=headers) for _ in range(2)]
+    assert [a.status for a in answers] == [200, 200]
+    assert answers[0].url == answers[1].url and re.search(r"/orders/\d+/$", answers[0].url), [a.url for a in answers]
+
+    page.goto("/orders/")
+    page.get_by_role("searchbox").fill(link)
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("table.orders tbody tr")).to_have_count(1)
+    page.goto("/funds/")
+    expect(page.locator("table.ledger").get_by_text("Charge")).to_have_count(1)
