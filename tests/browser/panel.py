@@ -58,6 +58,13 @@ class LivePanel:
         """Add funds as the owner does today (`smmpanel funds add`): a deposit row in the ledger."""
         self.server.manage("funds", "add", username, amount, "--memo", "Added by the owner")
 
+    def make_owner(self, username: str, password: str) -> None:
+        """A staff superuser who logs in at /admin/, made as `createsuperuser` makes one."""
+        self.server.python(
+            "from django.contrib.auth import get_user_model;"
+            f"get_user_model().objects.create_superuser({username!r}, '', {password!r}); print('{{}}')"
+        )
+
     def logs(self) -> str:
         """The server's and the worker's output, for a failing test's report."""
         parts = []
