@@ -1,4 +1,5 @@
-"""What a customer does in the browser, step by step, as the browser tests and the screenshot script do it.
+"""A customer's (and the owner's) steps in the browser, for the browser tests and the screenshot script;
+and the pages each of them reaches.
 
 Each step goes through the pages as a person would: the labels they read, the
 buttons they press. Nothing here knows an id a person could not see on a page.
@@ -12,6 +13,23 @@ import uuid
 from playwright.sync_api import Page, expect
 
 PASSWORD = "a-Long-browser-passw0rd"
+
+# Pages anyone reaches, then every page a signed-in customer reaches from the menu (and the order's own page).
+ANONYMOUS_PAGES = ["/", "/signup/", "/login/", "/password/reset/", "/services/", "/api/docs/"]
+CUSTOMER_PAGES = [
+    "/order/",
+    "/order/mass/",
+    "/orders/",
+    "/refills/",
+    "/subscriptions/",
+    "/dripfeed/",
+    "/services/",
+    "/funds/",
+    "/api/",
+    "/api/docs/",
+    "/settings/",
+]
+ADMIN_PAGES = ["/admin/", "/admin/orders/order/", "/admin/accounts/account/", "/admin/catalog/service/"]
 _numbers = itertools.count(1)
 
 
@@ -141,3 +159,14 @@ def wait_for_status(page: Page, order_id: int, *wanted: str, timeout: float = 90
             seen.append(status)
         assert time.monotonic() < deadline, f"order #{order_id} never became {wanted}; statuses seen: {seen}"
         time.sleep(1)
+
+
+def log_in_as_owner(page: Page, live_panel, username: str) -> None:
+    """Make a staff user (as the owner would) and log in at /admin/ with it."""
+    password = "owner-Long-passw0rd"
+    live_panel.make_owner(username, password)
+    page.goto("/admin/login/")
+    page.get_by_label(exactly("Username")).fill(username)
+    page.get_by_label(exactly("Password")).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/admin/")

@@ -6,11 +6,16 @@ import time
 from playwright.sync_api import Page, expect
 
 from tests.browser import catalog
-from tests.browser.customer import exactly, new_link, new_username, place_order, sign_up
-from tests.browser.test_layout import ANONYMOUS_PAGES, CUSTOMER_PAGES
-
-ADMIN_PAGES = ["/admin/", "/admin/orders/order/", "/admin/accounts/account/", "/admin/catalog/service/"]
-
+from tests.browser.customer import (
+    ADMIN_PAGES,
+    ANONYMOUS_PAGES,
+    CUSTOMER_PAGES,
+    log_in_as_owner,
+    new_link,
+    new_username,
+    place_order,
+    sign_up,
+)
 
 # The panel has no icon yet: browsers ask for one anyway, and get a 404 (harmless; reported).
 NO_ICON_YET = "/favicon.ico"
@@ -41,16 +46,6 @@ class Watch:
         # A failed load is also a console error, without its URL: the responses above name it.
         if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
             self.errors.append(f"{page.url}: {msg.text}")
-
-
-def log_in_as_owner(page: Page, live_panel, username: str) -> None:
-    password = "owner-Long-passw0rd"
-    live_panel.make_owner(username, password)
-    page.goto("/admin/login/")
-    page.get_by_label(exactly("Username")).fill(username)
-    page.get_by_label(exactly("Password")).fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/admin/")
 
 
 def visit(page: Page, paths: list[str]) -> None:

@@ -4,7 +4,15 @@ from playwright.sync_api import expect
 
 from tests.browser import catalog
 from tests.browser.conftest import PHONE
-from tests.browser.customer import new_link, new_username, place_order, sign_up
+from tests.browser.customer import (
+    ANONYMOUS_PAGES,
+    CUSTOMER_PAGES,
+    log_in_as_owner,
+    new_link,
+    new_username,
+    place_order,
+    sign_up,
+)
 
 PHONE_WIDTH = PHONE["width"]
 
@@ -42,23 +50,6 @@ def test_on_a_desktop_the_menu_is_open_without_a_button(page):
     expect(page.locator("label[for=menu-toggle]")).to_be_hidden()
 
 
-# Pages anyone reaches, then every page a signed-in customer reaches from the menu (and the order's own page).
-ANONYMOUS_PAGES = ["/", "/signup/", "/login/", "/password/reset/", "/services/", "/api/docs/"]
-CUSTOMER_PAGES = [
-    "/order/",
-    "/order/mass/",
-    "/orders/",
-    "/refills/",
-    "/subscriptions/",
-    "/dripfeed/",
-    "/services/",
-    "/funds/",
-    "/api/",
-    "/api/docs/",
-    "/settings/",
-]
-
-
 def too_wide_on(phone, paths: list[str]) -> dict[str, int]:
     """{path: page width} of the pages wider than the phone's screen."""
     widths = {}
@@ -79,3 +70,8 @@ def test_on_a_phone_no_page_is_wider_than_the_screen(phone, live_panel):
     )
     too_wide.update(too_wide_on(phone, [*CUSTOMER_PAGES, f"/orders/{order_id}/"]))
     assert too_wide == {}, f"pages wider than the {PHONE_WIDTH}px screen: {too_wide}"
+
+
+def test_on_a_phone_the_owners_dashboard_is_no_wider_than_the_screen(phone, live_panel):
+    log_in_as_owner(phone, live_panel, f"owner_{new_username()}")
+    assert too_wide_on(phone, ["/admin/"]) == {}
