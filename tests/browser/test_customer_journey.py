@@ -90,6 +90,12 @@ def test_a_new_customer_orders_each_kind_follows_them_refills_cancels_and_sees_i
     page.get_by_role("link", name=str(subscription), exact=True).click()  # its page lists the posts' orders
     expect(page.get_by_role("row").filter(has_text="post 2")).to_have_count(1)
 
+    # Only where the rules allow: a service without refill or cancel offers neither.
+    page.goto(f"/orders/{comments}/")
+    expect(page.get_by_role("heading", name=f"Order #{comments}")).to_be_visible()
+    expect(page.get_by_role("button", name="Refill")).to_have_count(0)
+    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+
     # A refill of the completed order, from its page.
     page.goto(f"/orders/{default}/")
     page.get_by_role("button", name="Refill").click()
