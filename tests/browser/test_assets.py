@@ -17,9 +17,6 @@ from tests.browser.customer import (
     sign_up,
 )
 
-# The panel has no icon yet: browsers ask for one anyway, and get a 404 (harmless; reported).
-NO_ICON_YET = "/favicon.ico"
-
 
 class Watch:
     """What a page asked for beyond the panel, what failed to load, and what went wrong in its scripts."""
@@ -39,7 +36,7 @@ class Watch:
             self.foreign.add(request.url)
 
     def _response(self, response) -> None:
-        if response.status >= 400 and response.url != self.base_url + NO_ICON_YET:
+        if response.status >= 400:
             self.failed.add(f"{response.status} {response.url}")
 
     def _console(self, page: Page, msg) -> None:
