@@ -331,6 +331,8 @@ def test_concurrent_writers_on_sqlite_all_succeed_under_the_gevent_server(serve)
     # 30-second busy timeout, not a slow run.
     assert elapsed < 60, elapsed
     assert max(balance_times) < 5, max(balance_times)
+    # The writers queue across processes on a lock file beside the database: as private as the database.
+    assert (server.data_dir / "smmpanel.sqlite3-writers").stat().st_mode & 0o777 == 0o600
 
 
 # --- the process: children, port, address ----------------------------------------------------------
