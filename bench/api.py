@@ -666,6 +666,8 @@ def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -
                     *class_args(server_class, args, gunicorn=True),
                     "--graceful-timeout",
                     "10",
+                    "--config",
+                    "python:smmpanel.gunicorn_conf",  # as `smmpanel serve` passes it
                 ],
                 env,
                 port,

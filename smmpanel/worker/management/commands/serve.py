@@ -154,6 +154,9 @@ class Command(BaseCommand):
             opts["worker_class"],
             "--graceful-timeout",
             "10",
+            # Under gevent, connections take turns after each request (smmpanel/gunicorn_conf.py).
+            "--config",
+            "python:smmpanel.gunicorn_conf",
         ]
         if opts["worker_class"] == "gevent":
             web_cmd += ["--worker-connections", str(opts["connections"])]
