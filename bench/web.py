@@ -129,6 +129,41 @@ print("BENCH_JSON", json.dumps({"unknown": sorted(f"{a}.{n}" for a, n in loader.
                                                   if (a, n) not in loader.disk_migrations)}))
 """
 
+# Run in `smmpanel shell`: each page requested alone, one after another, through Django's test client in
+# one process (no server, no concurrency): the page's own cost — wall time, CPU time of the process,
+# queries. The machine's other jobs still slow it, but nothing of ours queues.
+ALONE = """
+import json, statistics, time
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, reset_queries
+from django.test import Client
+
+out = {}
+clients = {}
+for who, name in %(users)r.items():
+    clients[who] = Client(HTTP_HOST="127.0.0.1")
+    clients[who].force_login(get_user_model().objects.get(username=name))
+for page in %(pages)r:
+    c = clients[page["user"]]
+    for _ in range(3):
+        c.get(page["path"])
+    settings.DEBUG = True  # to count the queries, once
+    reset_queries()
+    status = c.get(page["path"]).status_code
+    queries = len(connection.queries)
+    settings.DEBUG = False
+    walls, cpus = [], []
+    for _ in range(%(n)d):
+        t0, c0 = time.perf_counter(), time.process_time()
+        c.get(page["path"])
+        walls.append(1000 * (time.perf_counter() - t0))
+        cpus.append(1000 * (time.process_time() - c0))
+    out[page["name"]] = {"status": status, "queries": queries, "wall_ms": statistics.median(walls),
+                         "cpu_ms": statistics.median(cpus)}
+print("BENCH_JSON", json.dumps(out))
+"""
+
 TABS = ["all", "pending", "in-progress", "processing", "completed", "partial", "canceled"]
 
 
@@ -372,6 +407,10 @@ def bench(args, workdir: Path) -> dict:
     if not todo:
         raise BenchError(f"no page named {args.only}; pages: {[pg['name'] for pg in pages(ids, info)]}")
     result: dict = {"note": result_note, "info": info, "pages": {pg["name"]: {"page": pg, "runs": []} for pg in todo}}
+    if args.alone:
+        log(f"each page alone in one process ({args.alone} requests each)")
+        users = {"big": info["big_user"], "staff": info["staff_user"]}
+        result["alone"] = shell(ALONE % {"users": users, "pages": todo, "n": args.alone}, env, timeout=1800)
     panel = Panel(env, args, workdir)
     try:
         panel.wait_up()
@@ -411,6 +450,11 @@ def summary(runs: list[dict]) -> dict:
     return out
 
 
+def alone(result: dict, name: str) -> str:
+    a = result.get("alone", {}).get(name)
+    return f"{a['wall_ms']:.1f} / {a['cpu_ms']:.1f} ({a['queries']})" if a else ""
+
+
 def span(values: list[float], fmt: str) -> str:
     return "" if len(values) < 2 else f" ({fmt.format(min(values))}–{fmt.format(max(values))})"
 
@@ -427,6 +471,7 @@ def rows(result: dict) -> list[list[str]]:
             "first view ms",
             "KB",
             "CPU ms/req: app / db",
+            "alone ms: wall / CPU (queries)",
             "others' CPU",
             "non-200",
         ]
@@ -444,6 +489,7 @@ def rows(result: dict) -> list[list[str]]:
                 f"{result['sizes'].get(name + ':first_ms', 0):.0f}",
                 f"{result['sizes'].get(name, 0) / 1024:.0f}",
                 f"{s['cpu_app_ms']:.1f} / {s['cpu_db_ms']:.1f}",
+                alone(result, name),
                 f"{100 * s['other_busy']:.0f} %",
                 str(s["non200"]),
             ]
@@ -508,7 +554,9 @@ def report_md(result: dict, info: dict, args) -> str:
             "measured 200; req/s from wrk, on the same two cores as the server and PostgreSQL; *first view*: "
             "the page's first request to the fresh server, alone (client-side time; nothing cached yet); "
             "*others' CPU*: the machine's CPU used meanwhile by everything but the panel and its database "
-            "(wrk and other people's jobs), as a share of both cores"
+            "(wrk and other people's jobs), as a share of both cores; *alone*: the median of "
+            f"{args.alone} requests of the page made one after another through Django's test client in one "
+            "process (no server, no concurrency): its wall and CPU time, and its queries"
         ),
         "",
         "| " + " | ".join(table[0]) + " |",
@@ -559,6 +607,7 @@ def parse_args(argv=None):
     p.add_argument("--repeat", type=int, default=1, help="interleaved rounds; medians reported (default 1)")
     p.add_argument("--wait-quiet", type=float, default=0, help="wait up to N s for a quiet machine before each run")
     p.add_argument("--only", type=lambda s: [x for x in s.split(",") if x], default=[], help="pages, comma-separated")
+    p.add_argument("--alone", type=int, default=30, help="requests per page made alone in one process first (0: none)")
     p.add_argument("--in-place", action="store_true", help="serve the working tree, not HEAD's smmpanel/")
     p.add_argument("--markdown", action="store_true", help="write the figures into docs/benchmarks.md")
     p.add_argument("--json", type=Path, help="also save the raw results here")
