@@ -33,5 +33,5 @@ class Command(BaseCommand):
         logins = seed_people()
         self.stdout.write(f"Demo catalog: {len(services)} services, every API v2 order type.")
         self.stdout.write(f"Admin:    /admin/  user {logins.admin[0]!r}  password {logins.admin[1]!r}")
-        self.stdout.write(f"Customer: user {logins.customer[0]!r}  password {logins.customer[1]!r}")
+        self.stdout.write(f"Customer: /login/  user {logins.customer[0]!r}  password {logins.customer[1]!r}")
         self.stdout.write(f"Customer API key: {logins.api_key}")
