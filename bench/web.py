@@ -608,6 +608,7 @@ def parse_args(argv=None):
     p.add_argument("--wait-quiet", type=float, default=0, help="wait up to N s for a quiet machine before each run")
     p.add_argument("--only", type=lambda s: [x for x in s.split(",") if x], default=[], help="pages, comma-separated")
     p.add_argument("--alone", type=int, default=30, help="requests per page made alone in one process first (0: none)")
+    p.add_argument("--code", type=Path, help="serve the smmpanel/ found in this directory (an experiment)")
     p.add_argument("--in-place", action="store_true", help="serve the working tree, not HEAD's smmpanel/")
     p.add_argument("--markdown", action="store_true", help="write the figures into docs/benchmarks.md")
     p.add_argument("--json", type=Path, help="also save the raw results here")
@@ -623,7 +624,9 @@ def main(argv=None) -> int:
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="smmpanel-webbench-"))
     try:
-        if not args.in_place:
+        if args.code:  # an experiment: a tree of one's own (e.g. HEAD with one change)
+            api.CODE = args.code.resolve()
+        elif not args.in_place:
             # What is committed, so that others' edits in progress are not measured (nor half-copied).
             code = workdir / "code"
             code.mkdir()
@@ -633,7 +636,9 @@ def main(argv=None) -> int:
             subprocess.run(["tar", "-x", "-C", str(code)], input=archive.stdout, check=True)
             api.CODE = code
         info = machine_info()
-        if not args.in_place:
+        if args.code:
+            info["commit"] = f"{args.code} (a tree of its own)"
+        elif not args.in_place:
             info["commit"] = info["commit"].split(" ")[0]
         result = bench(args, workdir)
         print(report_text(result, info, args))
