@@ -27,6 +27,16 @@ def format_money(value) -> str:
     return str(round5(value))
 
 
+def shown_money(value) -> str:
+    """Amounts shown to people: two decimals, more only where the amount has them ("2.25", "870.844", "0.00123").
+
+    Exact (never rounded beyond the stored 5 places); the API and the CSV keep format_money's fixed 5.
+    """
+    d = round5(value)
+    two = d.quantize(Decimal("0.01"))
+    return str(two) if two == d else format(d.normalize(), "f")
+
+
 def format_rate(value) -> str:
     """Rates go out as the owner wrote them, at least two decimals when fractional: "0.90", "8"."""
     d = Decimal(value).normalize()

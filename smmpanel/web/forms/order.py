@@ -24,6 +24,7 @@ from smmpanel.api import idempotency
 from smmpanel.api.errors import ApiError
 from smmpanel.catalog import order_types as ot
 from smmpanel.catalog.models import Service
+from smmpanel.ledger.money import shown_money
 from smmpanel.orders import selectors, services
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.messages import localized
@@ -351,7 +352,7 @@ class MassOrderForm(forms.Form):
             self.add_error(
                 None,
                 gettext("Not enough funds on balance: these orders cost %(total)s USD, the balance is %(balance)s USD.")
-                % {"total": self.total, "balance": balance},
+                % {"total": shown_money(self.total), "balance": shown_money(balance)},
             )
             return None
         fields = {"orders": "\n".join(line.text.strip() for line in self.lines)}
