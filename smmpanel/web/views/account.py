@@ -20,8 +20,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from smmpanel.accounts.models import Account
-from smmpanel.accounts.services import account_for, create_customer
+from smmpanel.accounts.services import create_customer
 from smmpanel.web import timezones
+from smmpanel.web.context import customer_account
 from smmpanel.web.forms.account import SettingsForm, SignupForm
 
 # Named explicitly when logging in a new customer: with several backends Django must be told
@@ -86,7 +87,7 @@ password_reset_done = auth_views.PasswordResetCompleteView.as_view(template_name
 
 @login_required
 def settings(request):
-    account = account_for(request.user)
+    account = customer_account(request)
     current = account.time_zone or django_settings.TIME_ZONE
     form = SettingsForm(
         request.POST or None, user=request.user, initial={"email": request.user.email, "time_zone": current}

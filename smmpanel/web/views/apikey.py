@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from smmpanel.accounts.services import account_for
 from smmpanel.web import apidocs
+from smmpanel.web.context import customer_account
 from smmpanel.web.forms.account import NewKeyForm
 
 FORM_TOKEN = "api_key_form"
@@ -41,14 +41,14 @@ def _page(request, account, form, status=200, new_key: str | None = None):
 @login_required
 @never_cache
 def key_page(request):
-    return _page(request, account_for(request.user), NewKeyForm())
+    return _page(request, customer_account(request), NewKeyForm())
 
 
 @login_required
 @require_POST
 @never_cache
 def regenerate(request):
-    account = account_for(request.user)
+    account = customer_account(request)
     expected = request.session.pop(FORM_TOKEN, None)
     if expected is None or not secrets.compare_digest(request.POST.get("once", ""), expected):
         messages.info(request, _("That form was already used or is out of date: your key was not changed."))

@@ -16,11 +16,11 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from smmpanel.accounts.services import account_for
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.ledger.money import format_money
+from smmpanel.web.context import customer_account
 
-PAGE_SIZE = 50
+PAGE_SIZE = 25
 CSV_CHUNK = 2000
 # A spreadsheet runs a cell starting with one of these as a formula: memos are text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -50,7 +50,7 @@ def ledger_page(account_id: int, before: int | None = None, after: int | None = 
 
 @login_required
 def funds(request):
-    account = account_for(request.user)
+    account = customer_account(request)
     rows, has_newer, has_older = ledger_page(
         account.pk, before=_cursor(request, "before"), after=_cursor(request, "after")
     )
@@ -101,7 +101,7 @@ def ledger_lines(account_id: int, tz: tzinfo):
 
 @login_required
 def ledger_csv(request):
-    account = account_for(request.user)
+    account = customer_account(request)
     # The body is produced after the middleware has returned (and reset the time zone): take it now.
     tz = timezone.get_current_timezone()
     response = StreamingHttpResponse(ledger_lines(account.pk, tz), content_type="text/csv; charset=utf-8")

@@ -19,18 +19,18 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from smmpanel.accounts.services import account_for
 from smmpanel.catalog.models import Service
 from smmpanel.ledger.money import format_rate
 from smmpanel.orders import selectors
 from smmpanel.orders.messages import localized
 from smmpanel.orders.services import parse_id
+from smmpanel.web.context import customer_account
 from smmpanel.web.forms.order import MassOrderForm, OrderForm, dripfeed_allowed, preview_charge
 
 
 def account_id_of(request: HttpRequest) -> int:
     """The signed-in customer's account id (made on first need, as on every panel page)."""
-    return account_for(request.user).pk
+    return customer_account(request).pk
 
 
 def fragment_login_required(view):
