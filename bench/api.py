@@ -1002,17 +1002,23 @@ def report_md(results: list[dict], info: dict, args) -> str:
     return "\n".join(out)
 
 
-def write_markdown(block: str) -> None:
+def replace_marked(block: str, start: str, end: str, heading: str = "") -> None:
+    """Put `block` (which carries its own start and end marks) where those marks stand in
+    docs/benchmarks.md, or append it (under `heading`) the first time. Shared by the benchmarks."""
     DOC.parent.mkdir(parents=True, exist_ok=True)
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n## Results\n\n"
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        _, tail = rest.split(MARK_END, 1)
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
         text = head + block + tail
     else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
+        text = text.rstrip("\n") + "\n\n" + (f"## {heading}\n\n" if heading else "") + block + "\n"
     DOC.write_text(text)
     log(f"results written to {DOC.relative_to(ROOT)}")
+
+
+def write_markdown(block: str) -> None:
+    replace_marked(block, MARK_START, MARK_END)
 
 
 # --- main -------------------------------------------------------------------------------

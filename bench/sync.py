@@ -640,15 +640,7 @@ def report_md(result: dict, info: dict, args) -> str:
 
 
 def write_markdown(block: str) -> None:
-    text = DOC.read_text()
-    if MARK_START in text and MARK_END in text:
-        head, rest = text.split(MARK_START, 1)
-        _, tail = rest.split(MARK_END, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n## Provider sync\n\n" + block + "\n"
-    DOC.write_text(text)
-    log(f"results written to {DOC.relative_to(ROOT)}")
+    api.replace_marked(block, MARK_START, MARK_END, heading="Provider sync")
 
 
 # --- main ------------------------------------------------------------------------------------

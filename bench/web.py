@@ -575,15 +575,7 @@ def report_md(result: dict, info: dict, args) -> str:
 
 def write_markdown(block: str, connections: int) -> None:
     start, end = MARK.format(c=connections, end="start"), MARK.format(c=connections, end="end")
-    text = DOC.read_text()
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n## Web pages\n\n" + block + "\n"
-    DOC.write_text(text)
-    log(f"results written to {DOC.relative_to(ROOT)}")
+    api.replace_marked(block, start, end, heading="Web pages")
 
 
 # --- main --------------------------------------------------------------------------------------
