@@ -24,6 +24,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from smmpanel.adminkit import HistoryAdmin
 from smmpanel.orders import services
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.models import Actor, Order, OrderEvent, Refill, Status
@@ -471,28 +472,11 @@ class RefillAdmin(admin.ModelAdmin):
 
 
 @admin.register(OrderEvent)
-class OrderEventAdmin(admin.ModelAdmin):
+class OrderEventAdmin(HistoryAdmin):
     """Every change of every order, newest first: read-only history."""
 
     list_display = ["id", "created", "order_link", "actor", "user", "action", "old_status", "new_status", "message"]
     list_filter = ["actor", "action"]
     search_fields = ["=order__id"]
     list_select_related = ["user"]
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER  # counts per filter choice would each scan the big table
     ordering = ["-id"]
-
-    @admin.display(description=_("order"), ordering="order_id")
-    def order_link(self, event):
-        return format_html(
-            '<a href="{}">#{}</a>', reverse("admin:orders_order_change", args=[event.order_id]), event.order_id
-        )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
