@@ -10,7 +10,10 @@ Like for like with the panel, on purpose:
     worker class, gevent or gthread, workers, threads or connections, no access
     log), started by bench/api.py;
   - the read goes through Django's own connection (``django.db.connection``),
-    so the same settings apply: the same DATABASE_URL, connection handling
+    with the cursor the API's reads use (``smmpanel.fastsql.hot_cursor``:
+    on PostgreSQL the statement is prepared once per connection, unless
+    DATABASE_PREPARED_STATEMENTS=off), so the same settings apply: the
+    same DATABASE_URL, connection handling
     (PostgreSQL: a connection from the pool per request, see DATABASE_POOL_SIZE;
     SQLite: a persistent connection per thread or greenlet, CONN_MAX_AGE 600),
     the same backend (SQLite: smmpanel/sqlite, synchronous per SQLITE_SYNCHRONOUS)
@@ -38,7 +41,9 @@ import django
 
 django.setup()
 
-from django.db import close_old_connections, connection  # noqa: E402  (needs Django set up)
+from django.db import close_old_connections  # noqa: E402  (needs Django set up)
+
+from smmpanel.fastsql import hot_cursor  # noqa: E402
 
 SQL = "SELECT balance FROM accounts_account WHERE api_key_hash = %s"
 UNITS = Decimal(100_000)  # smmpanel.ledger.fields.SCALE: balances are stored as 10^-5 USD
@@ -54,7 +59,7 @@ def _body(environ) -> dict:
     key = form.get("key", [""])[0].strip()
     if not key or len(key) > 200:
         return {"error": "Invalid API key"}
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(SQL, [hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()])
         row = cursor.fetchone()
     if row is None:

@@ -6,10 +6,15 @@ running them (profiled: see docs/benchmarks.md). The statements here are
 built once from the models' _meta, so table and column names cannot drift
 from the models, and values go through each field's own conversion
 (`get_db_prep_save`), exactly as Model.save would send them.
+
+On PostgreSQL the hot reads are also prepared, once per connection
+(`hot_cursor`): PostgreSQL then skips parsing and planning them on every
+call, which was most of its work for the key lookup and `status`.
 """
 
 from functools import cache
 
+import psycopg
 from django.db import connection, models
 
 
@@ -52,3 +57,45 @@ def insert(instance: models.Model) -> None:
         instance.pk = cursor.fetchone()[0] if returns_ids() else cursor.lastrowid
     instance._state.adding = False
     instance._state.db = connection.alias
+
+
+class PreparingCursor(psycopg.Cursor):
+    """A psycopg cursor that binds on the server and prepares every statement it runs.
+
+    psycopg keeps the statements it prepared per connection (an LRU of
+    `prepared_max`, 100) and reuses them by their text and parameter types,
+    so a statement is parsed and planned once per pooled connection, not
+    once per request.
+    """
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=True, binary=binary)
+
+
+def prepares() -> bool:
+    """Whether hot_cursor prepares here: PostgreSQL with prepared statements allowed (settings)."""
+    options = connection.settings_dict["OPTIONS"]
+    return connection.vendor == "postgresql" and options.get("prepare_threshold") is not None
+
+
+def hot_cursor():
+    """A cursor for one of the hot reads, prepared where the database allows (see `prepares`).
+
+    Otherwise Django's own cursor. Either way it is Django's cursor wrapper
+    around the driver's, so errors, the query log and execute wrappers work
+    as for any other query. Parameters are bound by the server, so a
+    statement's `%s` must each be a whole value (no `IN (%s)` of a tuple).
+    """
+    if not prepares():
+        return connection.cursor()
+    connection.close_if_health_check_failed()  # as connection.cursor() would, before the swap below
+    connection.ensure_connection()
+    raw = connection.connection
+    # Django builds its cursor from the connection's factory (create_cursor):
+    # swapped for this one call only. The connection is this thread's or
+    # greenlet's alone, so nothing else sees the swap.
+    factory, raw.cursor_factory = raw.cursor_factory, PreparingCursor
+    try:
+        return connection.cursor()
+    finally:
+        raw.cursor_factory = factory

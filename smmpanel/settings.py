@@ -250,7 +250,22 @@ def _database() -> dj_database_url.DBConfig:
     return db
 
 
-DATABASES = {"default": _database()}
+def _postgres_prepared(db: dj_database_url.DBConfig) -> dj_database_url.DBConfig:
+    """Let smmpanel.fastsql prepare the API's hot reads on each PostgreSQL connection.
+
+    Django turns psycopg's prepared statements off (`prepare_threshold` None),
+    to keep transaction-mode poolers working. A threshold psycopg never
+    reaches turns them on for the statements that ask (fastsql.hot_cursor)
+    and for nothing else: Django's own cursors bind on the client and are
+    never prepared. DATABASE_PREPARED_STATEMENTS=off restores Django's default,
+    for a pooler that cannot keep prepared statements (PgBouncer before 1.21).
+    """
+    if db["ENGINE"].endswith("postgresql") and env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        db.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
+    return db
+
+
+DATABASES = {"default": _postgres_prepared(_database())}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Checked when a customer signs up, changes or resets a password in the panel.

@@ -285,6 +285,19 @@ def test_postgresql_uses_a_bounded_pool_unless_told_not_to(tmp_path):
     assert plain["DATABASES"]["default"]["CONN_MAX_AGE"] == 600
 
 
+def test_postgresql_prepares_the_api_reads_unless_told_not_to(tmp_path):
+    url = "postgres://smm@db.internal:5432/smmpanel"
+
+    def threshold(**variables):
+        databases = settings_in(env_for(tmp_path, DATABASE_URL=url, **variables), "DATABASES")["DATABASES"]
+        return databases["default"]["OPTIONS"].get("prepare_threshold")
+
+    # psycopg prepares only what smmpanel.fastsql asks for: a threshold no other statement reaches.
+    assert threshold() >= 2**31 - 1
+    assert threshold(DATABASE_PREPARED_STATEMENTS="off") is None  # Django's default, for PgBouncer < 1.21
+    assert threshold(DATABASE_POOL_SIZE="0") >= 2**31 - 1
+
+
 # --- log-in lockout ------------------------------------------------------------------------
 
 
