@@ -64,6 +64,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -147,26 +148,69 @@ def proc_cpu(pid: int, part: str = "all") -> float:
     return (stime if part == "sys" else utime + stime) / CLK_TCK
 
 
-def postgres_cpu(dbname: str | None) -> float:
-    """CPU seconds used so far by the local PostgreSQL backends serving `dbname` (0 without one).
+def postgres_backends(dbname: str | None) -> dict[int, float]:
+    """CPU seconds used so far by each local PostgreSQL backend serving `dbname`, by pid ({} without one).
 
     Backends show their database in their process title ("postgres: 15/main: user DB host(port) …"),
     so other people's databases on the same server are left out; shared background processes
     (WAL writer, checkpointer) are left out too.
     """
+    found: dict[int, float] = {}
     if not dbname:
-        return 0.0
-    total = 0.0
+        return found
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
             try:
                 if d.joinpath("comm").read_text().strip() != "postgres":
                     continue
                 if f" {dbname} " in d.joinpath("cmdline").read_bytes().decode(errors="replace").replace("\0", " "):
-                    total += proc_cpu(int(d.name))
+                    found[int(d.name)] = proc_cpu(int(d.name))
             except OSError:
                 pass
-    return total
+    return found
+
+
+class PostgresCpu:
+    """CPU seconds the backends of one database use during a run, those that exit during it included.
+
+    The panel's pooled connections are replaced every minute (smmpanel.settings,
+    PREPARED_CONNECTION_SECONDS), and a backend that exits takes its CPU count
+    with it: so the backends are read every SAMPLE seconds, and one that is
+    gone counts with its last reading (at most SAMPLE seconds of its work are
+    missed). ``with PostgresCpu(db) as meter: …``, then ``meter.seconds``.
+    """
+
+    SAMPLE = 0.25
+
+    def __init__(self, dbname: str | None):
+        self.dbname = dbname
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _read(self) -> None:
+        for pid, seconds in postgres_backends(self.dbname).items():
+            self.last[pid] = max(seconds, self.last.get(pid, 0.0))
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.SAMPLE):
+            self._read()
+
+    def __enter__(self) -> PostgresCpu:
+        self.first = postgres_backends(self.dbname)
+        self.last = dict(self.first)
+        if self.dbname:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._read()
+
+    @property
+    def seconds(self) -> float:
+        return sum(last - self.first.get(pid, 0.0) for pid, last in self.last.items())
 
 
 def machine_cpu() -> tuple[int, int]:
@@ -324,6 +368,23 @@ from smmpanel.orders.models import Order
 print("BENCH_JSON", json.dumps({"orders": Order.objects.filter(account__user__username="bench").count()}))
 """
 
+# The panel prepares its hot reads on PostgreSQL, and a prepared plan is sized
+# for the tables when it was made (smmpanel.settings, _postgres_prepared): made
+# at 100 orders, the `status` plan scans the table whole. Autovacuum's ANALYZE
+# makes PostgreSQL plan again as a table grows; where autovacuum is off (as on
+# the machines these figures come from), the script runs ANALYZE itself after
+# placing orders, so that the figures are those of a server that has it on.
+ANALYZE_AS_AUTOVACUUM = """
+import json
+from django.db import connection
+with connection.cursor() as c:
+    c.execute("SHOW autovacuum")
+    off = c.fetchone()[0] == "off"
+    if off:
+        c.execute("ANALYZE")
+print("BENCH_JSON", json.dumps({"analyzed": off}))
+"""
+
 LEDGER_CHECK = """
 import json
 from decimal import Decimal
@@ -383,7 +444,6 @@ def run_wrk(server: Server, script_args: list[str], args, duration: float) -> di
     pids = server.python_pids()
     m0 = machine_cpu()
     per_pid0 = {pid: proc_cpu(pid) for pid in pids}
-    db0 = postgres_cpu(args.dbname)
     sys0 = sum(proc_cpu(pid, "sys") for pid in pids)
     wrk0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cmd = [
@@ -399,12 +459,13 @@ def run_wrk(server: Server, script_args: list[str], args, duration: float) -> di
         url,
         "--",
     ] + script_args
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
+    with PostgresCpu(args.dbname) as db_meter:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=False)
     wrk1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     per_pid = {pid: proc_cpu(pid) - per_pid0[pid] for pid in pids}
     app = sum(per_pid.values())
     app_sys = sum(proc_cpu(pid, "sys") for pid in pids) - sys0
-    db = postgres_cpu(args.dbname) - db0
+    db = db_meter.seconds
     wrk = (wrk1.ru_utime + wrk1.ru_stime) - (wrk0.ru_utime + wrk0.ru_stime)
     m1 = machine_cpu()
     # What the rest of the machine used meanwhile (other people's jobs, PostgreSQL's shared
@@ -570,6 +631,8 @@ def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -
             if "order" not in r:
                 raise BenchError(f"seeding order {i} failed: {r}")
             ids.append(str(r["order"]))
+        if db == "postgres" and shell(ANALYZE_AS_AUTOVACUUM, env)["analyzed"]:
+            log("postgres: autovacuum is off here: ANALYZE after each batch of orders placed, as it would")
 
         bodies = {
             "services": {"key": key, "action": "services"},
@@ -632,6 +695,8 @@ def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -
             time.sleep(1.5)  # let requests still in flight when wrk stopped finish
             after = shell(COUNT_ORDERS, env)["orders"]
             r["placed"] = after - before
+            if db == "postgres":
+                shell(ANALYZE_AS_AUTOVACUUM, env)
             # Orders answered within the measured time; `placed` also counts the
             # requests still in flight when wrk stopped (up to one per connection).
             r["orders_per_s"] = r["orders"] / (r["duration_us"] / 1e6)

@@ -67,13 +67,13 @@ from api import (
     PY,
     SMMPANEL,
     BenchError,
+    PostgresCpu,
     Server,
     base_env,
     free_port,
     log,
     machine_cpu,
     machine_info,
-    postgres_cpu,
     proc_cpu,
     run,
     run_wrk,
@@ -335,16 +335,17 @@ def measure_workers(
                         stderr=subprocess.DEVNULL,
                     )
                 )
-        cpu0 = (workers.cpu(), provider.cpu(), postgres_cpu(args.db_a), postgres_cpu(args.db_b), machine_cpu())
-        t0, c0 = time.monotonic(), reseller.checked()
-        samples = [(t0, c0)]
-        while time.monotonic() - t0 < args.duration:
-            time.sleep(min(2.0, max(0.05, args.duration - (time.monotonic() - t0))))
-            samples.append((time.monotonic(), reseller.checked()))
-            workers.check_alive()
-            if samples[-1][1] >= reseller.orders:
-                break
-        cpu1 = (workers.cpu(), provider.cpu(), postgres_cpu(args.db_a), postgres_cpu(args.db_b), machine_cpu())
+        cpu0 = (workers.cpu(), provider.cpu(), machine_cpu())
+        with PostgresCpu(args.db_a) as db_a, PostgresCpu(args.db_b) as db_b:
+            t0, c0 = time.monotonic(), reseller.checked()
+            samples = [(t0, c0)]
+            while time.monotonic() - t0 < args.duration:
+                time.sleep(min(2.0, max(0.05, args.duration - (time.monotonic() - t0))))
+                samples.append((time.monotonic(), reseller.checked()))
+                workers.check_alive()
+                if samples[-1][1] >= reseller.orders:
+                    break
+        cpu1 = (workers.cpu(), provider.cpu(), machine_cpu())
     finally:
         workers.stop()
         for prof in profilers:
@@ -357,9 +358,10 @@ def measure_workers(
     (ta, ca), (tb, cb) = usable[0], usable[-1]
     rate = (cb - ca) / max(tb - ta, 1e-9)
     checked = cb - ca
-    worker_cpu, a_cpu, dba, dbb = (cpu1[i] - cpu0[i] for i in range(4))
-    busy_s = (cpu1[4][0] - cpu0[4][0]) / CLK_TCK
-    total_s = (cpu1[4][1] - cpu0[4][1]) / CLK_TCK
+    worker_cpu, a_cpu = (cpu1[i] - cpu0[i] for i in range(2))
+    dba, dbb = db_a.seconds, db_b.seconds
+    busy_s = (cpu1[2][0] - cpu0[2][0]) / CLK_TCK
+    total_s = (cpu1[2][1] - cpu0[2][1]) / CLK_TCK
     window = samples[-1][0] - t0
     n = max(samples[-1][1] - c0, 1)
     r = {

@@ -59,13 +59,13 @@ from api import (
     PY,
     SMMPANEL,
     BenchError,
+    PostgresCpu,
     Server,
     base_env,
     free_port,
     log,
     machine_cpu,
     machine_info,
-    postgres_cpu,
     proc_cpu,
     run,
     shell,
@@ -302,7 +302,6 @@ def measure(panel: Panel, page: dict, cookie: str, args, duration: float) -> dic
     url = panel.base + page["path"]
     pids = panel.python_pids()
     cpu0 = {pid: proc_cpu(pid) for pid in pids}
-    db0 = postgres_cpu(args.db)
     m0 = machine_cpu()
     offset = panel.log_size()
     cmd = [
@@ -316,12 +315,13 @@ def measure(panel: Panel, page: dict, cookie: str, args, duration: float) -> dic
         f"Cookie: {cookie}",
         url,
     ]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 90, check=False)
+    with PostgresCpu(args.db) as db_meter:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 90, check=False)
     time.sleep(0.3)  # the last responses' log lines
     m1 = machine_cpu()
     per_pid = {pid: proc_cpu(pid) - cpu0[pid] for pid in pids}
     app = sum(per_pid.values())
-    db = postgres_cpu(args.db) - db0
+    db = db_meter.seconds
     lines = panel.log_since(offset)
     times = [us for status, us, _ in lines if status == 200]
     bad = [status for status, _, _ in lines if status != 200]

@@ -1,6 +1,9 @@
-"""What several admin pages share: a read-only page for history tables, and a link to an order by its id."""
+"""What several admin pages share: a read-only page for history tables, a link to an order by its id,
+and the page an action shows before it applies (admin/action_form.html)."""
 
 from django.contrib import admin
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -32,3 +35,25 @@ class HistoryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def action_page(model_admin, request, template: str, title: str, objects, **context) -> TemplateResponse:
+    """The page an action shows before it applies: what it will do to `objects`, and a form to confirm.
+
+    `template` extends admin/action_form.html, which posts the same action
+    back with `apply=1` and every chosen row, so the action runs on exactly
+    what was shown. `context` adds the template's own names (e.g. `form`).
+    """
+    return TemplateResponse(
+        request,
+        template,
+        {
+            **model_admin.admin_site.each_context(request),
+            "title": title,
+            "opts": model_admin.model._meta,
+            "objects": objects,
+            "action": request.POST.get("action", ""),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            **context,
+        },
+    )

@@ -285,17 +285,24 @@ def test_postgresql_uses_a_bounded_pool_unless_told_not_to(tmp_path):
     assert plain["DATABASES"]["default"]["CONN_MAX_AGE"] == 600
 
 
-def test_postgresql_prepares_the_api_reads_unless_told_not_to(tmp_path):
+def test_postgresql_prepares_the_api_reads_on_pooled_connections_that_live_a_minute(tmp_path):
     url = "postgres://smm@db.internal:5432/smmpanel"
 
-    def threshold(**variables):
+    def options(**variables):
         databases = settings_in(env_for(tmp_path, DATABASE_URL=url, **variables), "DATABASES")["DATABASES"]
-        return databases["default"]["OPTIONS"].get("prepare_threshold")
+        return databases["default"]["OPTIONS"]
 
+    default = options()
     # psycopg prepares only what smmpanel.fastsql asks for: a threshold no other statement reaches.
-    assert threshold() >= 2**31 - 1
-    assert threshold(DATABASE_PREPARED_STATEMENTS="off") is None  # Django's default, for PgBouncer < 1.21
-    assert threshold(DATABASE_POOL_SIZE="0") >= 2**31 - 1
+    assert default["prepare_threshold"] >= 2**31 - 1
+    # A prepared plan is sized for the tables when it was made: its connection is replaced after a minute.
+    assert default["pool"]["max_lifetime"] == 60
+    # One generic plan per prepared statement (they all look rows up by a unique key).
+    assert "-c plan_cache_mode=force_generic_plan" in default["options"]
+    off = options(DATABASE_PREPARED_STATEMENTS="off")  # for PgBouncer < 1.21
+    assert off.get("prepare_threshold") is None
+    assert "max_lifetime" not in off["pool"] and "options" not in off
+    assert options(DATABASE_POOL_SIZE="0").get("prepare_threshold") is None  # an outside pooler: Django's default
 
 
 # --- log-in lockout ------------------------------------------------------------------------

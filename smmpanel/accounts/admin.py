@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.password_validation import validate_password
@@ -29,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from smmpanel.accounts.models import Account
 from smmpanel.accounts.services import account_for, create_customer
+from smmpanel.adminkit import action_page
 from smmpanel.ledger import services as ledger
 from smmpanel.ledger.models import Kind, LedgerEntry
 from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5
@@ -251,14 +251,13 @@ class AccountAdmin(admin.ModelAdmin):
     def issue_api_key(self, request, queryset):
         """First a confirmation page, then the new keys, shown once."""
         if "apply" not in request.POST:
-            context = {
-                **self.admin_site.each_context(request),
-                "title": gettext("Issue a new API key"),
-                "opts": self.model._meta,
-                "accounts": queryset.select_related("user"),
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            }
-            return TemplateResponse(request, "admin/accounts/account/issue_api_key.html", context)
+            return action_page(
+                self,
+                request,
+                "admin/accounts/account/issue_api_key.html",
+                gettext("Issue a new API key"),
+                queryset.select_related("user"),
+            )
         pairs = []
         for account in queryset.select_related("user"):
             pairs.append((account, account.regenerate_api_key()))

@@ -14,13 +14,12 @@ from decimal import ROUND_CEILING, Decimal, localcontext
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db import transaction
 from django.db.models import Count
-from django.template.response import TemplateResponse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from smmpanel.adminkit import action_page
 from smmpanel.catalog.models import Category, Service
 from smmpanel.fulfilment.models import SimulatedService
 from smmpanel.ledger.money import MAX_AMOUNT, PLACES, ZERO
@@ -186,12 +185,11 @@ class ServiceAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
             return None  # back to the list
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Change prices by a percent"),
-            "opts": self.model._meta,
-            "form": form,
-            "services": queryset.select_related("category"),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/catalog/service/change_price.html", context)
+        return action_page(
+            self,
+            request,
+            "admin/catalog/service/change_price.html",
+            gettext("Change prices by a percent"),
+            queryset.select_related("category"),
+            form=form,
+        )

@@ -15,16 +15,14 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import Exists, OuterRef, Q
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from smmpanel.adminkit import HistoryAdmin
+from smmpanel.adminkit import HistoryAdmin, action_page
 from smmpanel.orders import services
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.models import Actor, Order, OrderEvent, Refill, Status
@@ -375,15 +373,14 @@ class OrderAdmin(admin.ModelAdmin):
             tally = self._apply(request, queryset, lambda o: data["status"] or o.status, "Set in the admin.", **changes)
             tally.report(self, request, gettext("Set"))
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": gettext("Set status, start count, remains"),
-            "opts": self.model._meta,
-            "form": form,
-            "orders": queryset.select_related("service")[:100],
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/orders/order/set_counts.html", context)
+        return action_page(
+            self,
+            request,
+            "admin/orders/order/set_counts.html",
+            gettext("Set status, start count, remains"),
+            queryset.select_related("service"),
+            form=form,
+        )
 
     @admin.action(description=_("Look again: clear 'needs attention' and let the worker continue"))
     def look_again(self, request, queryset):

@@ -6,11 +6,10 @@ rendered back), and lists show only its first characters.
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import Count
 from django.template.defaultfilters import linebreaksbr
-from django.template.response import TemplateResponse
 
+from smmpanel.adminkit import action_page
 from smmpanel.providers import catalog
 from smmpanel.providers.models import Provider, ProviderService, UpstreamOrder, UpstreamRefill
 
@@ -113,39 +112,16 @@ class ProviderAdmin(admin.ModelAdmin):
                 else:
                     self.message_user(request, linebreaksbr(str(report), autoescape=True), messages.SUCCESS)
             return None  # back to the list, where the messages show
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Import / sync services",
-            "opts": self.model._meta,
-            "form": form,
-            "providers": queryset,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/providers/provider/sync_services.html", context)
+        return action_page(
+            self, request, "admin/providers/provider/sync_services.html", "Import / sync services", queryset, form=form
+        )
 
 
 class ProviderServiceInline(admin.StackedInline):
     model = ProviderService
     can_delete = False
     extra = 0
-    fields = [
-        "provider",
-        "upstream_service",
-        "markup_percent",
-        "keep_rate",
-        "keep_name",
-        "available",
-        "upstream_name",
-        "upstream_category",
-        "upstream_type",
-        "upstream_rate",
-        "upstream_min",
-        "upstream_max",
-        "upstream_dripfeed",
-        "upstream_refill",
-        "upstream_cancel",
-        "synced_at",
-    ]
+    # What the last sync read from the provider: shown, never edited here.
     readonly_fields = [
         "available",
         "upstream_name",
@@ -159,6 +135,7 @@ class ProviderServiceInline(admin.StackedInline):
         "upstream_cancel",
         "synced_at",
     ]
+    fields = ["provider", "upstream_service", "markup_percent", "keep_rate", "keep_name", *readonly_fields]
 
 
 @admin.register(UpstreamOrder)
