@@ -13,6 +13,7 @@
 import itertools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -35,6 +36,43 @@ PATHS = ("/api/v2", "/api/v2/")  # the endpoint, with and without the trailing s
 
 
 # --- the test session ---------------------------------------------------------------
+
+# A test touches the database under test (the one DATABASE_URL names) through one of these
+# fixtures or the django_db mark; every other test brings its own databases and processes
+# (servers on their own SQLite file or throwaway PostgreSQL database, the client, settings
+# read in a subprocess, the browser tests' own panel) and gives the same answer in either run.
+DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+)
+
+
+def uses_the_database_under_test(item) -> bool:
+    if item.get_closest_marker("own_databases"):
+        return False
+    return item.get_closest_marker("django_db") is not None or bool(DATABASE_FIXTURES & set(item.fixturenames))
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the tests that touch the database under test (CI's second run, on PostgreSQL: "
+        "the others ran in the first and would give the same answer)",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--database-tests-only"):
+        kept = [item for item in items if uses_the_database_under_test(item)]
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+    # Under pytest-xdist (--dist loadgroup) a module runs whole on one worker, so its module-scoped
+    # servers start once; the browser tests share one live panel and one chromium, so they go together.
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            path = item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group("browser" if path.startswith("tests/browser/") else path))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -278,30 +316,60 @@ def postgres_admin_url():
     return url
 
 
-@pytest.fixture
-def throwaway_postgres_db(postgres_admin_url):
-    """A fresh empty PostgreSQL database for this test, dropped afterwards; yields its URL."""
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import conninfo_to_dict
+class throwaway_database:  # noqa: N801 - a context manager, named like one
+    """A fresh PostgreSQL database (a copy of `template`, or empty) on the admin URL's server; yields its URL."""
 
-    name = f"smmpanel_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = conninfo_to_dict(postgres_admin_url)
-    user = info.get("user", "postgres")
-    password = info.get("password")
-    host = info.get("host", "127.0.0.1")
-    port = info.get("port", "5432")
-    auth = user + (f":{password}" if password else "")
-    try:
-        yield f"postgres://{auth}@{host}:{port}/{name}"
-    finally:
-        with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    def __init__(self, admin_url: str, prefix: str = "smmpanel_t", template: str | None = None):
+        from psycopg.conninfo import conninfo_to_dict
+
+        self.admin_url, self.template = admin_url, template
+        self.name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        info = conninfo_to_dict(admin_url)
+        auth = info.get("user", "postgres") + (f":{info['password']}" if info.get("password") else "")
+        self.url = f"postgres://{auth}@{info.get('host', '127.0.0.1')}:{info.get('port', '5432')}/{self.name}"
+
+    def _run(self, statement: str, *names: str) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL(statement).format(*map(sql.Identifier, names)))
+
+    def __enter__(self) -> str:
+        if self.template:
+            self._run("CREATE DATABASE {} TEMPLATE {}", self.name, self.template)
+        else:
+            self._run("CREATE DATABASE {}", self.name)
+        return self.url
+
+    def __exit__(self, *exc) -> None:
+        self._run("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_admin_url, tmp_path_factory):
+    """The name of a migrated, empty PostgreSQL database that servers' databases are copied from (this
+    process's own: CREATE DATABASE … TEMPLATE needs the template to have no other connection)."""
+    with throwaway_database(postgres_admin_url, prefix="smmpanel_template") as url:
+        PanelServer(url, tmp_path_factory.mktemp("postgres-template")).manage("migrate", "--noinput")
+        yield url.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def throwaway_postgres_db(postgres_admin_url, postgres_template):
+    """A fresh migrated PostgreSQL database for this test (a copy of the template), dropped afterwards; its URL."""
+    with throwaway_database(postgres_admin_url, template=postgres_template) as url:
+        yield url
 
 
 # --- a real server -------------------------------------------------------------------------
+
+
+def _postgres_is_migrated(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute("SELECT to_regclass('django_migrations')").fetchone()[0] is not None
 
 
 def _free_port() -> int:
@@ -340,6 +408,20 @@ class PanelServer:
         )
         assert done.returncode == 0, f"smmpanel {args[0]} failed:\n{done.stdout}\n{done.stderr}"
         return done.stdout
+
+    def sql(self, query: str, params=()) -> list[tuple]:
+        """Rows of `query` on the server's database, read directly: milliseconds, where `python` costs a
+        process start (a second or more). Placeholders are `%s` on both databases."""
+        url = self.env["DATABASE_URL"]
+        if url.startswith("sqlite:///"):
+            import sqlite3
+
+            with sqlite3.connect(url.removeprefix("sqlite:///"), timeout=10) as db:
+                return db.execute(query.replace("%s", "?"), params).fetchall()
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            return conn.execute(query, params).fetchall()
 
     def python(self, code: str) -> dict:
         """Run `code` in `smmpanel shell`; it must print one JSON object as its last line."""
@@ -391,8 +473,12 @@ class PanelServer:
 
 
 @pytest.fixture
-def panel_server(tmp_path):
-    """panel_server(database_url) -> a migrated, running PanelServer; stopped after the test."""
+def panel_server(tmp_path, sqlite_template):
+    """panel_server(database_url) -> a migrated, running PanelServer; stopped after the test.
+
+    A SQLite file that does not exist yet starts as a copy of the migrated template; a PostgreSQL
+    database from `throwaway_postgres_db` is one already: neither runs `migrate` (a process, seconds).
+    """
     servers = []
 
     def start(database_url: str, **kwargs) -> PanelServer:
@@ -400,7 +486,12 @@ def panel_server(tmp_path):
         data_dir.mkdir()
         server = PanelServer(database_url, data_dir)
         servers.append(server)
-        server.manage("migrate", "--noinput")
+        path = Path(database_url.removeprefix("sqlite:///")) if database_url.startswith("sqlite:///") else None
+        if path is not None and not path.exists():
+            shutil.copyfile(sqlite_template, path)
+            path.chmod(0o600)
+        elif path is not None or not _postgres_is_migrated(database_url):
+            server.manage("migrate", "--noinput")
         server.start(**kwargs)
         return server
 
@@ -557,20 +648,20 @@ ORDER_EXAMPLES = {
 
 
 @pytest.fixture(scope="session")
-def provider_template_db(tmp_path_factory):
-    """An empty migrated SQLite database that each panel A starts from as a copy."""
+def sqlite_template(tmp_path_factory):
+    """An empty migrated SQLite database that servers' databases (panel A's among them) start from as a copy."""
     from tests.providers_harness import migrate
 
-    directory = tmp_path_factory.mktemp("provider-template")
+    directory = tmp_path_factory.mktemp("sqlite-template")
     return migrate(directory / "template.sqlite3", directory)
 
 
 @pytest.fixture(scope="module")
-def provider_panel_module(tmp_path_factory, provider_template_db):
+def provider_panel_module(tmp_path_factory, sqlite_template):
     """One running panel A per test module (see tests/providers_harness.py); stopped after the module."""
     from tests.providers_harness import ProviderPanel
 
-    panel = ProviderPanel(tmp_path_factory.mktemp("provider")).start(template=provider_template_db)
+    panel = ProviderPanel(tmp_path_factory.mktemp("provider")).start(template=sqlite_template)
     yield panel
     panel.stop()
 

@@ -26,7 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
-from smmpanel.fulfilment.faults import CHECK_EVERY
 from smmpanel.ledger.fields import from_units
 from tests.conftest import PYTHON, REPO, PanelServer
 
@@ -91,6 +90,7 @@ class ProviderPanel:
         self.faults_file = data_dir / "faults.json"
         self.server = PanelServer(f"sqlite:///{self.db_path}", data_dir)
         self.server.env["SMMPANEL_FAULTS_FILE"] = str(self.faults_file)
+        self.server.env["SMMPANEL_FAULTS_CHECK_EVERY"] = "0"  # every call looks: a change is seen at once
         self.url = self.server.url
         self.key = ""
         self.services: dict[str, int] = {}
@@ -157,9 +157,7 @@ class ProviderPanel:
         tmp = self.faults_file.with_name(f".{self.faults_file.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(faults))
         os.replace(tmp, self.faults_file)
-        self.faults = dict(faults)
-        # Each gunicorn process looks at the file at most every CHECK_EVERY seconds.
-        time.sleep(CHECK_EVERY + 0.1)
+        self.faults = dict(faults)  # A looks at the file on every call (SMMPANEL_FAULTS_CHECK_EVERY=0)
 
     # --- looking inside A -----------------------------------------------------------------------
 

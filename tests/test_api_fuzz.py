@@ -173,9 +173,23 @@ def check_answer(response):
     assert response.status_code == 200, (response.status_code, response.content[:300])
     assert response["Content-Type"].split(";")[0] == "application/json"
     body = json.loads(response.content)
-    if isinstance(body, dict) and "error" in body:
-        assert list(body) == ["error"] and isinstance(body["error"], str) and body["error"]
+    errors_are_well_formed(body)
     return body
+
+
+def errors_are_well_formed(value) -> None:
+    """Every error in an answer is {"error": "<words>"} and nothing else: the whole answer's, or one inside a
+    list's items (refill, cancel, refill_status of many ids) or a dict's values (status of many ids).
+    Every item of a list answer is an object (services, and the per-id answers)."""
+    if isinstance(value, list):
+        for item in value:
+            assert isinstance(item, dict), value
+            errors_are_well_formed(item)
+    elif isinstance(value, dict):
+        if "error" in value:
+            assert list(value) == ["error"] and isinstance(value["error"], str) and value["error"], value
+        for inner in value.values():
+            errors_are_well_formed(inner)
 
 
 def check_money(world):
@@ -263,3 +277,17 @@ def test_the_fuzzed_world_still_answers_sensibly(api, world):
     alice = world["customers"][0]
     assert Order.objects.filter(account_id=alice.account.pk).count() == 3
     assert Decimal(api(alice.key, "balance")["balance"]) < Decimal(1000)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        [{"order": 1, "refill": {"error": ""}}],  # an empty error inside a list's item
+        [{"order": 1, "cancel": {"error": "Incorrect order ID", "code": 3}}],  # more than the error
+        {"10": {"error": None}},  # an error that is no words, inside a dict's value
+        [1, 2],  # a list answer whose items are not objects
+    ],
+)
+def test_the_answer_check_looks_inside_list_items_and_dict_values(answer):
+    with pytest.raises(AssertionError):
+        errors_are_well_formed(answer)

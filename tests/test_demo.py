@@ -102,9 +102,36 @@ def test_demo_refuses_under_an_https_site_url_unless_forced(settings):
 
 
 @pytest.mark.django_db
-def test_demo_runs_again_on_its_own_data(customer):
-    call_command("demo", stdout=io.StringIO())
-    call_command("demo", stdout=io.StringIO())  # its own users, catalog and orders are no reason to refuse
+def test_demo_runs_again_on_its_own_data_and_changes_nothing():
+    from smmpanel.accounts.models import Account
+    from smmpanel.catalog.models import Service
+    from smmpanel.ledger.models import LedgerEntry
+    from smmpanel.orders.models import Order
+    from smmpanel.orders.services import place_order
+    from smmpanel.orders.validation import validate_order
+
+    first = io.StringIO()
+    call_command("demo", stdout=first)
+    # The demo customer orders something: its own orders are no reason to refuse either.
+    demo = Account.objects.get(user__username="demo")
+    service = Service.objects.filter(type="Default").order_by("pk").first()
+    place_order(demo.pk, validate_order(service, {"link": "https://instagram.com/me", "quantity": str(service.min)}))
+
+    def world():
+        demo.refresh_from_db()
+        return (
+            get_user_model().objects.count(),
+            Service.objects.count(),
+            Order.objects.count(),
+            LedgerEntry.objects.count(),
+            demo.balance,
+        )
+
+    before = world()
+    again = io.StringIO()
+    call_command("demo", stdout=again)
+    assert again.getvalue() == first.getvalue()  # the same logins and the same API key, still working
+    assert world() == before  # nothing seeded twice, no second deposit
 
 
 def test_seeding_a_second_database_keeps_the_first_ones_key(tmp_path):

@@ -87,26 +87,39 @@ def test_the_owner_adds_funds_from_the_account_page(admin_client, customer):
 
 
 @pytest.mark.parametrize(
-    "page",
+    "page, shows",
     [
-        "/admin/",
-        "/admin/catalog/service/",
-        "/admin/catalog/category/",
-        "/admin/accounts/account/",
-        "/admin/ledger/ledgerentry/",
-        "/admin/orders/order/",
-        "/admin/orders/refill/",
+        ("/admin/", ["/admin/orders/order/", "/admin/catalog/service/", "/admin/accounts/account/"]),
+        ("/admin/catalog/service/", ["{service}"]),
+        ("/admin/catalog/category/", ["{category}"]),
+        ("/admin/accounts/account/", ["{username}"]),
+        ("/admin/ledger/ledgerentry/", ["test deposit", "{username}"]),
+        ("/admin/orders/order/", ["/admin/orders/order/{order}/change/", "https://x.test/m"]),
+        ("/admin/orders/refill/", ["0 refills"]),
     ],
 )
-def test_every_admin_list_opens(admin_client, manual_order, page):
-    assert admin_client.get(page).status_code == 200
-
-
-def test_the_order_service_and_account_pages_open(admin_client, manual_order):
+def test_every_admin_list_opens_and_lists_what_the_panel_holds(admin_client, manual_order, page, shows):
     cust, order = manual_order
-    for page in [
-        f"/admin/orders/order/{order.pk}/change/",
-        f"/admin/catalog/service/{order.service_id}/change/",
-        f"/admin/accounts/account/{cust.account.pk}/change/",
+    values = {
+        "service": order.service.name,
+        "category": order.service.category.name,
+        "username": cust.user.username,
+        "order": order.pk,
+    }
+    response = admin_client.get(page)
+    assert response.status_code == 200
+    body = response.content.decode()
+    for text in shows:
+        assert text.format(**values) in body, (page, text.format(**values))
+
+
+def test_the_order_service_and_account_pages_show_their_own_record(admin_client, manual_order):
+    cust, order = manual_order
+    for page, text in [
+        (f"/admin/orders/order/{order.pk}/change/", "https://x.test/m"),
+        (f"/admin/catalog/service/{order.service_id}/change/", order.service.name),
+        (f"/admin/accounts/account/{cust.account.pk}/change/", cust.user.username),
     ]:
-        assert admin_client.get(page).status_code == 200, page
+        response = admin_client.get(page)
+        assert response.status_code == 200, page
+        assert text in response.content.decode(), (page, text)

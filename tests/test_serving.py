@@ -269,17 +269,35 @@ def test_a_request_waiting_for_sqlites_write_lock_does_not_block_the_others(serv
     writer = threading.Thread(target=add)
     try:
         writer.start()
-        time.sleep(1)  # the add is in, waiting for the lock
-        start = time.monotonic()
-        assert "balance" in server.balance(timeout=10)
-        waited = time.monotonic() - start
-        assert writer.is_alive()  # still waiting: the lock is still held
+        # The add is in once it holds the writers' queue (the flock beside the database) and waits for SQLite.
+        deadline = time.monotonic() + 30
+        while not writers_queue_is_held(server.data_dir / "smmpanel.sqlite3-writers"):
+            assert time.monotonic() < deadline and writer.is_alive(), "the add never reached the write lock"
+            time.sleep(0.02)
+        # Answered while the add still waits: the lock is held until after this answer, so a process frozen
+        # by the busy wait could answer only once the add gave up (SQLite's 30 s timeout, past this 20 s one).
+        assert "balance" in server.balance(timeout=20)
+        assert writer.is_alive()
     finally:
         holder.execute("ROLLBACK")
         holder.close()
         writer.join(timeout=30)
-    assert waited < 1, waited
     assert set(added["answer"]) == {"order"}, added
+
+
+def writers_queue_is_held(path) -> bool:
+    """Whether a process holds the flock writers of one SQLite database queue on (smmpanel/sqlite/base.py)."""
+    import fcntl
+
+    if not path.exists():
+        return False
+    with open(path, "rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
 
 
 def test_concurrent_writers_on_sqlite_all_succeed_under_the_gevent_server(serve):

@@ -306,6 +306,7 @@ def click_database(request, tmp_path):
     return request.getfixturevalue("throwaway_postgres_db")
 
 
+@pytest.mark.own_databases  # its server's database, not the one under test (the module's django_db mark aside)
 def test_two_clicks_at_once_on_one_form_place_one_order_and_both_see_it(panel_server, click_database):
     server = panel_server(click_database, workers=2, threads=4)
     world = server.python(RACE_SETUP)

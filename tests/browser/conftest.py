@@ -12,12 +12,12 @@ browser lives only as long as this package's tests, so the rest of the suite nev
 """
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from tests.browser.panel import LivePanel, database_is_postgres
+from tests.conftest import throwaway_database
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -55,7 +55,7 @@ def live_panel(request, tmp_path_factory) -> Iterator[LivePanel]:
     data_dir = tmp_path_factory.mktemp("browser-panel")
     if database_is_postgres():
         admin_url = request.getfixturevalue("postgres_admin_url")
-        with _postgres_database(admin_url) as url:
+        with throwaway_database(admin_url, prefix="smmpanel_browser") as url:
             yield from _running(LivePanel(url, data_dir))
     else:
         yield from _running(LivePanel(f"sqlite:///{data_dir}/panel.sqlite3", data_dir))
@@ -67,33 +67,6 @@ def _running(panel: LivePanel) -> Iterator[LivePanel]:
         yield panel
     finally:
         panel.stop()
-
-
-class _postgres_database:  # noqa: N801 - used as a context manager, named like one
-    """A fresh PostgreSQL database on the admin URL's server, dropped on exit; yields its URL."""
-
-    def __init__(self, admin_url: str):
-        from psycopg.conninfo import conninfo_to_dict
-
-        self.admin_url = admin_url
-        self.name = f"smmpanel_browser_{uuid.uuid4().hex[:12]}"
-        info = conninfo_to_dict(admin_url)
-        auth = info.get("user", "postgres") + (f":{info['password']}" if info.get("password") else "")
-        self.url = f"postgres://{auth}@{info.get('host', '127.0.0.1')}:{info.get('port', '5432')}/{self.name}"
-
-    def _run(self, statement: str) -> None:
-        import psycopg
-        from psycopg import sql
-
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL(statement).format(sql.Identifier(self.name)))
-
-    def __enter__(self) -> str:
-        self._run("CREATE DATABASE {}")
-        return self.url
-
-    def __exit__(self, *exc) -> None:
-        self._run("DROP DATABASE IF EXISTS {} WITH (FORCE)")
 
 
 @pytest.hookimpl(wrapper=True)
