@@ -86,7 +86,8 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def fake_provider() -> Iterator[FakeProvider]:
     server = FakeProvider()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits up to one poll interval (0.5 s by default) for the loop to notice.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield server

@@ -6,8 +6,8 @@ so here it requires axes.delete_accessattempt. Re-registered from
 AccountsConfig.ready(), after the admin has loaded django-axes' own admin module.
 """
 
-from axes.admin import AccessAttemptAdmin
-from axes.models import AccessAttempt
+from axes.admin import AccessAttemptAdmin  # type: ignore[import-untyped]  # django-axes ships no types
+from axes.models import AccessAttempt  # type: ignore[import-untyped]
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
