@@ -275,6 +275,25 @@ def test_the_whole_admin_walked_restricted_staff_do_nothing_and_no_page_shows_th
     assert not did_nothing, f"posted as the walk posts them, these did nothing even for the owner: {did_nothing}"
 
 
+def looks_secret(name: str) -> bool:
+    """A field's name that says it holds a secret (a digest or a hint of one does not)."""
+    if name.endswith(("_hash", "_hint", "_digest")):
+        return False
+    return name in ("api_key", "secret", "password_plain") or name.endswith(("_key", "_secret"))
+
+
+def test_every_field_named_like_a_secret_is_kept_secret_by_its_admin():
+    """A later model with, say, a gateway's `secret_key` fails here until its admin says it is one."""
+    unkept = [
+        f"{model._meta.label}.{field.name}"
+        for model, model_admin in admin.site._registry.items()
+        for field in model._meta.concrete_fields
+        if looks_secret(field.name) and field.name not in getattr(model_admin, "secret_fields", {})
+    ]
+    assert not unkept, f"secrets an admin shows like any other field: {unkept}"
+    assert looks_secret("api_key") and looks_secret("webhook_secret") and not looks_secret("api_key_hash")
+
+
 # --- the dashboard ----------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ Django offers it to no one else):
   "Look again": orders.change_order (what the order's own page could do);
 - "Resend to the provider": orders.resend_order (the provider delivers, and
   charges us, again if the first sending did arrive after all).
+Refills' "Mark Completed" and "Mark Rejected": orders.change_refill.
 An action asks the order's kind (smmpanel.fulfilment.registry) what only the
 kind knows: whether it can hand the order back, how to send it again. No action
 leaves an order where nobody looks: it ends final, due for the worker, or in
