@@ -27,6 +27,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -410,18 +411,16 @@ class OrderAdmin(admin.ModelAdmin):
     )
     def look_again(self, request, queryset):
         tally = Tally()
-        for order in queryset.select_related("service").order_by("id"):
-            refusal = None if order.is_final else order.service.kind.resume_refusal(order)
-            if order.is_final:
-                tally.final.append(order.pk)
-            elif refusal:
-                # Left in "needs attention": handed back, it would wait for nobody.
+        for order_id in queryset.order_by("id").values_list("id", flat=True):
+            refusal = _hand_back(order_id, request.user)
+            if refusal is None:
+                tally.changed.append(order_id)
+            elif refusal == "final":
+                tally.final.append(order_id)
+            else:  # left in "needs attention": handed back, it would wait for nobody
                 tally.refused.append(
-                    gettext("#%(id)s still needs attention: %(why)s.") % {"id": order.pk, "why": refusal}
+                    gettext("#%(id)s still needs attention: %(why)s.") % {"id": order_id, "why": refusal}
                 )
-            else:
-                services.resume(order.pk, "Cleared in the admin.", user=request.user)
-                tally.changed.append(order.pk)
         tally.report(self, request, gettext("Handed back to the worker"))
 
     def has_resend_permission(self, request):
@@ -445,6 +444,23 @@ class OrderAdmin(admin.ModelAdmin):
                 gettext("No ambiguous placing to resend, nothing sent: %(ids)s") % {"ids": ids},
                 messages.WARNING,
             )
+
+
+def _hand_back(order_id: int, user) -> str | None:
+    """Clear "needs attention" unless the order's kind says a person must act first: None, "final" or why not.
+
+    The order stays locked from the kind's answer to the change, so a worker
+    flagging it meanwhile flags it after (and it stays flagged), never before.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update(of=("self",)).select_related("service").get(pk=order_id)
+        if order.is_final:
+            return "final"
+        refusal = order.service.kind.resume_refusal(order)
+        if refusal:
+            return refusal
+        services.resume(order_id, "Cleared in the admin.", user=user)
+        return None
 
 
 def _status_of(order_id: int) -> str:
