@@ -58,14 +58,14 @@ def test_cancel_and_refund_clicked_twice_refunds_exactly_once_and_says_so(owner_
     cust, order = manual()
     assert cust.balance() == Decimal("8.00000")
 
-    first = act(owner_client, "cancel_and_refund", order)
+    first = act(owner_client, "cancel_and_refund", order, apply="1")
     assert first.status_code == 200
     assert f"Canceled, 2.00000 USD refunded in all: #{order.pk}" in said(first)
     order.refresh_from_db()
     assert (order.status, order.refunded) == (Status.CANCELED, Decimal("2.00000"))
     assert cust.balance() == Decimal("10.00000")
 
-    second = act(owner_client, "cancel_and_refund", order)
+    second = act(owner_client, "cancel_and_refund", order, apply="1")
     assert f"Already final, nothing changed and nothing refunded: #{order.pk}" in said(second)
     assert refunds(order) == [("canceled", Decimal("2.00000"))]
     assert cust.balance() == Decimal("10.00000")
@@ -75,7 +75,7 @@ def test_cancel_and_refund_clicked_twice_refunds_exactly_once_and_says_so(owner_
 def test_cancel_and_refund_of_a_half_delivered_order_refunds_the_undelivered_half(owner_client, manual):
     cust, order = manual()
     services.apply_status(order.pk, Status.IN_PROGRESS, remains=500, actor="admin")
-    act(owner_client, "cancel_and_refund", order)
+    act(owner_client, "cancel_and_refund", order, apply="1")
     order.refresh_from_db()
     assert (order.status, order.refunded) == (Status.PARTIAL, Decimal("1.00000"))
     assert cust.balance() == Decimal("9.00000")
@@ -84,11 +84,21 @@ def test_cancel_and_refund_of_a_half_delivered_order_refunds_the_undelivered_hal
 
 def test_cancel_and_refund_is_in_the_orders_history_with_the_owners_name(owner_client, manual):
     _, order = manual()
-    act(owner_client, "cancel_and_refund", order)
+    act(owner_client, "cancel_and_refund", order, apply="1")
     event = OrderEvent.objects.filter(order=order, action="status").last()
     assert (event.actor, event.user.username, event.new_status) == ("admin", "owner", "Canceled")
     page = owner_client.get(f"{ORDERS}{order.pk}/change/").content.decode()
     assert "Canceled and refunded in the admin." in page
+
+
+def test_cancel_and_refund_asks_first_and_changes_nothing_until_confirmed(owner_client, manual):
+    cust, order = manual()
+    ask = act(owner_client, "cancel_and_refund", order)
+    page = ask.content.decode()
+    assert "Cancel and refund" in page and f"#{order.pk}" in page and 'name="apply"' in page
+    order.refresh_from_db()
+    assert (order.status, order.refunded) == (Status.PENDING, Decimal(0))
+    assert cust.balance() == Decimal("8.00000")
 
 
 # --- marking and setting ----------------------------------------------------------------------
@@ -101,7 +111,7 @@ def test_mark_completed_completes_and_refunds_nothing(owner_client, manual):
     assert (order.status, order.remains, order.refunded) == (Status.COMPLETED, 0, Decimal(0))
     assert cust.balance() == Decimal("8.00000")
     # and a later cancel cannot take it back
-    act(owner_client, "cancel_and_refund", order)
+    act(owner_client, "cancel_and_refund", order, apply="1")
     assert cust.balance() == Decimal("8.00000")
 
 

@@ -8,6 +8,8 @@ rest: a customer with 100,000 rows opens as fast as one with ten.
 
 An API key is shown once, on the page that made it, and never again (only
 its digest is stored); those pages are not cached by the browser.
+
+"Issue a new API key" requires accounts.change_account.
 """
 
 from urllib.parse import quote

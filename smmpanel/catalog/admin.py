@@ -1,9 +1,12 @@
 """Admin for the catalog: categories and services, their order, and changes to many services at once.
 
 A service's fulfilment data (the simulated pace, the provider and upstream
-service) is edited inline, from the kind's own model. Whatever the owner
-changes by hand (one service or many) is kept on the next provider re-sync
-(smmpanel.providers.catalog.owner_edited).
+service) is edited inline: one inline per kind of smmpanel.fulfilment.registry
+with a `service_data_model`, its `service_data_readonly` fields shown, not
+edited. Whatever the owner changes by hand (one service or many) is told to
+the services' kinds (`owner_edited`: a provider's keeps it on the next re-sync).
+
+Every action requires catalog.change_category or catalog.change_service.
 
 Bulk price change: every selected service's rate × (1 + percent/100), rounded
 up to the money's 5 places (so a rise never rounds to nothing) and never below
@@ -11,6 +14,7 @@ zero; the same rounding as a provider's markup.
 """
 
 from decimal import ROUND_CEILING, Decimal, localcontext
+from functools import cache
 
 from django import forms
 from django.contrib import admin, messages
@@ -21,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from smmpanel.adminkit import action_page
 from smmpanel.catalog.models import Category, Service
-from smmpanel.fulfilment.models import SimulatedService
+from smmpanel.fulfilment import registry
 from smmpanel.ledger.money import MAX_AMOUNT, PLACES, ZERO
 
 MAX_PERCENT = Decimal(10000)
@@ -36,11 +40,12 @@ def changed_rate(rate: Decimal, percent: Decimal) -> Decimal:
 
 
 def _owner_edited(services, fields) -> None:
-    # Here rather than at import: the providers app imports the catalog.
-    from smmpanel.providers.catalog import owner_edited
-
+    """Tell each kind which of its services the owner changed by hand (one call per kind)."""
+    by_kind: dict[str, list[Service]] = {}
     for service in services:
-        owner_edited(service, fields)
+        by_kind.setdefault(service.fulfilment, []).append(service)
+    for name, of_kind in by_kind.items():
+        registry.get(name).owner_edited(of_kind, fields)
 
 
 def _set_active(modeladmin, request, services, active: bool) -> None:
@@ -90,17 +95,28 @@ class CategoryAdmin(admin.ModelAdmin):
         _set_active(self, request, Service.objects.filter(category__in=queryset), False)
 
 
-class SimulatedInline(admin.StackedInline):
-    model = SimulatedService
-    can_delete = False
-    extra = 0
-
-
-def _inlines():
-    # Here rather than at import: the providers app registers its inline in its admin module.
-    from smmpanel.providers.admin import ProviderServiceInline
-
-    return [SimulatedInline, ProviderServiceInline]
+@cache
+def _inlines() -> list[type[admin.StackedInline]]:
+    """One inline per kind with per-service data, made from what the kind declares (on first use:
+    the registry imports each kind's code lazily, and a kind's app may import the catalog)."""
+    inlines = []
+    for name in registry.KINDS:
+        kind = registry.get(name)
+        if kind.service_data_model is None:
+            continue
+        inlines.append(
+            type(
+                f"{kind.service_data_model.__name__}Inline",
+                (admin.StackedInline,),
+                {
+                    "model": kind.service_data_model,
+                    "can_delete": False,
+                    "extra": 0,
+                    "readonly_fields": kind.service_data_readonly,
+                },
+            )
+        )
+    return inlines
 
 
 @admin.register(Service)

@@ -15,5 +15,9 @@ class Snapshot(models.Model):
     stamped = models.FloatField(help_text="When the sums were made (seconds since the epoch).")
     data = models.JSONField()
 
+    class Meta:
+        # The dashboard's own permission (no staff member sees revenue, profit or provider balances without it).
+        permissions = [("view_dashboard", "Can see the dashboard: revenue, cost, profit and provider balances")]
+
     def __str__(self) -> str:
         return self.key

@@ -41,7 +41,10 @@ class Fulfilment:
     # Does the worker move this kind's orders on? (False: a person does, in the admin.)
     worker_driven = False
     # Its per-service data: a model with a one-to-one `service` (None: no data of its own).
+    # The catalog admin edits it inline on the service's page.
     service_data_model: type[models.Model] | None = None
+    # Of that data, what the admin shows but never edits (e.g. what a provider sync read).
+    service_data_readonly: tuple[str, ...] = ()
     # What to read with each claimed order (select_related paths from the order).
     order_related: tuple = ()
     # True when a step is database work only (no network): the worker then runs a few
@@ -73,6 +76,26 @@ class Fulfilment:
 
     def advance_refill(self, refill, now: datetime) -> datetime | None:
         raise NotImplementedError
+
+    # --- what a person does in the admin --------------------------------------------------------
+
+    def owner_edited(self, services: list, changed_fields) -> None:
+        """A person changed these services of this kind by hand: keep what the kind must know of it."""
+
+    def resume_refusal(self, order) -> str | None:
+        """Why "look again" cannot simply hand this order back (None: it can).
+
+        An order only a person can move on (say, one whose sending was
+        ambiguous) must stay in "needs attention" until they do.
+        """
+        return None
+
+    def resend(self, order_id: int, *, user=None) -> bool:
+        """Send again an order whose sending was ambiguous (the person checked it did not arrive).
+
+        False: there was nothing ambiguous to send again (the default: a kind that sends nothing).
+        """
+        return False
 
     @staticmethod
     def _one(step, row, now) -> Outcome:

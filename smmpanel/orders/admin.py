@@ -6,6 +6,18 @@ order's history), so a Partial or Canceled order is refunded by the same rules
 as anywhere else, exactly once however often the button is pressed: a final
 order stays final, and an action on it says that nothing changed.
 
+What each action requires, beyond viewing orders (an action declares it, and
+Django offers it to no one else):
+- "Cancel and refund", "Mark Completed", "Mark Partial", "Set status…",
+  "Look again": orders.change_order (what the order's own page could do);
+- "Resend to the provider": orders.resend_order (the provider delivers, and
+  charges us, again if the first sending did arrive after all).
+Refills' "Mark Completed" and "Mark Rejected": orders.change_refill.
+An action asks the order's kind (smmpanel.fulfilment.registry) what only the
+kind knows: whether it can hand the order back, how to send it again. No action
+leaves an order where nobody looks: it ends final, due for the worker, or in
+"needs attention" with its reason.
+
 The order list stays usable on a million orders: no full COUNT, filters that
 name few rows (needs attention has its own partial index, a customer is an
 indexed account), related rows read in the same query.
@@ -15,6 +27,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -22,7 +35,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from smmpanel.adminkit import HistoryAdmin, action_page
+from smmpanel.adminkit import HistoryAdmin, action_page, has_permission
 from smmpanel.orders import services
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.models import Actor, Order, OrderEvent, Refill, Status
@@ -340,6 +353,16 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Cancel and refund (what is left of the charge)"), permissions=["change"])
     def cancel_and_refund(self, request, queryset):
+        """First a page saying what each order would get back, then each order canceled and refunded."""
+        if "apply" not in request.POST:
+            return action_page(
+                self,
+                request,
+                "admin/orders/order/cancel_and_refund.html",
+                gettext("Cancel and refund"),
+                queryset.select_related("service").order_by("id"),
+            )
+
         def target(order):
             if not order.is_subscription and 0 < order.remains < order.total:
                 return Status.PARTIAL  # part was delivered: refund the rest
@@ -350,6 +373,7 @@ class OrderAdmin(admin.ModelAdmin):
         after = Order.objects.filter(pk__in=tally.changed).values_list("id", "refunded")
         refunded = sum((paid_back - before[pk] for pk, paid_back in after), start=Decimal(0))
         tally.report(self, request, gettext("Canceled, %(amount)s USD refunded in all") % {"amount": f"{refunded:.5f}"})
+        return None
 
     @admin.action(description=_("Mark Completed"), permissions=["change"])
     def mark_completed(self, request, queryset):
@@ -382,24 +406,35 @@ class OrderAdmin(admin.ModelAdmin):
             form=form,
         )
 
-    @admin.action(description=_("Look again: clear 'needs attention' and let the worker continue"))
+    @admin.action(
+        description=_("Look again: clear 'needs attention' and let the worker continue"), permissions=["change"]
+    )
     def look_again(self, request, queryset):
         tally = Tally()
-        for order in queryset.order_by("id"):
-            if order.is_final:
-                tally.final.append(order.pk)
-            else:
-                services.resume(order.pk, "Cleared in the admin.", user=request.user)
-                tally.changed.append(order.pk)
+        for order_id in queryset.order_by("id").values_list("id", flat=True):
+            refusal = _hand_back(order_id, request.user)
+            if refusal is None:
+                tally.changed.append(order_id)
+            elif refusal == "final":
+                tally.final.append(order_id)
+            else:  # left in "needs attention": handed back, it would wait for nobody
+                tally.refused.append(
+                    gettext("#%(id)s still needs attention: %(why)s.") % {"id": order_id, "why": refusal}
+                )
         tally.report(self, request, gettext("Handed back to the worker"))
 
-    @admin.action(description=_("Resend to the provider (placing was ambiguous; you checked it was not placed)"))
-    def resend_upstream(self, request, queryset):
-        from smmpanel.providers import engine
+    def has_resend_permission(self, request):
+        return has_permission(self, request, "resend_order")
 
+    @admin.action(
+        description=_("Resend to the provider (placing was ambiguous; you checked it was not placed)"),
+        permissions=["resend"],
+    )
+    def resend_upstream(self, request, queryset):
         tally = Tally()
-        for order in queryset.order_by("id"):
-            (tally.changed if engine.resend(order.pk, user=request.user) else tally.final).append(order.pk)
+        for order in queryset.select_related("service").order_by("id"):
+            sent = not order.is_final and order.service.kind.resend(order.pk, user=request.user)
+            (tally.changed if sent else tally.final).append(order.pk)
         if tally.changed:
             tally.report(self, request, gettext("Will be sent to their provider again"))
         if tally.final:
@@ -409,6 +444,23 @@ class OrderAdmin(admin.ModelAdmin):
                 gettext("No ambiguous placing to resend, nothing sent: %(ids)s") % {"ids": ids},
                 messages.WARNING,
             )
+
+
+def _hand_back(order_id: int, user) -> str | None:
+    """Clear "needs attention" unless the order's kind says a person must act first: None, "final" or why not.
+
+    The order stays locked from the kind's answer to the change, so a worker
+    flagging it meanwhile flags it after (and it stays flagged), never before.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update(of=("self",)).select_related("service").get(pk=order_id)
+        if order.is_final:
+            return "final"
+        refusal = order.service.kind.resume_refusal(order)
+        if refusal:
+            return refusal
+        services.resume(order_id, "Cleared in the admin.", user=user)
+        return None
 
 
 def _status_of(order_id: int) -> str:

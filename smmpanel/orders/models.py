@@ -126,6 +126,8 @@ class Order(Claimable):
 
     class Meta:
         ordering = ["-id"]
+        # More than "change": resending makes the provider deliver (and charge us) again.
+        permissions = [("resend_order", "Can resend an order to its provider after an ambiguous placing")]
         constraints = [
             # "You have active order with this link": enforced by the database
             # so that two concurrent adds cannot both get through.

@@ -1,7 +1,14 @@
 """Admin for providers and the services and orders we have with them.
 
-The provider's key is a secret: its form shows it as a password field (never
-rendered back), and lists show only its first characters.
+The provider's key is a secret (smmpanel.adminkit.SecretsAdmin): it is only
+ever typed in, into a password box that never renders it back, and every page
+shows its first characters at most, whatever the user's permissions.
+
+What each action requires, beyond viewing providers:
+- "Check balance": providers.check_balance (it sends a request with our key);
+- "Import / sync services": providers.sync_services (it sets the price of
+  every imported service; a markup of 0 sells at cost).
+Linking the provider's id to an ambiguous upstream order: providers.change_upstreamorder.
 """
 
 from django import forms
@@ -9,9 +16,9 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.template.defaultfilters import linebreaksbr
 
-from smmpanel.adminkit import action_page
+from smmpanel.adminkit import SecretsAdmin, action_page, has_permission
 from smmpanel.providers import catalog
-from smmpanel.providers.models import Provider, ProviderService, UpstreamOrder, UpstreamRefill
+from smmpanel.providers.models import Provider, UpstreamOrder, UpstreamRefill
 
 
 class ProviderForm(forms.ModelForm):
@@ -58,8 +65,9 @@ class SyncServicesForm(forms.Form):
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(SecretsAdmin):
     form = ProviderForm
+    secret_fields = {"api_key": "key_hint"}
     list_display = [
         "name",
         "api_url",
@@ -83,7 +91,13 @@ class ProviderAdmin(admin.ModelAdmin):
     def services_count(self, provider):
         return provider.n_services
 
-    @admin.action(description="Check balance")
+    def has_check_balance_permission(self, request):
+        return has_permission(self, request, "check_balance")
+
+    def has_sync_services_permission(self, request):
+        return has_permission(self, request, "sync_services")
+
+    @admin.action(description="Check balance", permissions=["check_balance"])
     def check_balance(self, request, queryset):
         for provider in queryset:
             try:
@@ -95,7 +109,7 @@ class ProviderAdmin(admin.ModelAdmin):
                     request, f"{provider.name}: {provider.balance} {provider.currency}".rstrip(), messages.SUCCESS
                 )
 
-    @admin.action(description="Import / sync services")
+    @admin.action(description="Import / sync services", permissions=["sync_services"])
     def sync_services(self, request, queryset):
         """First an intermediate page asking the markup and category prefix, then the sync, reported as messages."""
         form = SyncServicesForm(request.POST if "apply" in request.POST else None)
@@ -117,27 +131,6 @@ class ProviderAdmin(admin.ModelAdmin):
         )
 
 
-class ProviderServiceInline(admin.StackedInline):
-    model = ProviderService
-    can_delete = False
-    extra = 0
-    # What the last sync read from the provider: shown, never edited here.
-    readonly_fields = [
-        "available",
-        "upstream_name",
-        "upstream_category",
-        "upstream_type",
-        "upstream_rate",
-        "upstream_min",
-        "upstream_max",
-        "upstream_dripfeed",
-        "upstream_refill",
-        "upstream_cancel",
-        "synced_at",
-    ]
-    fields = ["provider", "upstream_service", "markup_percent", "keep_rate", "keep_name", *readonly_fields]
-
-
 @admin.register(UpstreamOrder)
 class UpstreamOrderAdmin(admin.ModelAdmin):
     """Read-only, but for one thing: the upstream id of an order whose placing was ambiguous."""
@@ -154,6 +147,9 @@ class UpstreamOrderAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the row is what keeps placing at-most-once: without it, the order would be sent again
 
     def save_model(self, request, obj, form, change):
         from smmpanel.providers import engine
@@ -173,3 +169,6 @@ class UpstreamRefillAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # what was forwarded is history

@@ -455,9 +455,9 @@ def sync_services(
     return report
 
 
-def owner_edited(service: Service, changed_fields) -> None:
-    """The owner changed a service by hand (admin): a changed rate or name is theirs to keep on re-sync,
-    and a changed `active` is their choice (a later sync no longer re-activates it)."""
+def owner_edited(services: list[Service], changed_fields) -> None:
+    """The owner changed services by hand (admin): a changed rate or name is theirs to keep on re-sync,
+    and a changed `active` is their choice (a later sync no longer re-activates it). One UPDATE."""
     changed = set(changed_fields)
     updates = {}
     if "rate" in changed:
@@ -467,4 +467,4 @@ def owner_edited(service: Service, changed_fields) -> None:
     if "active" in changed:
         updates["deactivated_by_sync"] = False
     if updates:
-        ProviderService.objects.filter(service_id=service.pk).update(**updates)
+        ProviderService.objects.filter(service_id__in=[service.pk for service in services]).update(**updates)

@@ -41,6 +41,11 @@ class Provider(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Each sends a request with our key; a sync also sets the prices of every imported service.
+        permissions = [
+            ("check_balance", "Can ask providers for our balance there"),
+            ("sync_services", "Can import and re-sync a provider's services and their prices"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(currency_rate__gt=0), name="provider_currency_rate_positive"),
         ]

@@ -1,8 +1,10 @@
-"""{% dashboard_panel %}: the owner's figures on the admin index (see smmpanel.dashboard.stats)."""
+"""{% dashboard_panel %}: the owner's figures on the admin index (see smmpanel.dashboard.stats), for staff
+holding dashboard.view_dashboard (smmpanel.dashboard.permissions); nothing at all for anyone else."""
 
 from django import template
 
 from smmpanel.dashboard import stats
+from smmpanel.dashboard.permissions import may_see_dashboard
 
 register = template.Library()
 
@@ -10,7 +12,7 @@ register = template.Library()
 @register.inclusion_tag("dashboard/panel.html", takes_context=True)
 def dashboard_panel(context):
     request = context.get("request")
-    if request is None or not request.user.is_staff:  # the admin index is staff-only; this says so twice
+    if request is None or not may_see_dashboard(request.user):  # its own permission, not every staff member's
         return {"shown": False}
     figures = stats.cached()
     return {
