@@ -3,8 +3,10 @@
 The link names the user (its id, base64) and carries a token of Django's
 password-reset kind under a salt of its own: signed with SECRET_KEY, good for
 PASSWORD_RESET_TIMEOUT (three days by default), and void once followed, since
-the token covers the account's verified flag (and the password and last
-log-in, as a reset token does). Sending the mail is the web panel's
+the token covers the account's verified flag, and void for another address,
+since it covers the e-mail. Not the last log-in or the password, as a reset
+token does: a customer who logs in before opening the mail keeps a working
+link. Sending the mail is the web panel's
 (smmpanel/web/signupmail.py): it knows the page the link opens.
 """
 
@@ -21,7 +23,7 @@ class VerificationTokenGenerator(PasswordResetTokenGenerator):
 
     def _make_hash_value(self, user, timestamp):
         verified = Account.objects.filter(user=user).values_list("email_verified", flat=True).first()
-        return f"{super()._make_hash_value(user, timestamp)}{verified}"
+        return f"{user.pk}{timestamp}{user.email}{verified}"
 
 
 tokens = VerificationTokenGenerator()
