@@ -7,6 +7,7 @@ The Redis tests need a server at SMMPANEL_TEST_REDIS_URL (see tests/test_ratelim
 """
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -22,6 +23,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from smmpanel.accounts.models import Account
+from smmpanel.api import ratelimit
 from smmpanel.ledger.services import deposit
 from smmpanel.orders.models import Order
 from tests.conftest import REPO
@@ -158,6 +160,25 @@ def test_with_redis_the_sign_up_count_is_shared_and_expires(client, settings, re
     assert int(server.get(names[0])) == 3  # every process adds to this one count
     assert 0 < server.ttl(names[0]) <= 3601
     server.delete(*names)
+
+
+def test_with_redis_failed_log_ins_are_counted_there_and_read_back(client, settings, redis_url):
+    settings.CACHES = redis_cache(redis_url)
+    settings.LOGIN_FAILURES_PER_ADDRESS = "2/h"
+    user, address = member(), new_address()
+    assert [log_in(Client(), user.username, "wrong", address).status_code for _ in range(2)] == [200, 200]
+    assert log_in(Client(), user.username, GOOD_PASSWORD, address).status_code == 429
+
+
+def test_when_the_cache_fails_sign_ups_go_on_uncounted_with_one_warning(client, settings, caplog, monkeypatch):
+    monkeypatch.setattr(ratelimit, "_events_failing", False)  # whatever an earlier test left
+    settings.CACHES = redis_cache("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    settings.SIGNUPS_PER_ADDRESS = "1/h"
+    caplog.set_level(logging.WARNING, logger="smmpanel.api.ratelimit")
+    address = new_address()
+    assert [sign_up(Client(), address=address).status_code for _ in range(3)] == [302, 302, 302]
+    warnings = [r for r in caplog.records if r.name == "smmpanel.api.ratelimit"]
+    assert len(warnings) == 1 and "not applied" in warnings[0].getMessage()
 
 
 def test_a_malformed_per_address_limit_stops_the_start_and_the_defaults_are_set(tmp_path):

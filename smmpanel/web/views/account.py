@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -69,6 +70,9 @@ def _sign_up(request, form):
     verify = django_settings.SIGNUP_EMAIL_VERIFICATION
     existing = get_user_model().objects.filter(email__iexact=data["email"]).first()
     if existing is not None:
+        # Hash the password all the same: a new account's hashing would take longer than
+        # this path otherwise, and the time would tell what the page does not.
+        make_password(data["password1"])
         signupmail.send_account_exists(request, existing)
         return redirect("web:signup-sent")
     # No API key yet: the API page makes one and shows it once, when the customer wants it.
