@@ -96,6 +96,8 @@ class Blocked:
         self.until: dict[str, float] = {}
 
     def wait(self, address: str | None, now: float) -> int | None:
+        if not self.until:  # the usual case: an API call pays nothing more
+            return None
         until = self.until.get(counted_as(address))
         if until is None or until <= now:
             return None
