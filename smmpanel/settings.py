@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "smmpanel.web",
     "django_htmx",
     "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +155,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The Content-Security-Policy header on every page (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
+    # Turns a log-in refused for its address (LOGIN_FAILURES_PER_ADDRESS) into HTTP 429.
+    "smmpanel.loginlimits.AddressLimitMiddleware",
     # Last, as django-axes requires: turns a locked-out log-in into HTTP 429.
     "axes.middleware.AxesMiddleware",
 ]
@@ -351,11 +356,14 @@ LOGGING = {
     },
 }
 
-# Log-in lockout (django-axes), for the admin's log-in and, through the same backend,
-# any later log-in form: after LOGIN_FAILURE_LIMIT wrong passwords for one username from
-# one address within LOGIN_LOCKOUT_MINUTES, that pair is refused with HTTP 429 until the
-# failures are that old. Other usernames and other addresses are unaffected.
+# Log-in lockout (django-axes), for the admin's and the customer panel's log-in (both
+# authenticate through these backends): after LOGIN_FAILURE_LIMIT wrong passwords for one
+# username from one address within LOGIN_LOCKOUT_MINUTES, that pair is refused with HTTP 429
+# until the failures are that old. Other addresses are unaffected, and so are other usernames
+# until the address as a whole reaches LOGIN_FAILURES_PER_ADDRESS (password spraying).
 AUTHENTICATION_BACKENDS = [
+    # First: an address over LOGIN_FAILURES_PER_ADDRESS is refused before any password is checked.
+    "smmpanel.loginlimits.AddressLimitBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -402,3 +410,34 @@ API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "").strip()
 # holds the largest order (64 KiB of parameters, percent-encoded) many times over.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
+# Content-Security-Policy (django-csp): every page's scripts, styles, fonts and images come
+# from the panel itself (no CDN, no inline script or style), so nothing else is allowed;
+# images may also be data: URLs (the admin's icons in CSS). No page may be framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Signing up: SIGNUP_OPEN=off closes it (the owner then makes accounts: `smmpanel user create`,
+# the admin). With SIGNUP_EMAIL_VERIFICATION a new account places no order before its owner
+# follows the link mailed to the address (smmpanel/accounts/verification.py).
+SIGNUP_OPEN = env_bool("SIGNUP_OPEN", True)
+SIGNUP_EMAIL_VERIFICATION = env_bool("SIGNUP_EMAIL_VERIFICATION")
+
+# Per-address limits (smmpanel/addresslimits.py), counted in the cache like the API rate
+# limit (shared by every process with REDIS_URL), in the same rate syntax; empty: no limit.
+SIGNUPS_PER_ADDRESS = os.environ.get("SIGNUPS_PER_ADDRESS", "10/h").strip()
+PASSWORD_RESETS_PER_ADDRESS = os.environ.get("PASSWORD_RESETS_PER_ADDRESS", "10/h").strip()
+LOGIN_FAILURES_PER_ADDRESS = os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "100/h").strip()
+API_KEY_FAILURES_PER_ADDRESS = os.environ.get("API_KEY_FAILURES_PER_ADDRESS", "30/m").strip()

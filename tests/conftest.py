@@ -87,6 +87,28 @@ def fast_password_hasher():
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+PER_ADDRESS_LIMITS = (
+    "SIGNUPS_PER_ADDRESS",
+    "PASSWORD_RESETS_PER_ADDRESS",
+    "LOGIN_FAILURES_PER_ADDRESS",
+    "API_KEY_FAILURES_PER_ADDRESS",
+)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_per_address_limits():
+    """Every test comes from the same few addresses: the per-address limits are off unless a test sets one.
+
+    In this process and in the servers the tests start (they inherit the environment);
+    tests/test_signup_abuse.py turns each on where it tests it.
+    """
+    from django.conf import settings
+
+    for name in PER_ADDRESS_LIMITS:
+        setattr(settings, name, "")
+        os.environ[name] = ""
+
+
 @pytest.fixture(autouse=True, scope="session")
 def no_connection_pool_in_the_test_process():
     """In this process, a connection per thread, as Django's test tools expect (PostgreSQL runs).

@@ -157,9 +157,10 @@ class AccountAdmin(admin.ModelAdmin):
     list_display = ["user", "email", "balance", "api_key_hint", "created"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user"]
-    readonly_fields = ["user", "balance", "api_key_hint", "created", "recent_ledger"]
+    list_filter = ["email_verified"]  # SIGNUP_EMAIL_VERIFICATION: who has not followed the mailed link
+    readonly_fields = ["user", "balance", "api_key_hint", "created", "email_verified", "recent_ledger"]
     fieldsets = [
-        (None, {"fields": ["user", "balance", "api_key_hint", "created"]}),
+        (None, {"fields": ["user", "balance", "api_key_hint", "created", "email_verified"]}),
         (_("Change the balance"), {"fields": ["kind", "amount", "memo"]}),
         (_("Ledger"), {"fields": ["recent_ledger"]}),
     ]

@@ -21,6 +21,12 @@ class Account(models.Model):
     # pages show times in it (smmpanel.web.timezones); the API always speaks UTC.
     time_zone = models.CharField(max_length=64, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
+    # False only for an account signed up while SIGNUP_EMAIL_VERIFICATION was on, until its owner
+    # follows the link mailed to the address (smmpanel.accounts.verification); while the setting is
+    # on, such an account places no order. Accounts the owner makes are verified.
+    email_verified = models.BooleanField(
+        default=True, help_text="The customer followed the link mailed at sign-up (or needed none)."
+    )
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(balance__gte=0), name="account_balance_not_negative")]

@@ -8,15 +8,24 @@ from smmpanel.ledger import services as ledger
 from smmpanel.ledger.money import ZERO
 
 
-def create_customer(username: str, email: str = "", password: str | None = None, balance=ZERO, *, api_key: bool = True):
+def create_customer(
+    username: str,
+    email: str = "",
+    password: str | None = None,
+    balance=ZERO,
+    *,
+    api_key: bool = True,
+    email_verified: bool = True,
+):
     """Returns (account, api_key); the key is not stored in clear anywhere, so show it now.
 
     With api_key=False (signing up in the panel) the account starts without a key
     (None is returned): the customer makes one on the API page, where it is shown once.
+    email_verified=False: a sign-up waiting for its owner to follow the mailed link.
     """
     with transaction.atomic():
         user = get_user_model().objects.create_user(username=username, email=email, password=password)
-        account = Account.objects.create(user=user)
+        account = Account.objects.create(user=user, email_verified=email_verified)
         key = account.regenerate_api_key() if api_key else None
         if balance > ZERO:
             ledger.deposit(account, balance, memo="Opening balance")

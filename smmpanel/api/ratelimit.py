@@ -54,14 +54,14 @@ class RateLimited(ApiError):
         self.retry_after = retry_after
 
 
-def parse_rule(text: str) -> Rule | None:
-    """ "20/s" → Rule(20, 1); "" → None (off); anything else is a configuration error."""
+def parse_rule(text: str, setting: str = "API_RATE_LIMIT") -> Rule | None:
+    """ "20/s" → Rule(20, 1); "" → None (off); anything else is a configuration error (naming `setting`)."""
     if not text.strip():
         return None
     match = RULE_RE.fullmatch(text.lower())
     if not match or match[2] not in UNITS or int(match[1]) < 1:
         raise ImproperlyConfigured(
-            f"API_RATE_LIMIT={text!r}: use requests per second, minute or hour, e.g. 20/s, 600/m or 10000/h"
+            f"{setting}={text!r}: use requests per second, minute or hour, e.g. 20/s, 600/m or 10000/h"
         )
     return Rule(int(match[1]), UNITS[match[2]])
 
@@ -190,3 +190,59 @@ def check(key_digest: str, now: float | None = None) -> None:
     _failing = False
     if not allowed:
         raise RateLimited(max(1, math.ceil((window + 1) * limit.seconds - now)))
+
+
+# --- other counts in the same store (the per-address limits of smmpanel/addresslimits.py) ----------------
+#
+# Rare events (a sign-up, a failed log-in): each is counted exactly, one round
+# trip per event, with no batch. Same fixed windows, same keys' expiry, and the
+# same rule for a failing cache: uncounted, a warning once per outage.
+
+_events_failing = False
+
+
+def _event_key(name: str, limit: Rule, window: int) -> str:
+    return f"{name}:{limit.seconds}:{window}"
+
+
+def _wait(limit: Rule, window: int, now: float) -> int:
+    return max(1, math.ceil((window + 1) * limit.seconds - now))
+
+
+def _events_fault(e: Exception) -> None:
+    global _events_failing
+    if not _events_failing:
+        _events_failing = True
+        log.warning("Per-address limits are not applied until the cache answers again (%s: %s)", type(e).__name__, e)
+
+
+def count_event(name: str, limit: Rule, now: float | None = None) -> int | None:
+    """Count one event under `name` in `limit`'s current window: None within the limit, else seconds to wait."""
+    global _events_failing
+    now = time.time() if now is None else now
+    window = int(now // limit.seconds)
+    key = _event_key(name, limit, window)
+    cache = caches["default"]
+    try:
+        if isinstance(cache, RedisCache):
+            total = _reserve_in_redis(cache, key, 1, limit.seconds + 1)
+        else:
+            total = _count(cache, key, limit.seconds + 1)
+    except Exception as e:  # noqa: BLE001 - any cache fault: uncounted
+        _events_fault(e)
+        return None
+    _events_failing = False
+    return None if total <= limit.requests else _wait(limit, window, now)
+
+
+def used_up(name: str, limit: Rule, now: float | None = None) -> int | None:
+    """Without counting: seconds to wait when `name` has used up `limit`'s current window, else None."""
+    now = time.time() if now is None else now
+    window = int(now // limit.seconds)
+    try:
+        # Django's Redis serializer reads back the plain integer INCRBY keeps.
+        total = caches["default"].get(_event_key(name, limit, window), 0)
+    except Exception as e:  # noqa: BLE001 - any cache fault: uncounted
+        _events_fault(e)
+        return None
+    return _wait(limit, window, now) if int(total) >= limit.requests else None

@@ -16,10 +16,12 @@ from collections.abc import Callable
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from smmpanel import addresslimits
 from smmpanel.accounts.keys import hash_key
 from smmpanel.api import body, idempotency, queries, ratelimit, render
 from smmpanel.api.errors import ApiError, message
 from smmpanel.api.params import RawRequest, echo_id, id_list, read_fields
+from smmpanel.loginlimits import client_address
 from smmpanel.orders import selectors, services
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.validation import validate_order
@@ -27,11 +29,17 @@ from smmpanel.orders.validation import validate_order
 log = logging.getLogger(__name__)
 
 
-def _authenticate(fields: dict, status_ids: set[int] | None = None) -> queries.ApiAccount:
-    """The key's account; with `status_ids`, with those of its orders read in the same query."""
+def _authenticate(fields: dict, status_ids: set[int] | None = None, address: str | None = None) -> queries.ApiAccount:
+    """The key's account; with `status_ids`, with those of its orders read in the same query.
+
+    An address over its failed lookups (API_KEY_FAILURES_PER_ADDRESS) is refused before the lookup.
+    """
     key = fields.get("key", "").strip()
     if not key or len(key) > 200:
         raise ApiError("key")
+    wait = addresslimits.api_key_refused(address)
+    if wait is not None:
+        raise ratelimit.RateLimited(wait)
     key_hash = hash_key(key)
     ratelimit.check(key_hash)  # before the database: a flood costs no query
     if status_ids is None:
@@ -39,6 +47,9 @@ def _authenticate(fields: dict, status_ids: set[int] | None = None) -> queries.A
     else:
         account = queries.account_with_orders(key_hash, status_ids)
     if account is None:
+        wait = addresslimits.api_key_failed(address)
+        if wait is not None:
+            raise ratelimit.RateLimited(wait)
         raise ApiError("key")
     return account
 
@@ -171,8 +182,11 @@ SERVER_FAULT = (
 NO_HEADERS: list[tuple[str, str]] = []
 
 
-def handle(read: Callable[[], RawRequest]) -> tuple[int, object, list[tuple[str, str]]]:
-    """(HTTP status, JSON body, extra headers) of one API call; `read` gives the request (may raise ApiError)."""
+def handle(read: Callable[[], RawRequest], address: str | None = None) -> tuple[int, object, list[tuple[str, str]]]:
+    """(HTTP status, JSON body, extra headers) of one API call; `read` gives the request (may raise ApiError).
+
+    `address`: the client's (smmpanel.loginlimits.client_address), for the limit of failed key lookups.
+    """
     try:
         fields = read_fields(read())
         name = fields.get("action", "").strip()
@@ -182,7 +196,7 @@ def handle(read: Callable[[], RawRequest]) -> tuple[int, object, list[tuple[str,
                 status_ids = _ids(_status_request(fields)[1])
             except ApiError:
                 pass  # the action reports it, after the key is checked
-        account = _authenticate(fields, status_ids)
+        account = _authenticate(fields, status_ids, address)
         action = ACTIONS.get(name)
         if action is None:
             raise ApiError("request")
@@ -214,4 +228,4 @@ def json_response(status: int, content, headers=NO_HEADERS) -> JsonResponse:
 
 @csrf_exempt
 def api_v2(request):
-    return json_response(*handle(lambda: raw_from_django(request)))
+    return json_response(*handle(lambda: raw_from_django(request), client_address(request.META)))

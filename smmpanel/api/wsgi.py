@@ -23,6 +23,7 @@ from smmpanel.api import cycle, ratelimit
 from smmpanel.api.body import raw_request
 from smmpanel.api.params import RawRequest
 from smmpanel.api.views import handle
+from smmpanel.loginlimits import client_address
 
 HEADERS = [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
 STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
@@ -38,7 +39,7 @@ def read_environ(environ) -> RawRequest:
 def application(environ, start_response):
     cycle.started(environ=environ)
     try:
-        status, body, headers = handle(lambda: read_environ(environ))
+        status, body, headers = handle(lambda: read_environ(environ), client_address(environ))
     finally:
         # The body is complete in memory: the request is over for the database too.
         cycle.finished()

@@ -61,6 +61,8 @@ MESSAGES = {
     "idempotency_key_too_long": _("Idempotency key is longer than {maximum} characters"),
     "idempotency_mismatch": _("Idempotency key was used with other parameters"),
     "rate_limited": _("Too many requests"),
+    # SIGNUP_EMAIL_VERIFICATION: the account's address is not confirmed yet.
+    "email_unverified": _("Confirm your e-mail address first: follow the link we mailed you, then order"),
 }
 
 

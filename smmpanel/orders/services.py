@@ -14,11 +14,13 @@ its lease changes nothing.
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from smmpanel import fastsql
+from smmpanel.accounts import verification
 from smmpanel.ledger import services as ledger
 from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5
 from smmpanel.orders import selectors
@@ -117,6 +119,10 @@ def _insert(order: Order, *, pay: bool, memo: str) -> Order:
 
 def place_order(account_id: int, req: OrderRequest) -> Order:
     service = req.service
+    # SIGNUP_EMAIL_VERIFICATION: a sign-up places nothing before its address is confirmed
+    # (a query only while the owner requires it).
+    if settings.SIGNUP_EMAIL_VERIFICATION and not verification.may_order(account_id):
+        raise OrderError("email_unverified")
     if req.charge > MAX_AMOUNT:
         # More than any balance can hold (and than the money column can store).
         raise OrderError("funds")

@@ -1,5 +1,6 @@
 """The signed-in customer's account, read once per request, and the template context every page gets from it."""
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from smmpanel.accounts.models import Account
@@ -18,7 +19,8 @@ def customer_account(request: HttpRequest) -> Account:
 
 
 def panel(request) -> dict:
+    context = {"signup_open": settings.SIGNUP_OPEN}  # links to the sign-up page only while it is open
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or request.path.startswith("/admin/"):
-        return {}
-    return {"panel_account": customer_account(request)}
+        return context
+    return {**context, "panel_account": customer_account(request)}

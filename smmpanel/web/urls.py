@@ -10,6 +10,9 @@ urlpatterns = [
     path("", home.landing, name="landing"),
     # Signing up, in and out; passwords; preferences (views/account.py).
     path("signup/", account.signup, name="signup"),
+    path("signup/sent/", account.signup_sent, name="signup-sent"),
+    path("signup/confirm/again/", account.signup_confirm_again, name="signup-confirm-again"),
+    path("signup/confirm/<uidb64>/<token>/", account.signup_confirm, name="signup-confirm"),
     path("login/", account.login, name="login"),
     path("logout/", account.logout, name="logout"),
     path("password/change/", account.password_change, name="password-change"),

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import UsernameField
 from django.utils.translation import gettext_lazy as _
 
+from smmpanel.accounts.usernames import validate_new_username
 from smmpanel.web import timezones
 
 
@@ -15,7 +16,7 @@ class SignupForm(forms.Form):
     username = UsernameField(
         label=_("Username"),
         max_length=150,
-        help_text=_("Letters, digits and @/./+/-/_ only."),
+        help_text=_("Letters a–z, digits and . _ - only."),
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
     email = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
@@ -33,18 +34,15 @@ class SignupForm(forms.Form):
 
     def clean_username(self):
         username = self.cleaned_data["username"]
-        # The same validator Django's User model applies (letters, digits, @.+-_).
-        get_user_model().username_validator(username)
+        # ASCII only for new accounts: no look-alike of another name (a Cyrillic а in "аdmin").
+        validate_new_username(username)
         if get_user_model().objects.filter(username__iexact=username).exists():
             raise forms.ValidationError(_("That username is taken."), code="taken")
         return username
 
-    def clean_email(self):
-        email = self.cleaned_data["email"]
-        # One account per address: a password reset must know whose it is.
-        if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(_("An account with that e-mail exists; log in or reset its password."))
-        return email
+    # A taken e-mail is not an error here: the view answers as for a free one and mails
+    # the address's owner instead (smmpanel/web/signupmail.py), so the form tells no one
+    # which addresses have accounts.
 
     def clean(self):
         super().clean()

@@ -4,9 +4,11 @@ Both print the API key as the only line on stdout, so scripts can capture it.
 """
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from smmpanel.accounts.services import account_for, create_customer
+from smmpanel.accounts.usernames import validate_new_username
 from smmpanel.ledger.money import parse_amount
 
 
@@ -30,6 +32,10 @@ class Command(BaseCommand):
                 balance = parse_amount(opts["balance"])
             except ValueError as e:
                 raise CommandError(str(e)) from None
+            try:
+                validate_new_username(opts["username"])
+            except ValidationError as e:
+                raise CommandError(f"{opts['username']!r}: {e.messages[0]}") from None
             if User.objects.filter(username=opts["username"]).exists():
                 raise CommandError(f"user {opts['username']!r} already exists")
             _, key = create_customer(opts["username"], opts["email"], opts["password"], balance)
