@@ -67,12 +67,28 @@ def pytest_collection_modifyitems(config, items):
         kept = [item for item in items if uses_the_database_under_test(item)]
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept
-    # Under pytest-xdist (--dist loadgroup) a module runs whole on one worker, so its module-scoped
-    # servers start once; the browser tests share one live panel and one chromium, so they go together.
+    # Under pytest-xdist (--dist loadgroup) the tests of a module with a module-scoped server (panel A)
+    # run on one worker, so that it starts once; the browser tests share one live panel and one chromium,
+    # so they go together. Every other test goes wherever a worker is free.
     for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            path = item.nodeid.split("::")[0]
-            item.add_marker(pytest.mark.xdist_group("browser" if path.startswith("tests/browser/") else path))
+        if item.get_closest_marker("xdist_group"):
+            continue
+        path = item.nodeid.split("::")[0]
+        if path.startswith("tests/browser/"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif _shares_a_fixture_across_tests(item):
+            item.add_marker(pytest.mark.xdist_group(path))
+
+
+def _shares_a_fixture_across_tests(item) -> bool:
+    definitions = getattr(item, "_fixtureinfo", None)
+    if definitions is None:
+        return False
+    return any(  # our own fixtures (plugins' are set up per test or per session anyway)
+        fixture.scope in ("class", "module", "package") and fixture.baseid.startswith("tests")
+        for fixtures in definitions.name2fixturedefs.values()
+        for fixture in fixtures
+    )
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -6,6 +6,7 @@ Every test starts the real command in a subprocess on 127.0.0.1 and talks HTTP t
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -39,9 +40,12 @@ def base_env(data_dir: Path, database_url: str | None = None, **variables) -> di
 class Serve:
     """`smmpanel serve` on a free port, seeded with the demo (its key in `.key`)."""
 
-    def __init__(self, tmp_path: Path, database_url: str | None = None, *args: str, **variables):
+    def __init__(self, tmp_path: Path, template: Path, database_url: str | None = None, *args: str, **variables):
         self.data_dir = tmp_path / f"serve-{_free_port()}"
         self.data_dir.mkdir()
+        if database_url is None:  # the embedded default, from the migrated template: `demo` migrates nothing
+            shutil.copyfile(template, self.data_dir / "smmpanel.sqlite3")
+            (self.data_dir / "smmpanel.sqlite3").chmod(0o600)
         self.env = base_env(self.data_dir, database_url, **variables)
         out = self.run("demo").stdout
         self.key = out.strip().splitlines()[-1].split(": ")[-1]
@@ -91,11 +95,11 @@ class Serve:
 
 
 @pytest.fixture
-def serve(tmp_path):
+def serve(tmp_path, sqlite_template):
     started = []
 
     def start(database_url=None, *args, **variables) -> Serve:
-        server = Serve(tmp_path, database_url, *args, **variables)
+        server = Serve(tmp_path, sqlite_template, database_url, *args, **variables)
         started.append(server)
         return server
 
