@@ -9,13 +9,18 @@ from the models, and values go through each field's own conversion
 
 On PostgreSQL the hot reads are also prepared, once per connection
 (`hot_cursor`): PostgreSQL then skips parsing and planning them on every
-call, which was most of its work for the key lookup and `status`.
+call, which was most of its work for the key lookup and `status`. That
+swaps the cursor class under Django's create_cursor, a private way of Django's
+PostgreSQL backend: smmpanel.compat.PREPARED_CURSORS checks its shape before
+the first prepared read, and where Django differs the reads are not prepared.
 """
 
 from functools import cache
 
 import psycopg
 from django.db import connection, models
+
+from smmpanel.compat import PREPARED_CURSORS
 
 
 def table(model) -> str:
@@ -75,7 +80,7 @@ class PreparingCursor(psycopg.Cursor):
 def prepares() -> bool:
     """Whether hot_cursor prepares here: PostgreSQL with prepared statements allowed (settings)."""
     options = connection.settings_dict["OPTIONS"]
-    return connection.vendor == "postgresql" and options.get("prepare_threshold") is not None
+    return connection.vendor == "postgresql" and options.get("prepare_threshold") is not None and PREPARED_CURSORS.on
 
 
 def hot_cursor():
@@ -96,6 +101,9 @@ def hot_cursor():
     # greenlet's alone, so nothing else sees the swap.
     factory, raw.cursor_factory = raw.cursor_factory, PreparingCursor
     try:
-        return connection.cursor()
+        cursor = connection.cursor()
     finally:
         raw.cursor_factory = factory
+    if not isinstance(cursor.cursor, PreparingCursor):  # Django no longer builds it from cursor_factory
+        PREPARED_CURSORS.fail("create_cursor does not use the connection's cursor_factory")
+    return cursor
