@@ -22,7 +22,7 @@ from django.dispatch import Signal, dispatcher
 from smmpanel import compat, fastsql
 from smmpanel.sqlite.base import GeventDatabaseWrapper, wrapper_class
 from tests.conftest import call_api
-from tests.test_ratelimit import redis_cache, redis_url  # noqa: F401 - redis_url is a fixture
+from tests.test_ratelimit import reachable_redis_url, redis_cache
 
 GUARDS = [compat.SIGNALS, compat.SQLITE_BACKEND, compat.PREPARED_CURSORS, compat.REDIS_CLIENT]
 
@@ -209,12 +209,17 @@ class ReadOnlyClient:
         pass
 
 
+@pytest.fixture
+def redis_url():
+    return reachable_redis_url()
+
+
 def test_with_another_redis_client_the_rate_limit_counts_each_request_in_redis(
     wsgi_client,
     customer,
     settings,
     redis_url,
-    caplog,  # noqa: F811 - the fixture
+    caplog,
 ):
     import django.core.cache.backends.redis as redis_backend
     import redis
