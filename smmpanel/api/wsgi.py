@@ -63,6 +63,6 @@ def application(environ, start_response):
 # docs/faults.md). Decided once at import: without SMMPANEL_FAULTS_FILE,
 # `application` stays the function above and a call pays nothing for it.
 if os.environ.get("SMMPANEL_FAULTS_FILE"):
-    from smmpanel.fulfilment import faults
+    from smmpanel.api import faults
 
     application = faults.wrap(application)
