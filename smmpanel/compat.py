@@ -25,9 +25,11 @@ in the log:
   `cache._cache.get_client(key, write=True)`, for one pipelined round trip.
   Fallback: the rate limit counts with the cache's public incr/add.
 
-A shape check is a function of the thing it inspects (a module or a class),
-returning None when the shape is the expected one and what differs
-otherwise, so a test can feed it the other shape (tests/test_compat.py).
+A shape check is a function of the module it inspects: it returns None when
+the shape is the expected one and raises, saying what differs, otherwise; so
+a test can feed it a module of the other shape (tests/test_compat.py). The
+check is cheap (no database, no network): a probe signal, signatures,
+attributes.
 """
 
 import inspect
