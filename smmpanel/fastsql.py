@@ -9,13 +9,19 @@ from the models, and values go through each field's own conversion
 
 On PostgreSQL the hot reads are also prepared, once per connection
 (`hot_cursor`): PostgreSQL then skips parsing and planning them on every
-call, which was most of its work for the key lookup and `status`.
+call, which was most of its work for the key lookup and `status`. That
+swaps the cursor class under Django's create_cursor, a private way of Django's
+PostgreSQL backend: smmpanel.compat.PREPARED_CURSORS checks its shape before
+the first prepared read, and where Django differs the reads are not prepared.
 """
 
+import dataclasses
 from functools import cache
 
 import psycopg
 from django.db import connection, models
+
+from smmpanel.compat import PREPARED_CURSORS
 
 
 def table(model) -> str:
@@ -59,6 +65,52 @@ def insert(instance: models.Model) -> None:
     instance._state.db = connection.alias
 
 
+# --- reading rows into dataclasses ------------------------------------------------------------
+
+
+def converted(values, fields, converters) -> list:
+    """The row's values as Python's, each through its field's converters (see `read_converters`)."""
+    out = []
+    for value, field, field_converters in zip(values, fields, converters, strict=True):
+        for convert in field_converters:
+            value = convert(value, field, connection)
+        out.append(value)
+    return out
+
+
+def read_converters(model, fields) -> list:
+    """Each field's converters from the database's value to Python's, the ones the ORM applies."""
+    return [
+        connection.ops.get_db_converters(f.get_col(model._meta.db_table)) + f.get_db_converters(connection)
+        for f in fields
+    ]
+
+
+class RowReader:
+    """Rows of a dataclass read from one model's columns.
+
+    The columns are the dataclass's fields, by name (`pk`: the primary key),
+    less `skip` (attributes filled otherwise); so a statement's column list and
+    the row built from it cannot disagree, and a field the model lacks fails
+    at the first use, not silently.
+    """
+
+    def __init__(self, row_type, model, skip: tuple[str, ...] = ()):
+        meta = model._meta
+        names = [f.name for f in dataclasses.fields(row_type) if f.name not in skip]
+        self.row_type, self.model = row_type, model
+        self.fields = [meta.pk if name == "pk" else meta.get_field(name) for name in names]
+        self.converters = read_converters(model, self.fields)
+
+    def columns(self) -> str:
+        """The column list of a SELECT, qualified by the model's table."""
+        return ", ".join(f"{table(self.model)}.{connection.ops.quote_name(f.column)}" for f in self.fields)
+
+    def read(self, values, **others):
+        """A row_type of these values (in `columns` order) and the `others` attributes."""
+        return self.row_type(*converted(values, self.fields, self.converters), **others)
+
+
 class PreparingCursor(psycopg.Cursor):
     """A psycopg cursor that binds on the server and prepares every statement it runs.
 
@@ -75,7 +127,7 @@ class PreparingCursor(psycopg.Cursor):
 def prepares() -> bool:
     """Whether hot_cursor prepares here: PostgreSQL with prepared statements allowed (settings)."""
     options = connection.settings_dict["OPTIONS"]
-    return connection.vendor == "postgresql" and options.get("prepare_threshold") is not None
+    return connection.vendor == "postgresql" and options.get("prepare_threshold") is not None and PREPARED_CURSORS.on
 
 
 def hot_cursor():
@@ -96,6 +148,9 @@ def hot_cursor():
     # greenlet's alone, so nothing else sees the swap.
     factory, raw.cursor_factory = raw.cursor_factory, PreparingCursor
     try:
-        return connection.cursor()
+        cursor = connection.cursor()
     finally:
         raw.cursor_factory = factory
+    if not isinstance(cursor.cursor, PreparingCursor):  # Django no longer builds it from cursor_factory
+        PREPARED_CURSORS.fail("create_cursor does not use the connection's cursor_factory")
+    return cursor

@@ -1,7 +1,7 @@
 """Panel A, the upstream provider of reseller tests: a second smmpanel on its own SQLite file.
 
 A is a real gunicorn on 127.0.0.1 (tests.conftest.PanelServer) started with
-SMMPANEL_FAULTS_FILE, so a test can make it misbehave (smmpanel/fulfilment/faults.py,
+SMMPANEL_FAULTS_FILE, so a test can make it misbehave (smmpanel/api/faults.py,
 docs/faults.md). It sells a catalog of simulated services at a fast pace and
 has one customer, "reseller", whose key panel B uses. Its own worker, which
 moves simulated orders on, runs only when a test asks for it (`run_worker`).

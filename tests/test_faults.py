@@ -1,4 +1,4 @@
-"""Fault injection (smmpanel/fulfilment/faults.py): panel A misbehaves exactly as its faults file says.
+"""Fault injection (smmpanel/api/faults.py): panel A misbehaves exactly as its faults file says.
 
 Panel A is a real gunicorn (tests/providers_harness.py) spoken to with plain
 httpx, as a reseller's engine would. Each fault is shown doing what
@@ -15,7 +15,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from smmpanel.fulfilment.faults import SPELLINGS, stable_fraction, wrap
+from smmpanel.api.faults import SPELLINGS, stable_fraction, wrap
 from tests.conftest import new_link
 
 NOT_FOUND = "Incorrect order ID"

@@ -15,10 +15,10 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from smmpanel.api.idempotency import TTL, delete_expired
-from smmpanel.api.models import IdempotentAdd
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.ledger.services import deposit
+from smmpanel.orders.idempotency import TTL, delete_expired
+from smmpanel.orders.models import IdempotentAdd
 from tests.conftest import call_api, parsed
 
 MISMATCH = {"error": "Idempotency key was used with other parameters"}
@@ -200,7 +200,7 @@ import json
 from smmpanel.accounts.models import Account
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.orders.models import Order
-from smmpanel.api.models import IdempotentAdd
+from smmpanel.orders.models import IdempotentAdd
 pk = ACCOUNT
 print(json.dumps({"orders": Order.objects.filter(account_id=pk).count(),
                   "charges": LedgerEntry.objects.filter(account_id=pk, kind="charge").count(),

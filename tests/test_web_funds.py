@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from smmpanel.ledger.models import Kind, LedgerEntry
 from smmpanel.ledger.services import adjust, deposit
-from smmpanel.web.views.funds import PAGE_SIZE
+from smmpanel.paging import PAGE_SIZE
 
 pytestmark = pytest.mark.django_db
 

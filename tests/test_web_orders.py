@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from smmpanel.ledger.money import shown_money
-from smmpanel.orders import selectors, services
+from smmpanel.orders import services
 from smmpanel.orders.models import Actor, Order, OrderEvent, Refill, Status
 from smmpanel.orders.validation import validate_order
+from smmpanel.paging import PAGE_SIZE
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +90,7 @@ def test_search_finds_an_id_or_the_start_of_a_link(shopper, client, service):
 
 def test_pages_go_older_and_newer_by_id_and_meet_every_order_once(shopper, client, service):
     svc = service(rate="1")
-    size = selectors.PAGE_SIZE
+    size = PAGE_SIZE
     made = sorted(order(shopper, svc).pk for _ in range(4 * size + 20))
     seen, url, params = [], ORDERS, {}
     while True:
@@ -110,7 +111,7 @@ def test_pages_go_older_and_newer_by_id_and_meet_every_order_once(shopper, clien
 def test_a_tab_pages_within_its_status(shopper, client, service):
     svc = service(rate="1")
     done = []
-    size = selectors.PAGE_SIZE
+    size = PAGE_SIZE
     for n in range(4 * size + 10):  # 2 × size + 5 of them completed: two full pages and a bit
         o = order(shopper, svc)
         if n % 2:

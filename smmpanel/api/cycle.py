@@ -28,6 +28,11 @@ one (a test keeping its transaction's connection open disconnects
 close_old_connections) still steers the API; the filtered list is rebuilt
 whenever the signal's receivers or DEBUG change. An asynchronous receiver
 sends the signal the usual way.
+
+Reading a signal's receivers leans on Django's private shape of them:
+smmpanel.compat.SIGNALS checks it at start-up, and where Django differs,
+the signals are simply sent (`Signal.send`, every receiver), as Django's
+own handler does.
 """
 
 import weakref
@@ -38,9 +43,10 @@ from django.core.cache import close_caches
 from django.core.cache.backends.base import BaseCache
 from django.core.handlers.base import reset_urlconf
 from django.db import reset_queries
-from django.dispatch import Signal
-from django.dispatch.dispatcher import NONE_ID, _make_id  # type: ignore[attr-defined]  # not in django-stubs
+from django.dispatch import Signal, dispatcher
 from django.utils.module_loading import import_string
+
+from smmpanel.compat import SIGNALS
 
 SENDER = "smmpanel.api.wsgi"
 
@@ -70,11 +76,14 @@ class Dispatch:
         self._calls: list | None = []  # Django's entries (a weak reference or the function); None: send()
 
     def _rebuild(self) -> None:
-        signal, sender_key = self.signal, _make_id(SENDER)
+        # Django's private parts, in the shape SIGNALS checked.
+        signal = self.signal
+        sender_key = dispatcher._make_id(SENDER)  # type: ignore[attr-defined]  # not in django-stubs
+        none_id = dispatcher.NONE_ID
         signal._live_receivers(SENDER)  # drops receivers that died
         calls: list | None = []
         for (_key, receiver_sender), receiver, is_async in signal.receivers:
-            if receiver_sender not in (NONE_ID, sender_key):
+            if receiver_sender not in (none_id, sender_key):
                 continue
             if is_async:
                 calls = None  # Django runs those in an event loop: leave it to send()
@@ -87,6 +96,9 @@ class Dispatch:
 
     def send(self, **named) -> None:
         signal = self.signal
+        if not SIGNALS.on:  # Django's receivers are not what this class reads: plain Django
+            signal.send(sender=SENDER, **named)
+            return
         seen = self._seen
         # A comparison of a few tuples: cheap, and any connect or disconnect shows in it.
         if seen is None or signal._dead_receivers or seen[0] != signal.receivers or seen[1] != settings.DEBUG:  # type: ignore[attr-defined]
@@ -100,5 +112,6 @@ class Dispatch:
                 function(signal=signal, sender=SENDER, **named)
 
 
+SIGNALS.on  # noqa: B018 - checked at start-up, so that a difference is logged before the first call
 started = Dispatch(signals.request_started).send
 finished = Dispatch(signals.request_finished).send

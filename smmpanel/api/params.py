@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 from django.conf import settings
 
 from smmpanel.api.errors import ApiError
-from smmpanel.orders.services import parse_id
+from smmpanel.ids import parse_id
 
 MAX_IDS = 100
 # Fields whose list values are comma-separated ids; other lists are lines.

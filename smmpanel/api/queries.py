@@ -3,11 +3,15 @@
 Every request authenticates and most then read orders. Compiling these small
 queries with the ORM cost more CPU than running them (profiled on
 PostgreSQL: ~0.8 ms of ORM work for a 0.1 ms query), so they are written
-out once here. Table and column names come from the models' _meta, so a
-renamed field or table cannot drift silently; everything that writes still
-goes through the ORM and smmpanel.orders.services. On PostgreSQL they are
-also prepared once per connection (smmpanel.fastsql.hot_cursor): planning
-the `status` join cost PostgreSQL about five times its running.
+out once here. Table and column names come from the models' _meta, and each
+statement's column list from the dataclass it fills (smmpanel.fastsql.RowReader),
+so neither can drift silently. On PostgreSQL they are also prepared once per
+connection (smmpanel.fastsql.hot_cursor): planning the `status` join cost
+PostgreSQL about five times its running.
+
+This module only reads. Writes are the services' (smmpanel.orders.services,
+smmpanel.ledger.services), whose hot ones are plain SQL too
+(smmpanel.fastsql.insert, the ledger's balance statement).
 """
 
 from dataclasses import dataclass
@@ -19,8 +23,7 @@ from django.db import connection
 
 from smmpanel.accounts.models import Account
 from smmpanel.catalog.models import Service
-from smmpanel.fastsql import column, hot_cursor, prepares, table
-from smmpanel.ledger.fields import from_units
+from smmpanel.fastsql import RowReader, column, converted, hot_cursor, prepares, read_converters, table
 from smmpanel.orders.models import Order
 
 
@@ -28,7 +31,7 @@ from smmpanel.orders.models import Order
 class ApiAccount:
     pk: int
     balance: Decimal
-    # For `status`: the asked-for orders, read in the same round trip as the key.
+    # For `status`: the asked-for orders, read in the same round trip as the key (not a column).
     orders: list | None = None
 
 
@@ -61,8 +64,18 @@ def _account_from_where() -> tuple[str, str]:
     )
 
 
+@cache
+def _accounts() -> RowReader:
+    return RowReader(ApiAccount, Account, skip=("orders",))
+
+
+@cache
+def _orders() -> RowReader:
+    return RowReader(OrderRow, Order)
+
+
 def _account_columns() -> str:
-    return f"{table(Account)}.{column(Account, 'id')}, {table(Account)}.{column(Account, 'balance')}"
+    return _accounts().columns()
 
 
 @cache
@@ -71,22 +84,19 @@ def _account_sql() -> str:
     return f"SELECT {_account_columns()} {source} {where}"
 
 
-ORDER_FIELDS = ["id", "type", "status", "charge", "refunded", "start_count", "remains", "posts_done", "old_posts_done"]
-
-
 def account_by_key_hash(key_hash: str) -> ApiAccount | None:
     """The active customer whose API key has this digest."""
     with hot_cursor() as cursor:
         cursor.execute(_account_sql(), [key_hash])
         row = cursor.fetchone()
-    return None if row is None else ApiAccount(pk=row[0], balance=from_units(row[1]))
+    return None if row is None else _accounts().read(row)
 
 
 @cache
 def _account_with_orders_sql(count: int | None) -> str:
     """The `status` read for `count` ids, or (None) for any number of them as one array parameter."""
     a, o = table(Account), table(Order)
-    columns = ", ".join(f"{o}.{column(Order, f)}" for f in ORDER_FIELDS)
+    columns = _orders().columns()
     ids = "= ANY(%s)" if count is None else f"IN ({', '.join(['%s'] * count)})"
     source, where = _account_from_where()
     # `+account_id` (unary plus, on PostgreSQL and SQLite alike) keeps the
@@ -101,11 +111,6 @@ def _account_with_orders_sql(count: int | None) -> str:
         f"LEFT JOIN {o} ON +{o}.{column(Order, 'account')} = {a}.{column(Account, 'id')} "
         f"AND {o}.{column(Order, 'id')} {ids} {where}"
     )
-
-
-def _order_row(values) -> OrderRow:
-    pk, type_, status, charge, refunded, start, remains, posts, old = values
-    return OrderRow(pk, type_, status, from_units(charge), from_units(refunded), start, remains, posts, old)
 
 
 def account_with_orders(key_hash: str, ids: set[int]) -> ApiAccount | None:
@@ -127,8 +132,9 @@ def account_with_orders(key_hash: str, ids: set[int]) -> ApiAccount | None:
         rows = cursor.fetchall()
     if not rows:
         return None
-    orders = [_order_row(row[2:]) for row in rows if row[2] is not None]
-    return ApiAccount(pk=rows[0][0], balance=from_units(rows[0][1]), orders=orders)
+    split = len(_accounts().fields)  # the account's columns, then the order's (all NULL: no order)
+    orders = [_orders().read(row[split:]) for row in rows if row[split] is not None]
+    return _accounts().read(rows[0][:split], orders=orders)
 
 
 @cache
@@ -137,11 +143,7 @@ def _service_query() -> tuple[str, list, list]:
     fields = Service._meta.concrete_fields
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"SELECT {columns} FROM {table(Service)} WHERE {column(Service, 'id')} = %s AND {column(Service, 'active')}"
-    converters = [
-        connection.ops.get_db_converters(f.get_col(Service._meta.db_table)) + f.get_db_converters(connection)  # type: ignore[attr-defined]  # Field has it; the stubs do not
-        for f in fields
-    ]
-    return sql, [f.attname for f in fields], converters
+    return sql, [f.attname for f in fields], read_converters(Service, fields)
 
 
 def active_service(service_id: int) -> Service | None:
@@ -152,9 +154,4 @@ def active_service(service_id: int) -> Service | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    values = []
-    for value, field_converters, field in zip(row, converters, Service._meta.concrete_fields, strict=True):
-        for convert in field_converters:
-            value = convert(value, field, connection)
-        values.append(value)
-    return Service.from_db(connection.alias, names, values)
+    return Service.from_db(connection.alias, names, converted(row, Service._meta.concrete_fields, converters))

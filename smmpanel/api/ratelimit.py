@@ -19,6 +19,11 @@ Over the limit, the request is answered HTTP 429 with Retry-After (seconds
 to the next window) and {"error": "Too many requests"}. If the cache fails
 (Redis down), requests are served uncounted and a warning is logged once
 per outage: a broken limiter must not take the API down with it.
+
+The batches take RedisCache's private client (smmpanel.compat.REDIS_CLIENT,
+checked at start-up); where Django's differs, Redis counts every request
+with the cache's public incr/add, as LocMemCache does (exact, one or two
+round trips a request).
 """
 
 import logging
@@ -35,6 +40,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 
 from smmpanel.api.errors import ApiError
+from smmpanel.compat import REDIS_CLIENT, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +105,7 @@ def _reserve_in_redis(cache: RedisCache, key: str, slots: int, ttl: int) -> int:
     # in one pipelined round trip instead, on the cache's own connection pool.
     client = _redis_clients.get(cache)
     if client is None:
-        # Django's own client object (private, so not in django-stubs).
-        client = _redis_clients[cache] = cache._cache.get_client(None, write=True)  # type: ignore[attr-defined]
+        client = _redis_clients[cache] = redis_client(cache)  # Django's own client object (private)
     pipe = client.pipeline(transaction=False)
     key = cache.make_and_validate_key(key)
     pipe.set(key, 0, ex=ttl, nx=True)
@@ -178,7 +183,7 @@ def check(key_digest: str, now: float | None = None) -> None:
     name = f"api-rate:{key_digest[:40]}:{limit.seconds}:{window}"
     cache = caches["default"]
     try:
-        if isinstance(cache, RedisCache):
+        if isinstance(cache, RedisCache) and REDIS_CLIENT.on:
             allowed = _allow_shared(cache, name, window, limit)
         else:
             allowed = _count(cache, name, limit.seconds + 1) <= limit.requests

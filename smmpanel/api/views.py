@@ -18,11 +18,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from smmpanel import addresslimits
 from smmpanel.accounts.keys import hash_key
-from smmpanel.api import body, idempotency, queries, ratelimit, render
+from smmpanel.api import body, queries, ratelimit, render
 from smmpanel.api.errors import ApiError, message
 from smmpanel.api.params import RawRequest, echo_id, id_list, read_fields
+from smmpanel.ids import parse_id
 from smmpanel.loginlimits import client_address
-from smmpanel.orders import selectors, services
+from smmpanel.orders import idempotency, selectors, services
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.validation import validate_order
 
@@ -73,15 +74,18 @@ def action_balance(account, fields):
 
 
 def action_add(account, fields):
-    key = idempotency.key_of(fields)
-    if key is None:
-        return _add(account, fields)
-    digest = idempotency.request_digest(fields)
-    return idempotency.run_once(account.pk, key, digest, lambda: _add(account, fields))
+    try:
+        key = idempotency.key_of(fields)
+        if key is None:
+            return _add(account, fields)
+        digest = idempotency.request_digest(fields)
+        return idempotency.run_once(account.pk, key, digest, lambda: _add(account, fields))
+    except OrderError as e:  # the key: too long, or used with other parameters
+        return {"error": message(e)}
 
 
 def _add(account, fields):
-    service_id = services.parse_id(_required(fields, "service"))
+    service_id = parse_id(_required(fields, "service"))
     service = None
     if service_id is not None:
         service = queries.active_service(service_id)
@@ -96,12 +100,12 @@ def _add(account, fields):
 
 
 def _ids(raw_ids: list[str]) -> set[int]:
-    return {number for number in map(services.parse_id, raw_ids) if number is not None}
+    return {number for number in map(parse_id, raw_ids) if number is not None}
 
 
 def _found(found: dict, raw: str, default=None):
     """What `found` holds under the id `raw` names; `default` for a missing or malformed id."""
-    number = services.parse_id(raw)
+    number = parse_id(raw)
     return default if number is None else found.get(number, default)
 
 

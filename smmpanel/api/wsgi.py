@@ -13,17 +13,24 @@ connections back; see smmpanel.api.cycle for those left out), Django's limits on
 (DATA_UPLOAD_MAX_MEMORY_SIZE, now for every encoding and method;
 DATA_UPLOAD_MAX_NUMBER_FIELDS) and, for the rare multipart body, Django's own
 parser.
+
+The answer is JSON whatever fails: `handle` answers its own faults, and a
+receiver of the request signals that raises (before or after the call) gets
+the same 500 {"error": ...}, never a server's HTML page.
 """
 
 import json
+import logging
 import os
 from http import HTTPStatus
 
 from smmpanel.api import cycle, ratelimit
 from smmpanel.api.body import raw_request
 from smmpanel.api.params import RawRequest
-from smmpanel.api.views import handle
+from smmpanel.api.views import NO_HEADERS, SERVER_FAULT, handle
 from smmpanel.loginlimits import client_address
+
+log = logging.getLogger(__name__)
 
 HEADERS = [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
 STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
@@ -37,12 +44,17 @@ def read_environ(environ) -> RawRequest:
 
 
 def application(environ, start_response):
-    cycle.started(environ=environ)
     try:
-        status, body, headers = handle(lambda: read_environ(environ), client_address(environ))
-    finally:
-        # The body is complete in memory: the request is over for the database too.
-        cycle.finished()
+        cycle.started(environ=environ)
+        try:
+            status, body, headers = handle(lambda: read_environ(environ), client_address(environ))
+        finally:
+            # The body is complete in memory: the request is over for the database too.
+            cycle.finished()
+    except Exception:
+        # A request signal's receiver failed (the call itself may have been done: SERVER_FAULT says so).
+        log.exception("API v2 request cycle failed")
+        status, body, headers = 500, {"error": SERVER_FAULT}, NO_HEADERS
     data = json.dumps(body, ensure_ascii=False).encode()
     start_response(STATUS_LINES[status], [*HEADERS, *headers, ("Content-Length", str(len(data)))])
     return [data]
@@ -52,6 +64,6 @@ def application(environ, start_response):
 # docs/faults.md). Decided once at import: without SMMPANEL_FAULTS_FILE,
 # `application` stays the function above and a call pays nothing for it.
 if os.environ.get("SMMPANEL_FAULTS_FILE"):
-    from smmpanel.fulfilment import faults
+    from smmpanel.api import faults
 
     application = faults.wrap(application)

@@ -2,8 +2,8 @@
 
 from django.db import models
 
+from smmpanel.catalog import fulfilment_kinds
 from smmpanel.catalog.order_types import TYPE_CHOICES, get
-from smmpanel.fulfilment import registry
 from smmpanel.ledger.fields import MoneyField
 
 
@@ -35,9 +35,9 @@ class Service(models.Model):
     description = models.TextField(blank=True)
     active = models.BooleanField(default=True)
     position = models.IntegerField(default=0)
-    # How orders are delivered: a kind of smmpanel.fulfilment.registry, whose
+    # How orders are delivered: a kind of smmpanel.catalog.fulfilment_kinds, whose
     # own data about this service (if any) is a one-to-one model of that kind.
-    fulfilment = models.CharField(max_length=20, choices=registry.CHOICES, default=registry.DEFAULT)
+    fulfilment = models.CharField(max_length=20, choices=fulfilment_kinds.CHOICES, default=fulfilment_kinds.DEFAULT)
 
     class Meta:
         ordering = ["category__position", "category_id", "position", "id"]
@@ -56,4 +56,4 @@ class Service(models.Model):
     @property
     def kind(self):
         """The fulfilment kind's implementation (smmpanel.fulfilment.base.Fulfilment)."""
-        return registry.get(self.fulfilment)
+        return fulfilment_kinds.get(self.fulfilment)

@@ -5,25 +5,38 @@ balance always equals the sum of the rows. A debit is a single conditional
 UPDATE (`balance >= amount`), which is atomic on every database: concurrent
 debits can never take a balance below zero, and no read-modify-write race
 exists to lose an update.
+
+The ledger sits below accounts (an account's balance field and its services
+are built on it), so the account model is reached through the ledger row's
+foreign key, not imported.
 """
 
 from decimal import Decimal
 from functools import cache
+from typing import TYPE_CHECKING, cast
 
 from django.db import IntegrityError, connection, transaction
 
 from smmpanel import fastsql
-from smmpanel.accounts.models import Account
 from smmpanel.ledger.fields import from_units, to_units
 from smmpanel.ledger.models import Kind, LedgerEntry
 from smmpanel.ledger.money import ZERO, round5
+
+if TYPE_CHECKING:  # annotations only (see the docstring)
+    from smmpanel.accounts.models import Account
 
 
 class NotEnoughFunds(Exception):
     pass
 
 
+def _accounts() -> "type[Account]":
+    """The model holding the balances: the one a ledger row's `account` points to."""
+    return cast("type[Account]", LedgerEntry._meta.get_field("account").related_model)
+
+
 def _balance_update_sql(guard: bool) -> str:
+    Account = _accounts()
     account, balance, pk = fastsql.table(Account), fastsql.column(Account, "balance"), fastsql.column(Account, "id")
     sql = f"UPDATE {account} SET {balance} = {balance} + %s WHERE {pk} = %s"
     return sql + (f" AND {balance} >= %s" if guard else "")
@@ -50,7 +63,7 @@ def _move_sql_postgresql(guard: bool) -> str:
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fastsql.insert_fields(LedgerEntry))
     values = ", ".join("moved.balance" if n == "balance_after" else "%s" for n in names)
     return (
-        f"WITH moved AS ({_balance_update_sql(guard)} RETURNING {fastsql.column(Account, 'balance')} AS balance) "
+        f"WITH moved AS ({_balance_update_sql(guard)} RETURNING {fastsql.column(_accounts(), 'balance')} AS balance) "
         f"INSERT INTO {fastsql.table(LedgerEntry)} ({columns}) SELECT {values} FROM moved "
         f"RETURNING {fastsql.column(LedgerEntry, 'id')}, {fastsql.column(LedgerEntry, 'balance_after')}"
     )
@@ -61,7 +74,7 @@ def _add_to_balance(account_id: int, units: int, guard: bool) -> Decimal:
     sql, params = _balance_update_sql(guard), _balance_params(account_id, units, guard)
     with connection.cursor() as cursor:
         if fastsql.returns_ids():
-            cursor.execute(f"{sql} RETURNING {fastsql.column(Account, 'balance')}", params)
+            cursor.execute(f"{sql} RETURNING {fastsql.column(_accounts(), 'balance')}", params)
             row = cursor.fetchone()
             if row is None:
                 raise NotEnoughFunds
@@ -69,7 +82,7 @@ def _add_to_balance(account_id: int, units: int, guard: bool) -> Decimal:
         cursor.execute(sql, params)  # SQLite before 3.35: no RETURNING
         if not cursor.rowcount:
             raise NotEnoughFunds
-    return Account.objects.filter(pk=account_id).values_list("balance", flat=True).get()
+    return _accounts().objects.filter(pk=account_id).values_list("balance", flat=True).get()
 
 
 def _move(account_id: int, amount: Decimal, kind: str, *, order=None, reason="", memo="", guard=False):
@@ -97,13 +110,13 @@ def _move(account_id: int, amount: Decimal, kind: str, *, order=None, reason="",
     return entry
 
 
-def deposit(account: Account, amount: Decimal, memo: str = "") -> LedgerEntry:
+def deposit(account: "Account", amount: Decimal, memo: str = "") -> LedgerEntry:
     if round5(amount) <= ZERO:
         raise ValueError("a deposit must be positive")
     return _move(account.pk, amount, Kind.DEPOSIT, memo=memo)
 
 
-def adjust(account: Account, amount: Decimal, memo: str) -> LedgerEntry:
+def adjust(account: "Account", amount: Decimal, memo: str) -> LedgerEntry:
     """An owner's correction, either sign; never below zero."""
     return _move(account.pk, amount, Kind.ADJUSTMENT, memo=memo, guard=True)
 

@@ -1,4 +1,4 @@
-"""Order (every order type, subscriptions included: one id space), Refill, and their history.
+"""Order (every order type, subscriptions included: one id space), Refill, their history, and idempotent adds.
 
 The row is the truth: a status plus, while work remains, the time it is next
 due (`due_at`), the lease of the worker holding it (`locked_until`, with the
@@ -254,3 +254,31 @@ class OrderEvent(models.Model):
     def __str__(self) -> str:
         change = f" {self.old_status} → {self.new_status}" if self.new_status else ""
         return f"#{self.order_id} {self.action}{change} by {self.actor}"
+
+
+class IdempotentAdd(models.Model):
+    """One order placed with an idempotency key (the API's Idempotency-Key, a web form's token): asked and answered.
+
+    See smmpanel/orders/idempotency.py.
+
+    The row is inserted in the transaction that places the order, so it exists
+    exactly when the order does; (account, key) is unique, which is what makes
+    two concurrent requests with one key place one order.
+    """
+
+    MAX_KEY_LENGTH = 255
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=MAX_KEY_LENGTH)
+    # SHA-256 of the request's parameters (without key and idempotency_key).
+    request_digest = models.CharField(max_length=64)
+    answer = models.JSONField(null=True)
+    created = models.DateTimeField(db_index=True)  # expiry and the cleanup go by it
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "key"], name="one_idempotent_add_per_account_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} → {self.answer}"

@@ -26,6 +26,7 @@ from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5
 from smmpanel.orders import selectors
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.models import Actor, Order, OrderEvent, Refill, Status, allowed
+from smmpanel.orders.selectors import own_order
 from smmpanel.orders.validation import OrderRequest
 
 
@@ -83,23 +84,6 @@ def record(
         message=str(message)[:1000],
         user=user,
     )
-
-
-def parse_id(raw) -> int | None:
-    text = str(raw).strip()
-    # ASCII digits only: str.isdigit() is also true of "²" (which int() refuses)
-    # and of other scripts' digits, which are not ids.
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        return None
-    return int(text)
-
-
-def own_order(account_id: int, raw_id) -> Order | None:
-    """The customer's order with this id; another customer's is as good as missing."""
-    order_id = parse_id(raw_id)
-    if order_id is None:
-        return None
-    return Order.objects.select_related("service").filter(pk=order_id, account_id=account_id).first()
 
 
 # --- placing ----------------------------------------------------------------

@@ -28,14 +28,20 @@ take turns promptly, and SQLite's busy handler is left to writers outside
 them (the background worker, commands), one thread each.
 
 Outside gevent (threads, commands, tests) nothing changes.
+
+The overrides lean on private methods of Django's SQLite backend:
+smmpanel.compat.SQLITE_BACKEND checks their shape at start-up, and where
+Django differs this backend is Django's own (`wrapper_class`).
 """
 
 import fcntl
 import os
 import sys
 
+from django.db.backends import utils
 from django.db.backends.sqlite3 import base
-from django.db.backends.utils import debug_transaction  # type: ignore[attr-defined]  # not in django-stubs
+
+from smmpanel.compat import SQLITE_BACKEND
 
 # Statements that never wait for SQLite's write lock outside a transaction (in WAL mode).
 READS = ("SELECT", "PRAGMA", "EXPLAIN")
@@ -140,7 +146,7 @@ class CursorWrapper(base.SQLiteCursorWrapper):
         return super().executemany(query, param_list)
 
 
-class DatabaseWrapper(base.DatabaseWrapper):
+class GeventDatabaseWrapper(base.DatabaseWrapper):
     writing = False  # this connection holds its database's writers' queue (gevent only)
 
     def create_cursor(self, name=None):
@@ -173,7 +179,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # under gevent, on a native thread, or the whole process would wait with it.
         if self.connection is not None and cooperative():
             try:
-                with debug_transaction(self, "COMMIT"), self.wrap_database_errors:
+                with utils.debug_transaction(self, "COMMIT"), self.wrap_database_errors:  # type: ignore[attr-defined]  # not in django-stubs
                     return off_the_hub("commit", self.connection.commit)
             finally:
                 self._done_writing()
@@ -190,3 +196,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return super()._close()  # type: ignore[misc]  # Django's, not in django-stubs
         finally:
             self._done_writing()
+
+
+def wrapper_class() -> type[base.DatabaseWrapper]:
+    """The backend's connection class: the gevent-safe one, or Django's own where its shape differs."""
+    return GeventDatabaseWrapper if SQLITE_BACKEND.on else base.DatabaseWrapper
+
+
+DatabaseWrapper = wrapper_class()  # what Django's connection handler loads from this backend

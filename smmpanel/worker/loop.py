@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from smmpanel.catalog import fulfilment_kinds
 from smmpanel.catalog.models import Service
-from smmpanel.fulfilment import registry
 from smmpanel.fulfilment.base import Outcome, StepError
 from smmpanel.orders import services
 from smmpanel.orders.models import FINAL, Order, Refill
@@ -120,12 +120,12 @@ def run_once(now=None, batch: int = BATCH) -> int:
     now = now or timezone.now()
     lease = settings.WORKER_LEASE_SECONDS
     handled = 0
-    for name in registry.driven():
+    for name in fulfilment_kinds.driven():
         if not Service.objects.filter(fulfilment=name).exists():
             # Nothing of this kind can be due; and its claim would read every due row of the
             # other kinds (the due-time index knows no kind) only to find none of its own.
             continue
-        kind = registry.get(name)
+        kind = fulfilment_kinds.get(name)
         orders = Order.objects.filter(service__fulfilment=name).exclude(status__in=FINAL)
         orders = orders.select_related("service", *kind.order_related)
         claimed = claim_due(orders, now, lease, batch)

@@ -5,7 +5,7 @@ to smmpanel.orders.validation.validate_order (the API's validator, driven by
 the type specs of smmpanel/catalog/order_types.py), and the OrderError it
 raises is shown next to the field it is about (`error_field`), in the words of
 smmpanel/orders/messages.py. Placing goes through smmpanel.orders.services,
-inside the API's idempotency helper, so one form (one token) places one order
+inside the idempotency store (smmpanel.orders.idempotency), so one form (one token) places one order
 however often it is sent.
 """
 
@@ -20,12 +20,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from smmpanel.accounts.models import Account
-from smmpanel.api import idempotency
-from smmpanel.api.errors import ApiError
 from smmpanel.catalog import order_types as ot
 from smmpanel.catalog.models import Service
+from smmpanel.ids import parse_id
 from smmpanel.ledger.money import shown_money
-from smmpanel.orders import selectors, services
+from smmpanel.orders import idempotency, selectors, services
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.messages import localized
 from smmpanel.orders.validation import OrderRequest, validate_order
@@ -245,14 +244,14 @@ class OrderForm(forms.Form):
                 return add()["order"]
             key = f"web:{token}"[:255]
             answer = idempotency.run_once(account_id, key, idempotency.request_digest(fields), add)
-        except OrderError as error:
-            self.show_error(error)
-            return None
-        except ApiError:
+        except idempotency.KeyReused:
             # This token placed an order with other values already (the form was
             # sent, then changed and sent again): a fresh form places a new one.
             self.data = {**dict(self.data.items()), "token": new_token()}
             self.add_error(None, gettext("This form was already used to place an order. Check it and send it again."))
+            return None
+        except OrderError as error:
+            self.show_error(error)
             return None
         return int(answer["order"])
 
@@ -333,7 +332,7 @@ class MassOrderForm(forms.Form):
             self.add_error("orders", gettext("At most %(maximum)d orders at once.") % {"maximum": self.MAX_LINES})
             return False
         # The services the lines name, on sale, read at once (a list may name one service 500 times).
-        named = {services.parse_id(text.split("|", 1)[0]) for _, text in texts}
+        named = {parse_id(text.split("|", 1)[0]) for _, text in texts}
         on_sale = {s.pk: s for s in selectors.active_services().filter(pk__in=[i for i in named if i is not None])}
         self.lines = [_check_line(number, text, on_sale) for number, text in texts]
         self.total = sum((line.req.charge for line in self.lines if line.req is not None), Decimal(0))
@@ -378,11 +377,11 @@ class MassOrderForm(forms.Form):
                 answer = idempotency.run_once(
                     account_id, f"web-mass:{token}"[:255], idempotency.request_digest(fields), add
                 )
-        except OrderError:
-            return None
-        except ApiError:
+        except idempotency.KeyReused:
             self.data = {**dict(self.data.items()), "token": new_token()}
             self.add_error(None, gettext("This form was already used to place orders. Check it and send it again."))
+            return None
+        except OrderError:
             return None
         return [int(pk) for pk in answer["orders"]]
 
@@ -396,7 +395,7 @@ def _check_line(number: int, text: str, on_sale: dict[int, Service]) -> MassLine
         line.error = gettext("Use the format service_id|link|quantity.")
         return line
     raw_service, link, quantity = parts
-    service_id = services.parse_id(raw_service)
+    service_id = parse_id(raw_service)
     service = on_sale.get(service_id) if service_id is not None else None
     if service is None:
         line.error = localized("bad_service")

@@ -2,9 +2,8 @@
 
 Every ledger row stores the balance it left (balance_after, written in the
 same statement as the balance itself), so the running balance is read, never
-summed. Pages go by keyset on the row id (?before= older, ?after= newer)
-through the (account, -id) index: page 2,000 of a 100,000-row ledger costs what
-page 1 does, and nothing counts the whole ledger. The export streams rows from
+summed. Pages go by keyset on the row id (smmpanel.paging) through the
+(account, -id) index. The export streams rows from
 a database iterator, so its memory does not grow with the ledger.
 """
 
@@ -16,50 +15,27 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from smmpanel.ids import parse_id
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.ledger.money import format_money
+from smmpanel.paging import keyset_page
 from smmpanel.web.context import customer_account
 
-PAGE_SIZE = 25
 CSV_CHUNK = 2000
 # A spreadsheet runs a cell starting with one of these as a formula: memos are text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cursor(request, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
-
-
-def ledger_page(account_id: int, before: int | None = None, after: int | None = None):
-    """(rows newest first, a newer page exists, an older page exists) for one page of an account's ledger.
-
-    Ledger rows are never deleted, so the row a cursor names still exists: coming
-    from a newer page there is one, coming from an older page there is one too.
-    """
-    rows = LedgerEntry.objects.filter(account_id=account_id)
-    if after is not None:
-        # Newer rows, taken oldest first from the cursor, shown newest first.
-        page = list(rows.filter(id__gt=after).order_by("id")[: PAGE_SIZE + 1])
-        return page[:PAGE_SIZE][::-1], len(page) > PAGE_SIZE, True
-    if before is not None:
-        rows = rows.filter(id__lt=before)
-    page = list(rows.order_by("-id")[: PAGE_SIZE + 1])
-    return page[:PAGE_SIZE], before is not None, len(page) > PAGE_SIZE
+    return parse_id(request.GET.get(name, ""))
 
 
 @login_required
 def funds(request):
     account = customer_account(request)
-    rows, has_newer, has_older = ledger_page(
-        account.pk, before=_cursor(request, "before"), after=_cursor(request, "after")
-    )
-    context = {
-        "account": account,
-        "rows": rows,
-        "newer": rows[0].pk if rows and has_newer else None,
-        "older": rows[-1].pk if rows and has_older else None,
-    }
+    rows = LedgerEntry.objects.filter(account_id=account.pk)
+    page = keyset_page(rows, before=_cursor(request, "before"), after=_cursor(request, "after"))
+    context = {"account": account, "rows": page.rows, "newer": page.newer, "older": page.older}
     return render(request, "web/funds.html", context)
 
 

@@ -20,10 +20,10 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from smmpanel.catalog.models import Service
+from smmpanel.ids import parse_id
 from smmpanel.ledger.money import format_rate
 from smmpanel.orders import selectors
 from smmpanel.orders.messages import localized
-from smmpanel.orders.services import parse_id
 from smmpanel.web.context import customer_account
 from smmpanel.web.forms.order import MassOrderForm, OrderForm, dripfeed_allowed, preview_charge
 

@@ -16,10 +16,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.http import require_POST
 
+from smmpanel.ids import parse_id
 from smmpanel.orders import selectors, services
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.messages import localized
 from smmpanel.orders.models import Actor, Order
+from smmpanel.paging import Page, keyset_page
 from smmpanel.web.views.neworder import account_id_of
 
 # Every status word, marked for makemessages: the pages show statuses translated
@@ -48,7 +50,7 @@ TAB_LABELS = {
 
 
 def _cursor(request: HttpRequest, name: str) -> int | None:
-    return services.parse_id(request.GET.get(name, "")) if request.GET.get(name) else None
+    return parse_id(request.GET.get(name, ""))
 
 
 def _render_list(request: HttpRequest, template: str, context: dict) -> HttpResponse:
@@ -57,11 +59,11 @@ def _render_list(request: HttpRequest, template: str, context: dict) -> HttpResp
     return render(request, template, {**context, "orders_url": reverse("web:orders")})
 
 
-def _page(request: HttpRequest, rows) -> selectors.Page:
-    return selectors.keyset_page(rows, before=_cursor(request, "before"), after=_cursor(request, "after"))
+def _page(request: HttpRequest, rows) -> Page:
+    return keyset_page(rows, before=_cursor(request, "before"), after=_cursor(request, "after"))
 
 
-def _with_paid(page: selectors.Page) -> list[tuple[Order, selectors.Summary]]:
+def _with_paid(page: Page) -> list[tuple[Order, selectors.Summary]]:
     """Each order of the page with its summary (what was paid; a subscription's posts and orders)."""
     summaries = selectors.summaries(page.rows)
     return [(order, summaries[order.pk]) for order in page.rows]
@@ -92,7 +94,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
 
 def _own(request: HttpRequest, pk: int) -> tuple[int, Order]:
     account_id = account_id_of(request)
-    order = services.own_order(account_id, pk)
+    order = selectors.own_order(account_id, pk)
     if order is None:
         raise Http404("no such order")
     return account_id, order

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from smmpanel.catalog import order_types
+from smmpanel.ids import parse_id
 from smmpanel.ledger.money import format_rate
 from smmpanel.orders import selectors
 
@@ -21,8 +22,9 @@ def _matching(query: str):
     services = selectors.active_services()  # the catalog as the API's `services` sees it
     if query:
         match = Q(name__icontains=query) | Q(category__name__icontains=query)
-        if query.isascii() and query.isdigit() and len(query) < 19:  # a service id (and no bigint overflow)
-            match |= Q(pk=int(query))
+        service_id = parse_id(query)
+        if service_id is not None:
+            match |= Q(pk=service_id)
         services = services.filter(match)
     # The catalog's own order: categories by position, services by position within each.
     return services.order_by("category__position", "category_id", "position", "id")

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 from django.utils import timezone
 
-from smmpanel.api.idempotency import delete_expired
+from smmpanel.orders.idempotency import delete_expired
 from smmpanel.worker.loop import run_once
 
 # How often a worker clears out what has expired (idempotency keys older than a day).

@@ -8,10 +8,11 @@ behaviours on here, by a JSON file (format: docs/faults.md):
 
     SMMPANEL_FAULTS_FILE=/path/faults.json gunicorn smmpanel.wsgi:application
 
-`wrap(app)` returns a WSGI app around the /api/v2 one (smmpanel.wsgi applies
-it only when the variable is set, so a normal panel does not even pay for a
-check). The file is re-read when it changes, looked at no more than once per
-CHECK_EVERY seconds per process. The real endpoint always does the real work;
+`wrap(app)` returns a WSGI app around the /api/v2 one (smmpanel.api.wsgi
+applies it only when the variable is set, so a normal panel does not even pay
+for a check); it lives beside the app it wraps and reads requests by the
+API's own rules. The file is re-read when it changes, looked at no more than
+once per CHECK_EVERY seconds per process. The real endpoint always does the real work;
 this module only decides, per call, whether to refuse before it, to misbehave
 after it, or to rewrite the JSON it answered.
 """
@@ -30,10 +31,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from smmpanel.api.body import raw_request
 from smmpanel.api.errors import ApiError, message
 from smmpanel.api.params import read_fields
-from smmpanel.api.wsgi import read_environ
-from smmpanel.orders.services import parse_id
+from smmpanel.ids import parse_id
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +317,7 @@ def _buffer_request(environ) -> tuple[dict, str, dict]:
         look = {**environ, "CONTENT_LENGTH": "0", "wsgi.input": io.BytesIO(b"")}
         look.pop("wsgi.input_terminated", None)
     try:
-        fields = read_fields(read_environ(look))
+        fields = read_fields(raw_request(look, look["wsgi.input"]))
     except ApiError:
         fields = {}  # the real app will answer the error; no action to pick faults by
     except Exception:  # a test tool must not turn a request into a crash
@@ -342,46 +343,56 @@ def wrap(app, path: str | None = None):
             if faults.latency:
                 time.sleep(rng.uniform(*faults.latency))
             drawn = _draw(faults, rng, action)
-
-        if drawn == "rate_limit":
-            return _json_answer(start_response, 429, {"error": "Too many requests"}, [("Retry-After", "1")])
-        if drawn == "http_5xx":
-            status = rng.choice((502, 503))
-            return _answer(start_response, status, HTML_PAGES[status], "text/html")
-        if drawn == "html":
-            return _answer(start_response, 200, HTML_PAGES[200], "text/html; charset=UTF-8")
-        if drawn == "funds":
-            return _json_answer(start_response, 200, {"error": message("funds")})
-
-        started = {}
-
-        def keep(status, headers, exc_info=None):
-            started["status"], started["headers"] = status, headers
-
-        result = app(environ, keep)
-        try:
-            data = b"".join(result)
-        finally:
-            if hasattr(result, "close"):
-                result.close()
+        refused = _refused(drawn, rng, start_response)
+        if refused is not None:
+            return refused
+        status, headers, data = _real_answer(app, environ)
         # The real answer exists (an add is committed); now misbehave with it.
         if drawn == "add_timeout":
             time.sleep(faults.hang_seconds)
         elif drawn == "add_drop":
-            start_response(started["status"], started["headers"])
+            start_response(status, headers)
             return _dropped(environ)
         elif drawn == "http_500_after_add":
             return _json_answer(start_response, 500, {"error": "Internal server error, please try again later"})
-        if faults.rewrites and started["status"].startswith("200"):
+        if faults.rewrites and status.startswith("200"):
             data = _rewritten(faults, action, fields, data)
-            headers = [(k, str(len(data)) if k.lower() == "content-length" else v) for k, v in started["headers"]]
-            start_response(started["status"], headers)
-        else:
-            start_response(started["status"], started["headers"])
+            headers = [(k, str(len(data)) if k.lower() == "content-length" else v) for k, v in headers]
+        start_response(status, headers)
         return [data]
 
     faulty.__wrapped__ = app  # type: ignore[attr-defined]  # the real app, as functools.wraps would name it
     return faulty
+
+
+def _refused(drawn: str | None, rng: random.Random, start_response):
+    """The answer of a fault drawn to refuse the call before the real app sees it; None for any other."""
+    if drawn == "rate_limit":
+        return _json_answer(start_response, 429, {"error": "Too many requests"}, [("Retry-After", "1")])
+    if drawn == "http_5xx":
+        status = rng.choice((502, 503))
+        return _answer(start_response, status, HTML_PAGES[status], "text/html")
+    if drawn == "html":
+        return _answer(start_response, 200, HTML_PAGES[200], "text/html; charset=UTF-8")
+    if drawn == "funds":
+        return _json_answer(start_response, 200, {"error": message("funds")})
+    return None
+
+
+def _real_answer(app, environ) -> tuple[str, list, bytes]:
+    """(status line, headers, body) of the real app's answer, read whole."""
+    started = {}
+
+    def keep(status, headers, exc_info=None):
+        started["status"], started["headers"] = status, headers
+
+    result = app(environ, keep)
+    try:
+        data = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return started["status"], started["headers"], data
 
 
 def _draw(faults: Faults, rng: random.Random, action: str) -> str | None:

@@ -1,8 +1,10 @@
-"""The one table of fulfilment kinds: how each service's orders get delivered.
+"""The one table of fulfilment kinds: how each service's orders get delivered (a service's choice).
 
 Like healthchecks' TRANSPORTS, a kind is named here once, with its label and
 the dotted path of its class, imported lazily on first use (so that models
-can take their choices from this table without importing any kind's code).
+can take their choices from this table without importing any kind's code:
+it is the catalog's, and the kinds, in smmpanel.fulfilment and providers,
+build on orders, which builds on the catalog).
 `Service.fulfilment` takes its choices from CHOICES; the worker drives the
 kinds whose class says `worker_driven`; what a cancel or refill request does
 is each kind's own answer (see smmpanel.fulfilment.base.Fulfilment).

@@ -1,4 +1,4 @@
-"""Idempotent `add`: one Idempotency-Key, one order, however often (and however concurrently) it is sent.
+"""Idempotent placing: one key, one order, however often (and however concurrently) it is sent.
 
 A client that timed out cannot know whether its `add` was placed; with an
 `Idempotency-Key` header (the IETF httpapi draft's name) or an
@@ -10,7 +10,8 @@ A client that timed out cannot know whether its `add` was placed; with an
 - a key older than TTL is new again (its row is replaced; `delete_expired`
   is the cleanup the worker calls).
 
-Keys are per customer. The key's row is inserted first, inside the same
+The API's `add` uses it, and so do the web panel's order forms (a token per
+form). Keys are per customer. The key's row is inserted first, inside the same
 transaction that places the order (place_order nests in it as a savepoint),
 so the row exists exactly when the order does, and a second request with the
 same key waits on the unique (account, key) index (PostgreSQL) or on the
@@ -27,16 +28,23 @@ from typing import cast
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from smmpanel.api.errors import ApiError
-from smmpanel.api.models import IdempotentAdd
+from smmpanel.orders.errors import OrderError
+from smmpanel.orders.models import IdempotentAdd
 
 TTL = timedelta(hours=24)
-FIELD = "idempotency_key"  # the header arrives as this field too (see params.read_fields)
-# Not part of what was asked: the credential and the key itself.
+FIELD = "idempotency_key"  # the API's field (its Idempotency-Key header arrives as this field too)
+# Not part of what was asked: the API's credential and the key itself.
 NOT_PARAMETERS = frozenset({"key", FIELD})
 # A lost insert race means the winner's row exists; reading it is the second
 # attempt. More attempts cover the winner's row expiring in between.
 ATTEMPTS = 3
+
+
+class KeyReused(OrderError):
+    """The key was used with other parameters: nothing placed."""
+
+    def __init__(self):
+        super().__init__("idempotency_mismatch")
 
 
 class _Refused(Exception):
@@ -53,7 +61,7 @@ def key_of(fields: dict) -> str | None:
     if not text:
         return None
     if len(text) > IdempotentAdd.MAX_KEY_LENGTH:
-        raise ApiError("idempotency_key_too_long", maximum=IdempotentAdd.MAX_KEY_LENGTH)
+        raise OrderError("idempotency_key_too_long", maximum=IdempotentAdd.MAX_KEY_LENGTH)
     return text
 
 
@@ -65,7 +73,7 @@ def request_digest(fields: dict) -> str:
 
 def _replay(row: IdempotentAdd, digest: str) -> dict:
     if row.request_digest != digest:
-        raise ApiError("idempotency_mismatch")
+        raise KeyReused()
     return cast(dict, row.answer)  # never NULL once committed: the row and its answer commit together
 
 
