@@ -2,7 +2,7 @@
 
 Each kind has a rule in the API rate limit's syntax ("10/h"; empty: no limit)
 from its setting, and is counted in the same store as the API rate limit
-(smmpanel.api.ratelimit: Django's cache, so with REDIS_URL every process adds
+(smmpanel.counters: Django's cache, so with REDIS_URL every process adds
 to one count), in fixed windows. The address is the one the log-in lockout
 takes (smmpanel.loginlimits.client_address); an IPv6 address counts for its
 /64 network, which one customer line usually gets whole.
@@ -17,7 +17,7 @@ import time
 
 from django.conf import settings
 
-from smmpanel.api import ratelimit
+from smmpanel import counters
 
 SETTINGS = {
     "signup": "SIGNUPS_PER_ADDRESS",
@@ -26,16 +26,16 @@ SETTINGS = {
     "api-key": "API_KEY_FAILURES_PER_ADDRESS",
 }
 
-_parsed: dict[str, tuple[str, ratelimit.Rule | None]] = {}
+_parsed: dict[str, tuple[str, counters.Rule | None]] = {}
 
 
-def rule(kind: str) -> ratelimit.Rule | None:
+def rule(kind: str) -> counters.Rule | None:
     """The rule in force for `kind` (parsed once per value of its setting; a malformed one is an error)."""
     name = SETTINGS[kind]
     text = getattr(settings, name)
     parsed = _parsed.get(kind)
     if parsed is None or parsed[0] != text:
-        parsed = _parsed[kind] = (text, ratelimit.parse_rule(text, name))
+        parsed = _parsed[kind] = (text, counters.parse_rule(text, name))
     return parsed[1]
 
 
@@ -69,7 +69,7 @@ def count(kind: str, address: str | None, now: float | None = None) -> int | Non
     limit = rule(kind)
     if limit is None:
         return None
-    return ratelimit.count_event(_name(kind, address), limit, now)
+    return counters.count_event(_name(kind, address), limit, now)
 
 
 def used_up(kind: str, address: str | None, now: float | None = None) -> int | None:
@@ -77,7 +77,7 @@ def used_up(kind: str, address: str | None, now: float | None = None) -> int | N
     limit = rule(kind)
     if limit is None:
         return None
-    return ratelimit.used_up(_name(kind, address), limit, now)
+    return counters.used_up(_name(kind, address), limit, now)
 
 
 class Blocked:

@@ -21,7 +21,7 @@ in the log:
   `cursor_factory`, which hot_cursor swaps for one call. Checked before the
   first prepared read, and on every one (the cursor must be the swapped-in
   class). Fallback: Django's cursor, nothing prepared.
-- REDIS_CLIENT (smmpanel.api.ratelimit): RedisCache's private client,
+- REDIS_CLIENT (smmpanel.counters): RedisCache's private client,
   `cache._cache.get_client(key, write=True)`, for one pipelined round trip.
   Fallback: the rate limit counts with the cache's public incr/add.
 

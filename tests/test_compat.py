@@ -204,7 +204,7 @@ def test_with_another_create_cursor_the_reads_are_not_prepared_and_answer_alike(
             assert cursor.fetchone() == (0,)
 
 
-# --- the rate limit's Redis client (smmpanel.api.ratelimit) -----------------------------------------------
+# --- the rate limit's Redis client (smmpanel.counters) -----------------------------------------------------
 
 
 class ReadOnlyClient:

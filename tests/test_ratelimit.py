@@ -18,6 +18,7 @@ import pytest
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 
+from smmpanel import counters
 from smmpanel.accounts.keys import hash_key
 from smmpanel.api import ratelimit
 from tests.conftest import REPO, PanelServer, call_api
@@ -37,22 +38,22 @@ def balance(client, cust):
     [
         ("", None),
         ("  ", None),
-        ("20/s", ratelimit.Rule(20, 1)),
-        ("600/m", ratelimit.Rule(600, 60)),
-        ("10000/h", ratelimit.Rule(10000, 3600)),
-        (" 5 / minute ", ratelimit.Rule(5, 60)),
-        ("1/second", ratelimit.Rule(1, 1)),
-        ("30/MIN", ratelimit.Rule(30, 60)),
+        ("20/s", counters.Rule(20, 1)),
+        ("600/m", counters.Rule(600, 60)),
+        ("10000/h", counters.Rule(10000, 3600)),
+        (" 5 / minute ", counters.Rule(5, 60)),
+        ("1/second", counters.Rule(1, 1)),
+        ("30/MIN", counters.Rule(30, 60)),
     ],
 )
 def test_a_rate_is_requests_per_second_minute_or_hour(text, rule):
-    assert ratelimit.parse_rule(text) == rule
+    assert counters.parse_rule(text) == rule
 
 
 @pytest.mark.parametrize("text", ["20", "20/d", "0/s", "-1/s", "x/s", "20/s/m", "1.5/s"])
 def test_a_malformed_rate_is_a_configuration_error(text):
     with pytest.raises(ImproperlyConfigured, match="API_RATE_LIMIT"):
-        ratelimit.parse_rule(text)
+        counters.parse_rule(text)
 
 
 def test_a_malformed_rate_stops_the_server_at_start_up(tmp_path):
@@ -262,6 +263,6 @@ def test_with_redis_every_server_process_shares_one_count(tmp_path, redis_url, l
     assert len(served) + len(refused) == requests, [r.status_code for r in responses]
     # Never past the limit; short of it by at most what each of the 3 processes
     # reserved and did not use (a batch less one: exact below 100 requests).
-    unused = 3 * (ratelimit.batch_size(ratelimit.Rule(limit, 3600)) - 1)
+    unused = 3 * (counters.batch_size(counters.Rule(limit, 3600)) - 1)
     assert limit - unused <= len(served) <= limit
     assert all(r.json() == TOO_MANY and int(r.headers["retry-after"]) >= 1 for r in refused)

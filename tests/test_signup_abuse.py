@@ -22,8 +22,8 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from smmpanel import counters
 from smmpanel.accounts.models import Account
-from smmpanel.api import ratelimit
 from smmpanel.ledger.services import deposit
 from smmpanel.orders.models import Order
 from tests.conftest import REPO
@@ -171,13 +171,13 @@ def test_with_redis_failed_log_ins_are_counted_there_and_read_back(client, setti
 
 
 def test_when_the_cache_fails_sign_ups_go_on_uncounted_with_one_warning(client, settings, caplog, monkeypatch):
-    monkeypatch.setattr(ratelimit, "_events_failing", False)  # whatever an earlier test left
+    monkeypatch.setattr(counters, "_events_failing", False)  # whatever an earlier test left
     settings.CACHES = redis_cache("redis://127.0.0.1:1/0")  # nothing listens on port 1
     settings.SIGNUPS_PER_ADDRESS = "1/h"
-    caplog.set_level(logging.WARNING, logger="smmpanel.api.ratelimit")
+    caplog.set_level(logging.WARNING, logger="smmpanel.counters")
     address = new_address()
     assert [sign_up(Client(), address=address).status_code for _ in range(3)] == [302, 302, 302]
-    warnings = [r for r in caplog.records if r.name == "smmpanel.api.ratelimit"]
+    warnings = [r for r in caplog.records if r.name == "smmpanel.counters"]
     assert len(warnings) == 1 and "not applied" in warnings[0].getMessage()
 
 

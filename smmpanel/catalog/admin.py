@@ -1,7 +1,7 @@
 """Admin for the catalog: categories and services, their order, and changes to many services at once.
 
 A service's fulfilment data (the simulated pace, the provider and upstream
-service) is edited inline: one inline per kind of smmpanel.fulfilment.registry
+service) is edited inline: one inline per kind of smmpanel.catalog.fulfilment_kinds
 with a `service_data_model`, its `service_data_readonly` fields shown, not
 edited. Whatever the owner changes by hand (one service or many) is told to
 the services' kinds (`owner_edited`: a provider's keeps it on the next re-sync).
@@ -24,8 +24,8 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from smmpanel.adminkit import action_page
+from smmpanel.catalog import fulfilment_kinds
 from smmpanel.catalog.models import Category, Service
-from smmpanel.fulfilment import registry
 from smmpanel.ledger.money import MAX_AMOUNT, PLACES, ZERO
 
 MAX_PERCENT = Decimal(10000)
@@ -45,7 +45,7 @@ def _owner_edited(services, fields) -> None:
     for service in services:
         by_kind.setdefault(service.fulfilment, []).append(service)
     for name, of_kind in by_kind.items():
-        registry.get(name).owner_edited(of_kind, fields)
+        fulfilment_kinds.get(name).owner_edited(of_kind, fields)
 
 
 def _set_active(modeladmin, request, services, active: bool) -> None:
@@ -100,8 +100,8 @@ def _inlines() -> list[type[admin.StackedInline]]:
     """One inline per kind with per-service data, made from what the kind declares (on first use:
     the registry imports each kind's code lazily, and a kind's app may import the catalog)."""
     inlines = []
-    for name in registry.KINDS:
-        kind = registry.get(name)
+    for name in fulfilment_kinds.KINDS:
+        kind = fulfilment_kinds.get(name)
         if kind.service_data_model is None:
             continue
         inlines.append(

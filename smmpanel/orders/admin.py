@@ -13,7 +13,7 @@ Django offers it to no one else):
 - "Resend to the provider": orders.resend_order (the provider delivers, and
   charges us, again if the first sending did arrive after all).
 Refills' "Mark Completed" and "Mark Rejected": orders.change_refill.
-An action asks the order's kind (smmpanel.fulfilment.registry) what only the
+An action asks the order's kind (smmpanel.catalog.fulfilment_kinds) what only the
 kind knows: whether it can hand the order back, how to send it again. No action
 leaves an order where nobody looks: it ends final, due for the worker, or in
 "needs attention" with its reason.

@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
     dependencies = [
         ("api", "0001_initial"),
-        ("orders", "0005_idempotentadd_from_api"),
+        ("orders", "0006_idempotentadd_from_api"),
     ]
 
     operations = [

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0001_initial"),
         ("api", "0001_initial"),
-        ("orders", "0004_web_order_lists"),
+        ("orders", "0005_order_resend_permission"),
     ]
 
     operations = [
