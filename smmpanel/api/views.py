@@ -22,6 +22,7 @@ from smmpanel.api.errors import ApiError, message
 from smmpanel.api.params import RawRequest, echo_id, id_list, read_fields
 from smmpanel.orders import selectors, services
 from smmpanel.orders.errors import OrderError
+from smmpanel.orders.models import Actor
 from smmpanel.orders.validation import validate_order
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def _add(account, fields):
         raise ApiError("bad_service")
     try:
         request = validate_order(service, fields)
-        order = services.place_order(account.pk, request)
+        order = services.place_order(account.pk, request, actor=Actor.API)
     except OrderError as e:
         return {"error": message(e)}
     return {"order": order.pk}

@@ -4,8 +4,11 @@ Like healthchecks' TRANSPORTS, a kind is named here once, with its label and
 the dotted path of its class, imported lazily on first use (so that models
 can take their choices from this table without importing any kind's code).
 `Service.fulfilment` takes its choices from CHOICES; the worker drives the
-kinds whose class says `worker_driven`; what a cancel or refill request does
-is each kind's own answer (see smmpanel.fulfilment.base.Fulfilment).
+kinds whose class says `worker_driven`. Everything else about a kind is asked
+of its class (smmpanel.fulfilment.base.Fulfilment): when the worker first
+looks at its new work (`first_due`, None for a kind a person fulfils) and what
+a customer's cancel or refill request changes (`cancel_requested`,
+`refill_requested`: the worker looks now, or a person is asked to).
 """
 
 from functools import cache
