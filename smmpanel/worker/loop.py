@@ -21,6 +21,7 @@ from django.db import close_old_connections, transaction
 from django.utils import timezone
 
 from smmpanel.catalog.models import Service
+from smmpanel.dashboard import jobs as dashboard_jobs
 from smmpanel.fulfilment import registry
 from smmpanel.fulfilment.base import Outcome, StepError
 from smmpanel.orders import services
@@ -137,4 +138,13 @@ def run_once(now=None, batch: int = BATCH) -> int:
         handled += _pass(
             kind, claimed, now, "advance_refills", lambda r, kind=kind: kind.group_key(r.order), is_order=False
         )
+    _dashboard(now)
     return handled
+
+
+def _dashboard(now) -> None:
+    """The owner's dashboard sums, when due (not counted as handled: no order moved)."""
+    try:
+        dashboard_jobs.run_due(now)
+    except Exception:  # the orders' work goes on whatever happens to the sums
+        log.exception("dashboard refresh failed")
