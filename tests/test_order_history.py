@@ -83,3 +83,34 @@ def test_the_admin_shows_the_runs_a_drip_feed_delivered(customer, service, clien
     client.force_login(owner)
     page = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
     assert '<div class="readonly">2</div>' in page
+
+
+@pytest.mark.django_db(transaction=True)  # migrates the schema back and forth
+def test_history_written_before_the_fixed_set_is_migrated_into_it(customer, service, place):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    order_id = place(customer("10"), service(rate="1"))
+    before, after = [("orders", "0004_web_order_lists")], [("orders", "0005_history_actions_fixed_runs_done_derived")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        # As the provider engine wrote a refused drip-feed run until now: its number in the action.
+        old_event = executor.loader.project_state(before[0]).apps.get_model("orders", "OrderEvent")
+        old_event.objects.create(order_id=order_id, action="run 3 refused", actor="provider", message="X refused it")
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(after)
+    event = OrderEvent.objects.get(order_id=order_id, action=Action.RUN_REFUSED)
+    assert event.message == "Run 3: X refused it"
+    event.full_clean()  # valid by the new rules too
+
+
+def test_placing_with_an_unknown_actor_is_a_programming_error_not_a_duplicate(customer, service):
+    cust, svc = customer("10"), service(rate="1")
+    with pytest.raises(ValueError, match="robot"):
+        services.place_order(
+            cust.account.pk, validate_order(svc, {"link": new_link(), "quantity": "100"}), actor="robot"
+        )
+    assert not Order.objects.exists() and cust.balance() == 10

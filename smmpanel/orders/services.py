@@ -26,6 +26,8 @@ from smmpanel.orders.errors import OrderError
 from smmpanel.orders.models import Action, Actor, Order, OrderEvent, Refill, Status, allowed
 from smmpanel.orders.validation import OrderRequest
 
+ACTORS = frozenset(Actor.values)
+
 
 class LeaseLost(Exception):
     """The row was claimed by another worker since this step's claim: the step must not change it."""
@@ -108,6 +110,8 @@ def _insert(order: Order, *, pay: bool, memo: str, actor: str) -> Order:
     Call inside a transaction: a charge that fails (NotEnoughFunds) must take
     the order (and its history line) with it.
     """
+    if actor not in ACTORS:  # the CHECK would refuse it as an IntegrityError, which callers read as a duplicate
+        raise ValueError(f"unknown actor {actor!r}")
     fastsql.insert(order)  # the hot path of `add`: no ORM compiling
     if pay:
         ledger.debit(order.account_id, order.charge, order, memo=memo.format(id=order.pk))

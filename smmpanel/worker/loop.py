@@ -5,7 +5,8 @@ Rows are claimed in batches (see claims.py), grouped by the kind's
 statuses per call) and handed to the kind. Each row is then released with
 its next due time. A failed step is retried with back-off; after
 MAX_ATTEMPTS failures in a row, or at once when the failure is permanent,
-the order is set aside as "needs attention" with the reason.
+the order is set aside as "needs attention" with the reason. A pass ends
+with the owner's dashboard sums when they are due (smmpanel.dashboard.jobs).
 """
 
 import logging
