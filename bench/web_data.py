@@ -55,7 +55,7 @@ PASSWORD = "bench-password"
 BIG, STAFF = "big", "staff"
 DAY = 86400.0
 # Bumped when the generated data changes shape: a database loaded by another version is rebuilt.
-VERSION = 2
+VERSION = 3  # 3: no Order.runs_done (derived from remains since issue 13)
 
 # (category, [(name, type, rate, min, max, flags)]); flags: r refill, c cancel, d drip-feed, p provider
 CATALOG = [
@@ -556,7 +556,7 @@ class Generator:
         refunded = max(0, charge - used) if finished else 0
         self.orders.add(
             oid, account, service["id"], "Subscriptions", username, 0, None, None, 0, self.Jsonb(params), charge,
-            refunded, status, 0, 0, 0, None, False, None, False, sum(1 for m in made if not m[1]),
+            refunded, status, 0, 0, None, False, None, False, sum(1 for m in made if not m[1]),
             sum(1 for m in made if m[1]), None, False, "", ts_dt(ts), ts_dt(finished or (made[-1][0] if made else ts)),
             ts_dt(ts), ts_dt(finished) if finished else None, None if finished else ts_dt(self.now + 3600),
         )  # fmt: skip
