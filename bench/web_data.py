@@ -55,7 +55,7 @@ PASSWORD = "bench-password"
 BIG, STAFF = "big", "staff"
 DAY = 86400.0
 # Bumped when the generated data changes shape: a database loaded by another version is rebuilt.
-VERSION = 2
+VERSION = 3  # 3: no Order.runs_done (derived from remains since issue 13)
 
 # (category, [(name, type, rate, min, max, flags)]); flags: r refill, c cancel, d drip-feed, p provider
 CATALOG = [
@@ -315,7 +315,7 @@ class Generator:
             Order,
             [
                 "id", "account", "service", "type", "link", "quantity", "runs", "interval", "total", "params",
-                "charge", "refunded", "status", "start_count", "remains", "runs_done", "parent", "paid_by_parent",
+                "charge", "refunded", "status", "start_count", "remains", "parent", "paid_by_parent",
                 "post_number", "post_is_old", "posts_done", "old_posts_done", "cancel_requested_at",
                 "needs_attention", "attention_note", "created", "updated", "started_at", "finished_at", "due_at",
             ],
@@ -473,9 +473,6 @@ class Generator:
             finished_runs = (self.now - ts) / (interval * 60)
             if status not in ("Completed", "Partial", "Canceled") and finished_runs >= runs:
                 status, finished = "In progress", None
-            runs_done = runs if status == "Completed" else max(0, min(runs, int(finished_runs)))
-        else:
-            runs_done = 0
         delivered = int(total * share)
         remains = 0 if status == "Completed" else total - delivered
         start_count = rng.randint(0, 50000) if started else 0
@@ -490,7 +487,7 @@ class Generator:
         due = None if finished else self.now + rng.uniform(60, 3600)
         self.orders.add(
             oid, account, service["id"], "Default" if parent else service["type"], link, qty, runs, interval,
-            total, self.Jsonb(params), charge, refunded, status, start_count, remains, runs_done, parent,
+            total, self.Jsonb(params), charge, refunded, status, start_count, remains, parent,
             parent is not None and service["type"] == "Subscriptions", post_number, post_is_old, 0, 0,
             ts_dt(cancel_req) if cancel_req else None, attention,
             "Provider answered with an error twice" if attention else "", ts_dt(ts), ts_dt(updated),
@@ -559,7 +556,7 @@ class Generator:
         refunded = max(0, charge - used) if finished else 0
         self.orders.add(
             oid, account, service["id"], "Subscriptions", username, 0, None, None, 0, self.Jsonb(params), charge,
-            refunded, status, 0, 0, 0, None, False, None, False, sum(1 for m in made if not m[1]),
+            refunded, status, 0, 0, None, False, None, False, sum(1 for m in made if not m[1]),
             sum(1 for m in made if m[1]), None, False, "", ts_dt(ts), ts_dt(finished or (made[-1][0] if made else ts)),
             ts_dt(ts), ts_dt(finished) if finished else None, None if finished else ts_dt(self.now + 3600),
         )  # fmt: skip

@@ -2,22 +2,25 @@
 
 import json
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from smmpanel.dashboard import stats
-from smmpanel.dashboard.models import Snapshot
+from smmpanel.dashboard.models import Refresh, Snapshot
 from smmpanel.orders import services
 from smmpanel.orders.models import Order, Status
 from smmpanel.orders.validation import validate_order
 from smmpanel.providers.models import Provider, UpstreamOrder
+from smmpanel.worker import dashboard as jobs
+from smmpanel.worker.loop import run_once
 
 from .conftest import ORDER_EXAMPLES, new_link
 
@@ -172,8 +175,7 @@ def test_a_customer_does_not_see_the_dashboard(client, customer):
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
 
 
-@pytest.mark.django_db(transaction=True)  # the refresh runs in its own thread, on its own connection
-def test_stale_sums_are_shown_while_a_background_refresh_replaces_them(customer, service, monkeypatch):
+def test_a_page_reads_the_kept_sums_and_the_worker_refreshes_them(customer, service, monkeypatch):
     cust = customer("100")
     svc = service(rate="2", fulfilment="manual")
 
@@ -181,15 +183,62 @@ def test_stale_sums_are_shown_while_a_background_refresh_replaces_them(customer,
         services.place_order(cust.account.pk, validate_order(svc, {"link": new_link(), "quantity": "1000"}))
 
     place()
-    assert stats.cached().periods[0].revenue == Decimal("2.00000")  # the first view waits for the sums
+    assert stats.cached().periods[0].revenue == Decimal("2.00000")  # the first view sums, once
     place()
-    monkeypatch.setattr(stats, "CACHE_SECONDS", 0)  # today's sums are now out of date
-    stats.last_refresh = None
-    assert stats.cached().periods[0].revenue == Decimal("2.00000")  # served as they were, refresh started
-    assert stats.last_refresh is not None
-    stats.last_refresh.join(timeout=30)
-    monkeypatch.setattr(stats, "CACHE_SECONDS", 60)
+    monkeypatch.setattr(stats, "CACHE_SECONDS", 0)  # today's sums are out of date at once
+    with CaptureQueriesContext(connection) as queries:
+        assert stats.cached().periods[0].revenue == Decimal("2.00000")  # shown as they were
+    assert not [q for q in queries.captured_queries if "GROUP BY" in q["sql"]]  # a page never sums them again
+    run_once(now=timezone.now() + timedelta(seconds=61))  # the worker's pass a minute later: the refresh is due
+    cache.clear()  # another process: reads what the worker kept
     assert stats.cached().periods[0].revenue == Decimal("4.00000")
+
+
+def test_the_worker_refreshes_the_sums_every_minute_not_every_pass(panel):
+    stats.cached()  # the first view: the worker refreshes from now on
+    now = timezone.now()
+    assert jobs.run_due(now) == 0  # not due yet: the sums were just made
+    assert jobs.run_due(now + timedelta(seconds=stats.CACHE_SECONDS + 1)) == 1
+    assert jobs.run_due(now + timedelta(seconds=stats.CACHE_SECONDS + 2)) == 0
+    assert Refresh.objects.get().due_at > now + timedelta(seconds=2 * stats.CACHE_SECONDS)
+
+
+@pytest.mark.django_db(transaction=True)  # two workers, each on its own connection
+def test_two_workers_make_one_refresh_not_two(customer, service):
+    cust = customer("100")
+    svc = service(rate="2", fulfilment="manual")
+    services.place_order(cust.account.pk, validate_order(svc, {"link": new_link(), "quantity": "1000"}))
+    stats.cached()
+    due = timezone.now() + timedelta(seconds=stats.CACHE_SECONDS + 1)
+    start = threading.Barrier(2)
+    claimed = []
+
+    def worker():
+        try:
+            start.wait(timeout=10)
+            claimed.append(jobs.run_due(due))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(claimed) == [0, 1]
+    # Control: the claim is what kept the second one out; with the row free again, a pass takes it.
+    Refresh.objects.update(due_at=due, locked_until=None, claim_token=None)
+    assert jobs.run_due(due) == 1
+
+
+def test_a_failed_refresh_keeps_the_last_sums_and_is_tried_again(panel):
+    before = stats.cached()
+    Refresh.objects.update(time_zone="Not/A_Zone")  # the refresh of this row cannot run
+    now = timezone.now() + timedelta(seconds=stats.CACHE_SECONDS + 1)
+    assert jobs.run_due(now) == 1
+    row = Refresh.objects.get()
+    assert row.attempts == 1 and row.due_at > now and row.claim_token is None
+    assert stats.cached().periods == before.periods
 
 
 def test_days_begin_at_midnight_in_the_panels_time_zone(customer, service):
@@ -234,7 +283,7 @@ def test_a_process_with_stale_sums_takes_another_process_fresher_ones(panel):
     key = next(k for k in Snapshot.objects.values_list("key", flat=True) if k.endswith(":today"))
     stamped, kept = cache.get(key)
     cache.set(key, (stamped - 3600, kept))  # this process's copy is an hour old; the Snapshot is not
-    stats.last_refresh = None
-    stats.cached()
-    assert stats.last_refresh is None  # nothing to sum again
+    with CaptureQueriesContext(connection) as queries:
+        stats.cached()
+    assert not [q for q in queries.captured_queries if "GROUP BY" in q["sql"]]  # nothing to sum again
     assert cache.get(key)[0] == stamped

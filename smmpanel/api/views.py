@@ -25,6 +25,7 @@ from smmpanel.ids import parse_id
 from smmpanel.loginlimits import client_address
 from smmpanel.orders import idempotency, selectors, services
 from smmpanel.orders.errors import OrderError
+from smmpanel.orders.models import Actor
 from smmpanel.orders.validation import validate_order
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def _add(account, fields):
         raise ApiError("bad_service")
     try:
         request = validate_order(service, fields)
-        order = services.place_order(account.pk, request)
+        order = services.place_order(account.pk, request, actor=Actor.API)
     except OrderError as e:
         return {"error": message(e)}
     return {"order": order.pk}

@@ -6,8 +6,11 @@ can take their choices from this table without importing any kind's code:
 it is the catalog's, and the kinds, in smmpanel.fulfilment and providers,
 build on orders, which builds on the catalog).
 `Service.fulfilment` takes its choices from CHOICES; the worker drives the
-kinds whose class says `worker_driven`; what a cancel or refill request does
-is each kind's own answer (see smmpanel.fulfilment.base.Fulfilment).
+kinds whose class says `worker_driven`. Everything else about a kind is asked
+of its class (smmpanel.fulfilment.base.Fulfilment): when the worker first
+looks at its new work (`first_due`, None for a kind a person fulfils) and what
+a customer's cancel or refill request changes (`cancel_requested`,
+`refill_requested`: the worker looks now, or a person is asked to).
 """
 
 from functools import cache

@@ -14,46 +14,45 @@ index, which on PostgreSQL also carries the columns summed, so the scan never
 reads the table), one row per day (in the panel's time zone) and status. The
 29 days before today are the expensive part on a big panel (a third of a
 million orders: about a second on 2 busy cores) and change only as their
-orders are settled: refreshed every EARLIER_CACHE_SECONDS. Today is a short
-index range (tens of milliseconds), refreshed every CACHE_SECONDS. A refresh
-runs in a background thread while the page shows the sums it replaces. Sums
-are kept in the Django cache and, behind it, in a Snapshot row (shared by
-every process, kept across restarts), and at midnight the new day's earlier
-days are made from the day before's: only a panel's very first view waits
-for the month's sums. The provider list and
-the count of orders needing attention are small, indexed reads made fresh
-every time.
+orders are settled: summed again every EARLIER_CACHE_SECONDS. Today is a short
+index range (tens of milliseconds), summed every CACHE_SECONDS.
+
+The sums are the worker's work, not a page's: a Refresh row per time zone is
+due every CACHE_SECONDS and claimed like an order (one worker sums, however
+many run), and `refresh` keeps what it sums in a Snapshot row (shared by every
+process, kept across restarts) and the Django cache. At midnight the new day's
+earlier days are made from the day before's sums. A page only reads what is
+kept (`cached`); only when nothing is kept for the day yet (a new panel, or a
+worker that has not run since midnight) does it sum once itself, because an
+owner opening the dashboard expects figures, not "come back in a minute", and
+that first sum is what the page did before anyway. If the worker stops, the
+page shows the last sums with the time they were made.
+The provider list and the count of orders needing attention are small,
+indexed reads made fresh every time.
 """
 
-import logging
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.core.cache import cache
-from django.db import connections
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
-from smmpanel.dashboard.models import Snapshot
+from smmpanel.dashboard.models import Refresh, Snapshot
 from smmpanel.ledger.money import ZERO, round5
 from smmpanel.orders.models import Order, Status
 from smmpanel.providers.models import Provider, UpstreamOrder
-
-log = logging.getLogger(__name__)
 
 DAYS = 30
 PERIODS = (1, 7, 30)  # days, today included
 CACHE_SECONDS = 60  # today's sums
 EARLIER_CACHE_SECONDS = 600  # the 29 days before: they change only as their orders are settled
 KEEP_SECONDS = 24 * 3600
-REFRESH_LOCK_SECONDS = 300  # a refresh that died without a word stops blocking the next after this
 CACHE_KEY = "dashboard:figures:v4"
 
 
@@ -185,39 +184,84 @@ def compute(now: datetime | None = None) -> Figures:
     return _figures(today, now, [_slice(_midnight(today - timedelta(days=DAYS - 1), tz), None, tz)])
 
 
-def cached(now: datetime | None = None) -> Figures:
-    """The figures, today's about CACHE_SECONDS old at most, the earlier days' about EARLIER_CACHE_SECONDS.
+def _keys(now: datetime) -> tuple[date, str]:
+    """Today in the current time zone, and the prefix of its kept slices' keys (zone and date)."""
+    today = timezone.localdate(now, timezone.get_current_timezone())
+    return today, _key(today)
 
-    Summing the earlier 29 days is the expensive part (a third of a million
-    orders on a big panel: about a second); today is a short index range.
-    Keys carry the time zone and the date: days begin at local midnight, when
-    the new day's earlier days are made from the day before's sums (the day
-    that ended moves over, the oldest drops out) rather than summed again.
+
+def _key(day: date) -> str:
+    return f"{CACHE_KEY}:{timezone.get_current_timezone_name()}:{day.isoformat()}"
+
+
+def cached(now: datetime | None = None) -> Figures:
+    """The figures as the worker last summed them (a page's way: it reads, the worker sums).
+
+    Today's are about CACHE_SECONDS old at most, the earlier days' about
+    EARLIER_CACHE_SECONDS, while a worker runs. When nothing is kept for the
+    day, the sums are made here, once, and the worker is asked to keep them
+    fresh from then on (see the module's docstring).
     """
     now = now or timezone.now()
+    today, key = _keys(now)
+    earlier = _read(f"{key}:earlier", EARLIER_CACHE_SECONDS)
+    latest = _read(f"{key}:today", CACHE_SECONDS)
+    if earlier is None or latest is None:
+        earlier, latest = _refresh(now, today_max_age=None, earlier_max_age=None)  # only what is missing
+        schedule(now)
+    # As of when today's sums were made, not of this page: if the worker stops, the page says so.
+    made = datetime.fromtimestamp(latest[0], UTC)
+    return _figures(today, made, [earlier[1], latest[1]])
+
+
+def refresh(now: datetime | None = None) -> None:
+    """Sum the figures of the current time zone and keep them: the worker's job (smmpanel.worker.dashboard).
+
+    Today's always; the earlier days' once older than EARLIER_CACHE_SECONDS
+    (at midnight, made from the day before's sums instead).
+    """
+    _refresh(now or timezone.now(), today_max_age=0, earlier_max_age=EARLIER_CACHE_SECONDS)
+
+
+def schedule(now: datetime) -> None:
+    """Have the worker refresh the sums of the current time zone from now on (once made, the row stays)."""
+    Refresh.objects.get_or_create(
+        time_zone=timezone.get_current_timezone_name(),
+        defaults={"due_at": now + timedelta(seconds=CACHE_SECONDS)},
+    )
+
+
+def _refresh(now: datetime, *, today_max_age: float | None, earlier_max_age: float | None) -> tuple:
+    """The kept (earlier, today) entries, summed again where older than the max age (None: only if missing)."""
     tz = timezone.get_current_timezone()
-    today = timezone.localdate(now, tz)
-    prefix = f"{CACHE_KEY}:{timezone.get_current_timezone_name()}"
-    key = f"{prefix}:{today.isoformat()}"
+    today, key = _keys(now)
     first, midnight = _midnight(today - timedelta(days=DAYS - 1), tz), _midnight(today, tz)
-    if _entry(f"{key}:earlier") is None:
-        _roll_over(f"{prefix}:{(today - timedelta(days=1)).isoformat()}", f"{key}:earlier", today)
-    earlier = _kept(f"{key}:earlier", EARLIER_CACHE_SECONDS, lambda: _slice(first, midnight, tz))
-    latest = _kept(f"{key}:today", CACHE_SECONDS, lambda: _slice(midnight, None, tz))
-    return _figures(today, now, [earlier, latest])
+    earlier = _stored(f"{key}:earlier")
+    if earlier is None:
+        earlier = _roll_over(_key(today - timedelta(days=1)), f"{key}:earlier", today)
+    if _too_old(earlier, earlier_max_age):
+        earlier = _keep(f"{key}:earlier", (time.time(), _slice(first, midnight, tz)))
+    latest = _stored(f"{key}:today")
+    if _too_old(latest, today_max_age):
+        latest = _keep(f"{key}:today", (time.time(), _slice(midnight, None, tz)))
+    return earlier, latest
 
 
-def _roll_over(yesterday: str, earlier_key: str, today: date) -> None:
+def _too_old(entry, max_age: float | None) -> bool:
+    return entry is None or (max_age is not None and time.time() - entry[0] >= max_age)
+
+
+def _roll_over(yesterday: str, earlier_key: str, today: date):
     """Seed today's earlier days with yesterday's sums, if they were kept (stamped as old as they are)."""
-    before, ended = _entry(f"{yesterday}:earlier"), _entry(f"{yesterday}:today")
+    before, ended = _stored(f"{yesterday}:earlier"), _stored(f"{yesterday}:today")
     if before is None or ended is None:
-        return
+        return None
     oldest = today - timedelta(days=DAYS - 1)
     seeded = Slice(
         orders=[row for row in before[1].orders + ended[1].orders if oldest <= row[0] < today],
         costs=[row for row in before[1].costs + ended[1].costs if oldest <= row[0] < today],
     )
-    _keep(earlier_key, (min(before[0], ended[0]), seeded))
+    return _keep(earlier_key, (min(before[0], ended[0]), seeded))
 
 
 # --- where slices are kept: the Django cache, and a Snapshot row behind it ------------------------
@@ -249,61 +293,23 @@ def _stored(key: str) -> Entry | None:
     return None if row is None else (row.stamped, _from_json(row.data))
 
 
-def _entry(key: str) -> Entry | None:
-    """The kept slice: from this process's cache, else from its Snapshot (then cached here too)."""
+def _read(key: str, max_age: float) -> Entry | None:
+    """The kept slice: this process's cached copy, or its Snapshot when that is newer (the worker wrote it)."""
     entry = cache.get(key)
-    if entry is None:
-        entry = _stored(key)
-        if entry is not None:
-            cache.set(key, entry, KEEP_SECONDS)
+    if entry is None or time.time() - entry[0] >= max_age:
+        stored = _stored(key)
+        if stored is not None and (entry is None or stored[0] > entry[0]):
+            cache.set(key, stored, KEEP_SECONDS)
+            entry = stored
     return entry
 
 
-def _keep(key: str, entry: Entry) -> None:
+def _keep(key: str, entry: Entry) -> Entry:
     cache.set(key, entry, KEEP_SECONDS)
     Snapshot.objects.update_or_create(key=key, defaults={"stamped": entry[0], "data": _to_json(entry[1])})
     # Keys carry their date: a day's rows are of no use after the next day.
     Snapshot.objects.filter(stamped__lt=entry[0] - 2 * KEEP_SECONDS).delete()
-
-
-# The last background refresh started in this process (tests wait for it).
-last_refresh: threading.Thread | None = None
-
-
-def _kept(key: str, max_age: float, compute_slice: Callable[[], Slice]) -> Slice:
-    """A kept slice; once older than max_age, refreshed in the background while the old one is served.
-
-    Stale-while-revalidate: only the first view of the day (with nothing kept
-    from the day before) waits for the sums; later views never do. One refresh
-    at a time per key and process cache (cache.add is atomic in every backend).
-    """
-    global last_refresh
-    entry = _entry(key)
-    if entry is None:
-        value = compute_slice()
-        _keep(key, (time.time(), value))
-        return value
-    stamped, value = entry
-    if time.time() - stamped < max_age:
-        return value
-    newer = _stored(key)  # another process may have refreshed it already
-    if newer is not None and time.time() - newer[0] < max_age:
-        cache.set(key, newer, KEEP_SECONDS)
-        return newer[1]
-    if cache.add(f"{key}:refreshing", True, REFRESH_LOCK_SECONDS):
-        last_refresh = threading.Thread(target=_refresh, args=(key, compute_slice), daemon=True)
-        last_refresh.start()
-    return value
-
-
-def _refresh(key: str, compute_slice: Callable[[], Slice]) -> None:
-    try:
-        _keep(key, (time.time(), compute_slice()))
-    except Exception:  # the old sums stay; the next view tries again
-        log.exception("dashboard: refreshing %s failed", key)
-    finally:
-        cache.delete(f"{key}:refreshing")
-        connections.close_all()  # this thread's own connection, not the request's
+    return entry
 
 
 def providers() -> list[Provider]:

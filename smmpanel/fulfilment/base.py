@@ -51,9 +51,28 @@ class Fulfilment:
     # rows' steps and releases in one transaction, one commit instead of several each.
     database_only = False
 
-    def first_due(self, now: datetime) -> datetime:
-        """When the worker should first look at a new order or refill of this kind."""
+    def first_due(self, now: datetime) -> datetime | None:
+        """When the worker should first look at a new order or refill of this kind (None: a person does it)."""
         return now
+
+    # What a customer's request does, asked of the kind by smmpanel.orders.services (which
+    # writes the changes named here, in the request's transaction, with its history line).
+
+    def cancel_requested(self, order, now: datetime) -> dict:
+        """The changes to `order` (locked) when its customer asks to cancel it, as {field: value}.
+
+        The worker looks at it now, even if it was next due in a month (a
+        drip-feed's next run): the worker's release keeps a due time set after
+        its claim, and the kind's step sees `cancel_requested_at`.
+        """
+        return {"due_at": now}
+
+    def refill_requested(self, order, refill) -> dict:
+        """The changes to `order` when a refill of it is asked for, as {field: value}.
+
+        Nothing by default: the refill itself is due at `first_due` and the worker takes it from there.
+        """
+        return {}
 
     def group_key(self, order):
         """Orders with the same key are handed to one `advance_orders` call (a provider: one upstream panel)."""

@@ -36,7 +36,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from smmpanel.adminkit import HistoryAdmin, action_page, has_permission
-from smmpanel.orders import services
+from smmpanel.orders import selectors, services
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.models import Actor, Order, OrderEvent, Refill, Status
 
@@ -194,7 +194,7 @@ class OrderAdmin(admin.ModelAdmin):
         "params",
         "charge",
         "refunded",
-        "runs_done",
+        "runs_done",  # derived from what remains (the method below), as the customer's pages show it
         "parent",
         "post_number",
         "post_is_old",
@@ -224,6 +224,10 @@ class OrderAdmin(admin.ModelAdmin):
         "look_again",
         "resend_upstream",
     ]
+
+    @admin.display(description=_("runs done"))
+    def runs_done(self, obj):
+        return selectors.runs_done(obj) if obj.runs else "-"
 
     @admin.display(description=_("history"))
     def history(self, obj):

@@ -99,7 +99,6 @@ class Order(Claimable):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     start_count = models.BigIntegerField(default=0)
     remains = models.BigIntegerField(default=0)
-    runs_done = models.PositiveIntegerField(default=0)
 
     # A subscription's orders, one per post, point at it.
     parent = models.ForeignKey(
@@ -222,10 +221,30 @@ class Refill(Claimable):
 class Actor(models.TextChoices):
     API = "api"
     WEB = "web"
+    MASS_ORDER = "mass order"  # the web panel's mass order form
     WORKER = "worker"
     ADMIN = "admin"
     PROVIDER = "provider"
     SYSTEM = "system"
+
+
+class Action(models.TextChoices):
+    """What an OrderEvent records: a fixed set (the database refuses any other)."""
+
+    PLACED = "placed"
+    STATUS = "status"
+    CANCEL_REQUESTED = "cancel requested"
+    REFILL_REQUESTED = "refill requested"
+    REFILL_STATUS = "refill status"
+    NEEDS_ATTENTION = "needs attention"
+    RESUMED = "resumed"
+    # Between the panel and its providers.
+    PLACED_UPSTREAM = "placed upstream"
+    RUN_REFUSED = "run refused"  # one drip-feed run refused by the provider (which run: in the message)
+    CANCEL_SENT_UPSTREAM = "cancel sent upstream"
+    CANCEL_REFUSED_UPSTREAM = "cancel refused upstream"
+    REFILL_SENT_UPSTREAM = "refill sent upstream"
+    RESEND = "resend"
 
 
 class OrderEvent(models.Model):
@@ -239,8 +258,7 @@ class OrderEvent(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # "status", "cancel requested", "refill requested", "placed upstream", "needs attention", "resend" …
-    action = models.CharField(max_length=40)
+    action = models.CharField(max_length=40, choices=Action.choices)
     old_status = models.CharField(max_length=20, blank=True)
     new_status = models.CharField(max_length=20, blank=True)
     remains = models.BigIntegerField(null=True, blank=True)
@@ -250,6 +268,11 @@ class OrderEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            # A misspelt action or actor would silently fall out of every filter on the history.
+            models.CheckConstraint(condition=Q(action__in=Action.values), name="orderevent_action_known"),
+            models.CheckConstraint(condition=Q(actor__in=Actor.values), name="orderevent_actor_known"),
+        ]
 
     def __str__(self) -> str:
         change = f" {self.old_status} → {self.new_status}" if self.new_status else ""

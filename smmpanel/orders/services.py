@@ -25,9 +25,11 @@ from smmpanel.ledger import services as ledger
 from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5
 from smmpanel.orders import selectors
 from smmpanel.orders.errors import OrderError
-from smmpanel.orders.models import Actor, Order, OrderEvent, Refill, Status, allowed
+from smmpanel.orders.models import Action, Actor, Order, OrderEvent, Refill, Status, allowed
 from smmpanel.orders.selectors import own_order
 from smmpanel.orders.validation import OrderRequest
+
+ACTORS = frozenset(Actor.values)
 
 
 class LeaseLost(Exception):
@@ -35,9 +37,8 @@ class LeaseLost(Exception):
 
 
 def _due(service, now):
-    """When the worker first looks at new work of a kind it drives; None: a person does it."""
-    kind = service.kind
-    return kind.first_due(now) if kind.worker_driven else None
+    """When the worker first looks at new work of the service's kind; None: a person does it."""
+    return service.kind.first_due(now)
 
 
 def _locked(model, pk: int, lease: int | None, *related):
@@ -89,19 +90,23 @@ def record(
 # --- placing ----------------------------------------------------------------
 
 
-def _insert(order: Order, *, pay: bool, memo: str) -> Order:
-    """The one way an order is created (API orders and subscription posts): insert, then charge.
+def _insert(order: Order, *, pay: bool, memo: str, actor: str) -> Order:
+    """The one way an order is created (placed orders and subscription posts): insert, charge, "placed".
 
     Call inside a transaction: a charge that fails (NotEnoughFunds) must take
-    the order with it.
+    the order (and its history line) with it.
     """
+    if actor not in ACTORS:  # the CHECK would refuse it as an IntegrityError, which callers read as a duplicate
+        raise ValueError(f"unknown actor {actor!r}")
     fastsql.insert(order)  # the hot path of `add`: no ORM compiling
     if pay:
         ledger.debit(order.account_id, order.charge, order, memo=memo.format(id=order.pk))
+    fastsql.insert(OrderEvent(order_id=order.pk, action=Action.PLACED, actor=actor))
     return order
 
 
-def place_order(account_id: int, req: OrderRequest) -> Order:
+def place_order(account_id: int, req: OrderRequest, *, actor=Actor.API) -> Order:
+    """Place and pay for an order; `actor` says through what (the API, the web form, a mass order …)."""
     service = req.service
     # SIGNUP_EMAIL_VERIFICATION: a sign-up places nothing before its address is confirmed
     # (a query only while the owner requires it).
@@ -129,7 +134,7 @@ def place_order(account_id: int, req: OrderRequest) -> Order:
     )
     try:
         with transaction.atomic():
-            _insert(order, pay=not req.pay_per_post, memo="Order #{id}")
+            _insert(order, pay=not req.pay_per_post, memo="Order #{id}", actor=actor)
     except ledger.NotEnoughFunds:
         raise OrderError("funds") from None
     except IntegrityError:
@@ -208,7 +213,7 @@ def apply_status(
         if order.status != old:
             record(
                 order.pk,
-                "status",
+                Action.STATUS,
                 actor,
                 old=old,
                 new=order.status,
@@ -288,14 +293,14 @@ def add_post_order(
         )
         try:
             with transaction.atomic():
-                _insert(child, pay=not prepaid, memo=f"Subscription #{sub.pk} post")
+                _insert(child, pay=not prepaid, memo=f"Subscription #{sub.pk} post", actor=Actor.WORKER)
         except ledger.NotEnoughFunds:
             if sub.status != Status.PAUSED:
                 sub.status = Status.PAUSED
                 sub.save(update_fields=["status", "updated"])
                 record(
                     sub.pk,
-                    "status",
+                    Action.STATUS,
                     Actor.WORKER,
                     old=Status.ACTIVE,
                     new=Status.PAUSED,
@@ -303,7 +308,7 @@ def add_post_order(
                 )
             return None
         if sub.status == Status.PAUSED:
-            record(sub.pk, "status", Actor.WORKER, old=Status.PAUSED, new=Status.ACTIVE, message="Funds again.")
+            record(sub.pk, Action.STATUS, Actor.WORKER, old=Status.PAUSED, new=Status.ACTIVE, message="Funds again.")
         sub.status = Status.ACTIVE
         if old:
             sub.old_posts_done = number
@@ -323,7 +328,7 @@ def flag_attention(order_id: int, reason: str, *, actor=Actor.WORKER, lease=None
         order.attention_note = str(reason)[:500]
         order.due_at = None
         order.save(update_fields=["needs_attention", "attention_note", "due_at", "updated"])
-        record(order.pk, "needs attention", actor, message=reason, user=user)
+        record(order.pk, Action.NEEDS_ATTENTION, actor, message=reason, user=user)
         return order
 
 
@@ -339,7 +344,7 @@ def resume(order_id: int, note: str, *, actor=Actor.ADMIN, user=None, now=None) 
         order.attempts = 0
         order.due_at = _due(order.service, now)
         order.save(update_fields=["needs_attention", "attention_note", "attempts", "due_at", "updated"])
-        record(order.pk, "resumed", actor, message=note, user=user)
+        record(order.pk, Action.RESUMED, actor, message=note, user=user)
         return order
 
 
@@ -358,16 +363,11 @@ def request_cancel(account_id: int, raw_id, *, actor=Actor.API) -> Order:
         if refusal is not None:
             raise refusal
         order.cancel_requested_at = timezone.now()
-        if order.service.kind.worker_driven:
-            # Look at it now, even if it was next due in a month (a drip-feed's
-            # next run): the worker's release keeps a due time set after its claim.
-            order.due_at = order.cancel_requested_at
-        else:
-            # A person fulfils this order: they have to see the request.
-            order.needs_attention = True
-            order.attention_note = "The customer asked to cancel this order."
+        # What the request does is the kind's to say: the worker looks now, or a person is asked to.
+        for field, value in order.service.kind.cancel_requested(order, order.cancel_requested_at).items():
+            setattr(order, field, value)
         order.save()
-        record(order.pk, "cancel requested", actor)
+        record(order.pk, Action.CANCEL_REQUESTED, actor)
     return order
 
 
@@ -382,11 +382,10 @@ def request_refill(account_id: int, raw_id, *, actor=Actor.API) -> Refill:
     try:
         with transaction.atomic():
             refill = Refill.objects.create(order=order, account_id=account_id, due_at=_due(order.service, now))
-            record(order.pk, "refill requested", actor, refill_id=refill.pk)
-            if not order.service.kind.worker_driven:  # a person does the refill: they have to see it
-                Order.objects.filter(pk=order.pk).update(
-                    needs_attention=True, attention_note=f"Refill #{refill.pk} asked for."
-                )
+            record(order.pk, Action.REFILL_REQUESTED, actor, refill_id=refill.pk)
+            changes = order.service.kind.refill_requested(order, refill)  # e.g. a person is asked to
+            if changes:
+                Order.objects.filter(pk=order.pk).update(**changes)
     except IntegrityError:
         raise OrderError("refill_open") from None
     return refill
@@ -409,7 +408,7 @@ def apply_refill_status(
         if status != old:
             record(
                 refill.order_id,
-                "refill status",
+                Action.REFILL_STATUS,
                 actor,
                 old=old,
                 new=status,

@@ -195,36 +195,15 @@ def _validate_subscription(service: Service, data: dict, today: date) -> OrderRe
         if _missing(data.get(name)):
             raise OrderError("missing")
     username = check_username(data["username"])
-    low = parse_int(data["min"], "bad_min", maximum=HUGE)
-    high = parse_int(data["max"], "bad_max", maximum=HUGE)
-    if low < service.min:
-        raise OrderError("quantity_below_min", minimum=service.min)
-    if high > service.max:
-        raise OrderError("quantity_above_max", maximum=service.max)
-    if low > high:
-        raise OrderError("min_above_max")
-    posts = None
-    if not _missing(data.get("posts")):
-        posts = parse_int(data["posts"], "bad_posts", minimum=1, maximum=100_000)
-    elif service.fulfilment == "provider":
-        # Forwarded, a subscription is billed by the provider for every post it makes: prepaid, the
-        # customer has paid for them all; paying per post, we would owe for posts the customer cannot pay.
-        raise OrderError("posts_required")
+    low, high = _subscription_range(service, data)
+    posts = _subscription_posts(service, data)
     old_posts = 0
     if not _missing(data.get("old_posts")):
         old_posts = parse_int(data["old_posts"], "bad_old_posts", minimum=0, maximum=1000)
     delay = parse_int(data["delay"], "bad_delay", allowed=", ".join(map(str, ot.SUBSCRIPTION_DELAYS)))
     if delay not in ot.SUBSCRIPTION_DELAYS:
         raise OrderError("bad_delay", allowed=", ".join(map(str, ot.SUBSCRIPTION_DELAYS)))
-    expiry = None
-    if not _missing(data.get("expiry")):
-        text = str(data["expiry"]).strip()
-        try:
-            expiry = datetime.strptime(text, "%d/%m/%Y").date()  # noqa: DTZ007 - a calendar date, no time
-        except ValueError:
-            raise OrderError("bad_expiry") from None
-        if expiry < today:
-            raise OrderError("expiry_past")
+    expiry = _subscription_expiry(data, today)
 
     params = {"username": username, "min": low, "max": high, "delay": delay, "old_posts": old_posts}
     if posts is not None:
@@ -238,3 +217,40 @@ def _validate_subscription(service: Service, data: dict, today: date) -> OrderRe
     else:
         req.charge = round5(service.rate * high * (posts + old_posts) / 1000)
     return req
+
+
+def _subscription_range(service: Service, data: dict) -> tuple[int, int]:
+    """The likes per post (min, max), within the service's limits."""
+    low = parse_int(data["min"], "bad_min", maximum=HUGE)
+    high = parse_int(data["max"], "bad_max", maximum=HUGE)
+    if low < service.min:
+        raise OrderError("quantity_below_min", minimum=service.min)
+    if high > service.max:
+        raise OrderError("quantity_above_max", maximum=service.max)
+    if low > high:
+        raise OrderError("min_above_max")
+    return low, high
+
+
+def _subscription_posts(service: Service, data: dict) -> int | None:
+    """The posts paid for up front (None: paid per post)."""
+    if not _missing(data.get("posts")):
+        return parse_int(data["posts"], "bad_posts", minimum=1, maximum=100_000)
+    if service.fulfilment == "provider":
+        # Forwarded, a subscription is billed by the provider for every post it makes: prepaid, the
+        # customer has paid for them all; paying per post, we would owe for posts the customer cannot pay.
+        raise OrderError("posts_required")
+    return None
+
+
+def _subscription_expiry(data: dict, today: date) -> date | None:
+    if _missing(data.get("expiry")):
+        return None
+    text = str(data["expiry"]).strip()
+    try:
+        expiry = datetime.strptime(text, "%d/%m/%Y").date()  # noqa: DTZ007 - a calendar date, no time
+    except ValueError:
+        raise OrderError("bad_expiry") from None
+    if expiry < today:
+        raise OrderError("expiry_past")
+    return expiry

@@ -346,25 +346,48 @@ class _Sync:
         self.record_upstream(ps, item)
         if self.markup is not None:
             ps.markup_percent = self.markup
-        line = lambda detail="": Line(service.pk, service.name, detail)  # noqa: E731 - the name as it ends up
-        touched = False
+        # Each step reports under the service's name as it is at that step (a rename comes second).
+        touched = self._update_rate(ps, item)
+        touched = self._update_name(ps, item) or touched
+        touched = self._update_fields(ps, item, order_type, limits, old_category) or touched
+        if ps.deactivated_by_sync:
+            if not service.active:
+                service.active = True
+                self.report.reactivated.append(_line(service, "listed again"))
+                touched = True
+            ps.deactivated_by_sync = False
+        if touched:
+            service.save()
+        else:
+            self.report.unchanged += 1
+        ps.save()
 
+    def _update_rate(self, ps: ProviderService, item) -> bool:
+        service = ps.service
         rate = marked_up_rate(item.rate, self.provider.currency_rate, ps.markup_percent)
         if ps.keep_rate:
             cost = cost_rate(item.rate, self.provider.currency_rate)
             if service.rate < cost:
-                self.report.below_cost.append(line(f"kept rate {service.rate} < cost {cost.normalize():f}"))
-        elif service.rate != rate:
-            self.report.price_changes.append(line(f"{service.rate} → {rate}"))
-            service.rate = rate
-            touched = True
+                self.report.below_cost.append(_line(service, f"kept rate {service.rate} < cost {cost.normalize():f}"))
+            return False
+        if service.rate == rate:
+            return False
+        self.report.price_changes.append(_line(service, f"{service.rate} → {rate}"))
+        service.rate = rate
+        return True
 
+    def _update_name(self, ps: ProviderService, item) -> bool:
+        service = ps.service
         name = item.name[:NAME_MAX]
-        if not ps.keep_name and service.name != name:
-            old_name, service.name = service.name, name
-            self.report.renamed.append(line(f"from {old_name}"))
-            touched = True
+        if ps.keep_name or service.name == name:
+            return False
+        old_name, service.name = service.name, name
+        self.report.renamed.append(_line(service, f"from {old_name}"))
+        return True
 
+    def _update_fields(self, ps: ProviderService, item, order_type, limits, old_category: str) -> bool:
+        """Type, limits, refill, cancel, drip-feed and category as the provider lists them now."""
+        service = ps.service
         changes = []
         for attr, value in (
             ("type", order_type.name),
@@ -382,21 +405,8 @@ class _Sync:
             changes.append(f"category {service.category.name} → {target}")
             service.category = self.category(target)
         if changes:
-            self.report.changed.append(line(", ".join(changes)))
-            touched = True
-
-        if ps.deactivated_by_sync:
-            if not service.active:
-                service.active = True
-                self.report.reactivated.append(line("listed again"))
-                touched = True
-            ps.deactivated_by_sync = False
-
-        if touched:
-            service.save()
-        else:
-            self.report.unchanged += 1
-        ps.save()
+            self.report.changed.append(_line(service, ", ".join(changes)))
+        return bool(changes)
 
     def target_category(self, service, old_upstream: str, new_upstream: str) -> str | None:
         """Where the service belongs now, or None to leave it where it is."""
@@ -468,3 +478,8 @@ def owner_edited(services: list[Service], changed_fields) -> None:
         updates["deactivated_by_sync"] = False
     if updates:
         ProviderService.objects.filter(service_id__in=[service.pk for service in services]).update(**updates)
+
+
+def _line(service: Service, detail: str = "") -> Line:
+    """A report line under the service's name as it is now."""
+    return Line(service.pk, service.name, detail)

@@ -190,7 +190,7 @@ def _refused_or_unsure(order: Order, row: UpstreamOrder, provider, error: Client
                     order.pk, Status.CANCELED, actor=Actor.PROVIDER, lease=lease, now=now, message=refusal
                 )
             else:  # one run of a drip-feed run here: the others go on; this one delivered nothing
-                services.record(order.pk, f"run {row.run} refused", Actor.PROVIDER, message=refusal)
+                services.record(order.pk, "run refused", Actor.PROVIDER, message=f"Run {row.run}: {refusal}")
         return Outcome(next_due=now if row.run else None)
     _ambiguous(
         order.pk,

@@ -5,7 +5,8 @@ Rows are claimed in batches (see claims.py), grouped by the kind's
 statuses per call) and handed to the kind. Each row is then released with
 its next due time. A failed step is retried with back-off; after
 MAX_ATTEMPTS failures in a row, or at once when the failure is permanent,
-the order is set aside as "needs attention" with the reason.
+the order is set aside as "needs attention" with the reason. A pass ends
+with the owner's dashboard sums when they are due (smmpanel.worker.dashboard).
 """
 
 import logging
@@ -25,6 +26,7 @@ from smmpanel.catalog.models import Service
 from smmpanel.fulfilment.base import Outcome, StepError
 from smmpanel.orders import services
 from smmpanel.orders.models import FINAL, Order, Refill
+from smmpanel.worker import dashboard as dashboard_jobs
 from smmpanel.worker.claims import claim_due, release_many
 
 log = logging.getLogger(__name__)
@@ -137,4 +139,13 @@ def run_once(now=None, batch: int = BATCH) -> int:
         handled += _pass(
             kind, claimed, now, "advance_refills", lambda r, kind=kind: kind.group_key(r.order), is_order=False
         )
+    _dashboard(now)
     return handled
+
+
+def _dashboard(now) -> None:
+    """The owner's dashboard sums, when due (not counted as handled: no order moved)."""
+    try:
+        dashboard_jobs.run_due(now)
+    except Exception:  # the orders' work goes on whatever happens to the sums
+        log.exception("dashboard refresh failed")

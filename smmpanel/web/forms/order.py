@@ -27,6 +27,7 @@ from smmpanel.ledger.money import shown_money
 from smmpanel.orders import idempotency, selectors, services
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.messages import localized
+from smmpanel.orders.models import Actor
 from smmpanel.orders.validation import OrderRequest, validate_order
 
 LABELS = {
@@ -236,7 +237,7 @@ class OrderForm(forms.Form):
         fields = {"service": str(self.service.pk), **self.order_data()}
 
         def add() -> dict:
-            return {"order": services.place_order(account_id, req).pk}
+            return {"order": services.place_order(account_id, req, actor=Actor.WEB).pk}
 
         token = str(self.data.get("token") or "").strip()
         try:
@@ -361,7 +362,7 @@ class MassOrderForm(forms.Form):
             for line in self.lines:
                 assert line.req is not None  # check() passed
                 try:
-                    ids.append(services.place_order(account_id, line.req).pk)
+                    ids.append(services.place_order(account_id, line.req, actor=Actor.MASS_ORDER).pk)
                 except OrderError as error:
                     line.error = localized(error)
                     raise
