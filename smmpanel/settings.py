@@ -134,6 +134,7 @@ INSTALLED_APPS = [
     "smmpanel.orders",
     "smmpanel.fulfilment",
     "smmpanel.providers",
+    "smmpanel.payments",
     "smmpanel.api",
     "smmpanel.worker",
     "smmpanel.demo",
@@ -402,3 +403,26 @@ API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "").strip()
 # holds the largest order (64 KiB of parameters, percent-encoded) many times over.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
+# Payment gateways (smmpanel.payments). Keys set here win over the ones stored in the admin, and a
+# gateway whose keys are all set here is enabled with defaults (no fee, no bonus, 1 to 10,000 USD).
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "").strip()
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "").strip()
+CRYPTOMUS_MERCHANT_ID = os.environ.get("CRYPTOMUS_MERCHANT_ID", "").strip()
+CRYPTOMUS_PAYMENT_KEY = os.environ.get("CRYPTOMUS_PAYMENT_KEY", "").strip()
+NOWPAYMENTS_API_KEY = os.environ.get("NOWPAYMENTS_API_KEY", "").strip()
+NOWPAYMENTS_IPN_SECRET = os.environ.get("NOWPAYMENTS_IPN_SECRET", "").strip()
+# Where each gateway's API is (their sandboxes, or a fake one in the tests).
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "").strip().rstrip("/") or "https://api.stripe.com"
+CRYPTOMUS_API_BASE = os.environ.get("CRYPTOMUS_API_BASE", "").strip().rstrip("/") or "https://api.cryptomus.com"
+NOWPAYMENTS_API_BASE = os.environ.get("NOWPAYMENTS_API_BASE", "").strip().rstrip("/") or "https://api.nowpayments.io"
+# A gateway's notification larger than this is refused unread (theirs are a few KiB).
+PAYMENTS_NOTIFY_MAX_BYTES = 64 * 1024
+# Seconds a request to a gateway may take, and the most of an answer read from it.
+PAYMENTS_HTTP_TIMEOUT = float(os.environ.get("PAYMENTS_HTTP_TIMEOUT", "15"))
+PAYMENTS_HTTP_MAX_BYTES = 1024 * 1024
+# How old a Stripe event's signature may be (Stripe's own default: 5 minutes).
+STRIPE_WEBHOOK_TOLERANCE = 300
+# The worker asks a gateway about a pending payment this often (less often as it ages), for this long.
+PAYMENTS_POLL_SECONDS = float(os.environ.get("PAYMENTS_POLL_SECONDS", "60"))
+PAYMENTS_POLL_DAYS = 7

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v2", api_v2, name="api-v2"),
     path("api/v2/", api_v2),
     path("admin/", admin.site.urls),
+    path("payments/", include("smmpanel.payments.urls")),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
     path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg"), permanent=True)),
     path("", include("smmpanel.web.urls")),

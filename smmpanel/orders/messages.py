@@ -61,6 +61,9 @@ MESSAGES = {
     "idempotency_key_too_long": _("Idempotency key is longer than {maximum} characters"),
     "idempotency_mismatch": _("Idempotency key was used with other parameters"),
     "rate_limited": _("Too many requests"),
+    "account_in_debt": _(
+        "Your account owes {debt} USD after a refunded payment: add funds to settle it before placing new orders"
+    ),
 }
 
 

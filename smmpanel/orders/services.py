@@ -19,8 +19,9 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from smmpanel import fastsql
+from smmpanel.accounts.models import Account
 from smmpanel.ledger import services as ledger
-from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5
+from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5, shown_money
 from smmpanel.orders import selectors
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.models import Actor, Order, OrderEvent, Refill, Status, allowed
@@ -115,6 +116,12 @@ def _insert(order: Order, *, pay: bool, memo: str) -> Order:
     return order
 
 
+def _refuse_debt(account_id: int) -> None:
+    debt = Account.objects.filter(pk=account_id).values_list("debt", flat=True).first()
+    if debt:
+        raise OrderError("account_in_debt", debt=shown_money(debt))
+
+
 def place_order(account_id: int, req: OrderRequest) -> Order:
     service = req.service
     if req.charge > MAX_AMOUNT:
@@ -137,9 +144,14 @@ def place_order(account_id: int, req: OrderRequest) -> Order:
         status=Status.ACTIVE if subscription else Status.PENDING,
         due_at=_due(service, now),
     )
+    if req.pay_per_post:
+        # Not charged now (each post is): the charge's own refusal of an account in debt comes too late.
+        _refuse_debt(account_id)
     try:
         with transaction.atomic():
             _insert(order, pay=not req.pay_per_post, memo="Order #{id}")
+    except ledger.InDebt as e:
+        raise OrderError("account_in_debt", debt=shown_money(e.debt)) from None
     except ledger.NotEnoughFunds:
         raise OrderError("funds") from None
     except IntegrityError:

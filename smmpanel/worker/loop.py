@@ -25,6 +25,7 @@ from smmpanel.fulfilment import registry
 from smmpanel.fulfilment.base import Outcome, StepError
 from smmpanel.orders import services
 from smmpanel.orders.models import FINAL, Order, Refill
+from smmpanel.payments import polling as payment_polling
 from smmpanel.worker.claims import claim_due, release_many
 
 log = logging.getLogger(__name__)
@@ -137,4 +138,6 @@ def run_once(now=None, batch: int = BATCH) -> int:
         handled += _pass(
             kind, claimed, now, "advance_refills", lambda r, kind=kind: kind.group_key(r.order), is_order=False
         )
+    # Pending payments whose webhook has not come: asked about at their gateway.
+    handled += payment_polling.run_once(now, lease)
     return handled
