@@ -10,10 +10,17 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fake_gateways.cryptomus import FakeCryptomus
 from tests.fake_gateways.stripe import FakeStripe
 
 
 @pytest.fixture
 def fake_stripe() -> Iterator[FakeStripe]:
     with FakeStripe() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_cryptomus() -> Iterator[FakeCryptomus]:
+    with FakeCryptomus() as fake:
         yield fake

@@ -184,7 +184,7 @@ class FakeStripe(FakeGateway):
                 "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#"
                 "authentication for details, or we can help at https://support.stripe.com/.",
             )
-        if not hmac.compare_digest(key, self.secret_key):
+        if not hmac.compare_digest(key.encode(), self.secret_key.encode()):
             shown = key[:8] + "*" * max(0, len(key) - 12) + key[-4:] if len(key) > 12 else "*" * len(key)
             raise StripeError(401, f"Invalid API Key provided: {shown}")
 

@@ -6,14 +6,21 @@ Cryptomus' sign is PHP's json_encode as its docs write it; NOWPayments' sig is o
 JSON. No database: these tests need none.
 """
 
+import base64
+import hashlib
+import json
 import time
+import uuid
 
 import httpx
 import pytest
 import stripe
 
-from tests.fake_gateways import FakeGateway, Request, Response
+from tests.fake_gateways import FakeGateway, Request, Response, cryptomus
+from tests.fake_gateways.cryptomus import php_json_encode
 from tests.fake_gateways.stripe import FakeStripe, form_decode
+
+HTTP = httpx.Client(timeout=10)  # one client: httpx.get() builds a TLS context (~50 ms) per call
 
 
 def client_for(fake: FakeStripe, key: str | None = None) -> stripe.StripeClient:
@@ -95,7 +102,7 @@ def test_a_wrong_or_missing_key_is_refused_as_stripe_does(fake_stripe):
     with pytest.raises(stripe.AuthenticationError, match="Invalid API Key provided") as wrong:
         client_for(fake_stripe, key="sk_test_not_the_right_key_at_all").v1.checkout.sessions.retrieve("cs_x")
     assert wrong.value.http_status == 401
-    answer = httpx.get(f"{fake_stripe.base_url}/v1/checkout/sessions/cs_x")
+    answer = HTTP.get(f"{fake_stripe.base_url}/v1/checkout/sessions/cs_x")
     assert answer.status_code == 401
     assert answer.json()["error"]["type"] == "invalid_request_error"
     assert "did not provide an API key" in answer.json()["error"]["message"]
@@ -116,9 +123,9 @@ def test_a_session_without_line_items_is_refused(fake_stripe):
 def test_the_pay_button_pays_delivers_the_webhook_then_redirects(fake_stripe):
     inbox = fake_stripe.deliver = Inbox()
     session = new_session(fake_stripe)
-    page = httpx.get(session.url)
+    page = HTTP.get(session.url)
     assert page.status_code == 200 and 'id="pay"' in page.text and "12.50 USD" in page.text
-    answer = httpx.post(session.url)
+    answer = HTTP.post(session.url)
     assert answer.status_code == 303
     assert answer.headers["location"] == f"http://panel.test/funds/payments/7/?session={session.id}"
     # Synchronous: the notification was delivered before the redirect came back.
@@ -193,7 +200,7 @@ def test_refund_dispute_and_expiry_send_their_events(fake_stripe):
         left_open,
         "expired",
     )
-    assert httpx.get(f"{fake_stripe.base_url}/pay/{left_open}").status_code == 410
+    assert HTTP.get(f"{fake_stripe.base_url}/pay/{left_open}").status_code == 410
 
 
 def test_dropped_webhooks_change_the_state_and_send_nothing(fake_stripe):
@@ -248,3 +255,144 @@ def test_the_same_idempotency_key_replays_the_first_answer(fake_stripe):
     params["line_items"][0]["quantity"] = 2
     with pytest.raises(stripe.IdempotencyError):
         client.v1.checkout.sessions.create(params, {"idempotency_key": "pay-7"})  # type: ignore[arg-type]
+
+
+# --- Cryptomus ----------------------------------------------------------------------------
+
+KEY = "test-payment-key-0123456789"
+# Written by PHP 8.2 itself (php -r, json_decode(..., true) then json_encode): the outputs below
+# are PHP's, not ours, so the fake's encoder is checked against the language Cryptomus signs in.
+PHP_WEBHOOK_IN = (
+    '{"type":"payment","uuid":"62f88b36-a9d5-4fa6-aa26-e040c3dbf26d","order_id":"pay-7","amount":"10.00000000",'
+    '"payment_amount":"10.00000000","is_final":true,"status":"paid","url":"https://panel.test/funds/payments/7/",'
+    '"additional_data":"Café ☕ 2/3","convert":{},"txid":null,"sign":"x"}'
+)
+PHP_WEBHOOK_UNSIGNED = (  # json_encode($data, JSON_UNESCAPED_UNICODE), the sign's basis per Cryptomus' docs
+    '{"type":"payment","uuid":"62f88b36-a9d5-4fa6-aa26-e040c3dbf26d","order_id":"pay-7","amount":"10.00000000",'
+    '"payment_amount":"10.00000000","is_final":true,"status":"paid","url":"https:\\/\\/panel.test\\/funds\\/payments'
+    '\\/7\\/","additional_data":"Café ☕ 2\\/3","convert":[],"txid":null}'
+)
+PHP_WEBHOOK_SIGN = "0ce0e81fc80ff642cae1e0eca11cb466"  # md5(base64_encode($json) . $key) in PHP
+PHP_REQUEST = {
+    "amount": "10.00",
+    "currency": "USD",
+    "order_id": "pay-7",
+    "url_callback": "https://panel.test/payments/notify/crypto/",
+    "additional_data": "Café",
+}
+PHP_REQUEST_JSON = (  # plain json_encode($req): slashes and unicode escaped
+    '{"amount":"10.00","currency":"USD","order_id":"pay-7","url_callback":"https:\\/\\/panel.test\\/payments\\/'
+    'notify\\/crypto\\/","additional_data":"Caf\\u00e9"}'
+)
+PHP_REQUEST_SIGN = "b58652d3d3b0c2854ecd29e57796cec0"
+
+
+def test_cryptomus_signs_what_php_json_encode_writes():
+    data = json.loads(PHP_WEBHOOK_IN)
+    assert php_json_encode({k: v for k, v in data.items() if k != "sign"}) == PHP_WEBHOOK_UNSIGNED
+    assert cryptomus.sign_webhook(data, KEY) == PHP_WEBHOOK_SIGN
+    assert php_json_encode(PHP_REQUEST, unescaped_unicode=False) == PHP_REQUEST_JSON
+    assert hashlib.md5(base64.b64encode(PHP_REQUEST_JSON.encode()) + KEY.encode()).hexdigest() == PHP_REQUEST_SIGN
+
+
+def cryptomus_post(fake, path: str, data: dict, *, key: str | None = None, merchant: str | None = None, body=None):
+    """Post as a Cryptomus client does: PHP-style JSON body, merchant + sign headers."""
+    raw = php_json_encode(data, unescaped_unicode=False).encode() if body is None else body
+    sign = hashlib.md5(base64.b64encode(raw) + (key or fake.payment_key).encode()).hexdigest()
+    headers = {"merchant": merchant or fake.merchant_id, "sign": sign, "Content-Type": "application/json"}
+    return HTTP.post(f"{fake.base_url}{path}", content=raw, headers=headers)
+
+
+def new_invoice(fake, order_id: str = "pay-7", **extra) -> dict:
+    data = {
+        "amount": "10.00",
+        "currency": "USD",
+        "order_id": order_id,
+        "url_callback": "https://panel.test/payments/notify/crypto/",
+        "url_success": f"https://panel.test/funds/payments/{order_id}/",
+        "url_return": "https://panel.test/funds/add/",
+        **extra,
+    }
+    answer = cryptomus_post(fake, "/v1/payment", data)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["state"] == 0
+    return answer.json()["result"]
+
+
+def test_cryptomus_creates_an_invoice_and_tells_its_state(fake_cryptomus):
+    invoice = new_invoice(fake_cryptomus)
+    assert (invoice["order_id"], invoice["amount"], invoice["currency"]) == ("pay-7", "10.00", "USD")
+    assert (invoice["status"], invoice["is_final"]) == ("check", False)
+    assert invoice["url"] == f"{fake_cryptomus.base_url}/pay/{invoice['uuid']}"
+    by_uuid = cryptomus_post(fake_cryptomus, "/v1/payment/info", {"uuid": invoice["uuid"]}).json()["result"]
+    by_order = cryptomus_post(fake_cryptomus, "/v1/payment/info", {"order_id": "pay-7"}).json()["result"]
+    assert by_uuid == by_order == invoice
+    # The same order_id returns the same invoice, as documented.
+    assert new_invoice(fake_cryptomus)["uuid"] == invoice["uuid"]
+
+
+def test_cryptomus_refuses_what_is_not_signed_right(fake_cryptomus):
+    data = {"amount": "10.00", "currency": "USD", "order_id": "x1", "url_callback": "https://panel.test/n/"}
+    wrong_key = cryptomus_post(fake_cryptomus, "/v1/payment", data, key="not-the-key")
+    wrong_merchant = cryptomus_post(fake_cryptomus, "/v1/payment", data, merchant=str(uuid.uuid4()))
+    # Signed over JSON with "/" unescaped (as json.dumps writes it): not what PHP re-encodes.
+    python_json = cryptomus_post(fake_cryptomus, "/v1/payment", data, body=json.dumps(data).encode())
+    unsigned = HTTP.post(f"{fake_cryptomus.base_url}/v1/payment", json=data)
+    for answer in (wrong_key, wrong_merchant, python_json, unsigned):
+        assert (answer.status_code, answer.json()) == (401, {"message": "Invalid Sign."})
+    assert fake_cryptomus.invoices == {}
+
+
+def test_cryptomus_answers_invalid_fields_with_its_errors_shape(fake_cryptomus):
+    answer = cryptomus_post(fake_cryptomus, "/v1/payment", {"amount": "10", "order_id": "has space"})
+    assert answer.status_code == 422
+    assert answer.json() == {
+        "state": 1,
+        "errors": {"currency": ["validation.required"], "order_id": ["validation.alpha_dash"]},
+    }
+    missing = cryptomus_post(fake_cryptomus, "/v1/payment/info", {})
+    assert missing.status_code == 422 and set(missing.json()["errors"]) == {"uuid", "order_id"}
+
+
+def verify_cryptomus(body: bytes, key: str) -> dict:
+    data = json.loads(body)
+    assert data["sign"] == cryptomus.sign_webhook(data, key)
+    return data
+
+
+def test_cryptomus_pay_button_pays_notifies_then_redirects(fake_cryptomus):
+    inbox = fake_cryptomus.deliver = Inbox()
+    invoice = new_invoice(fake_cryptomus)
+    assert "10.00 USD" in HTTP.get(invoice["url"]).text
+    answer = HTTP.post(invoice["url"])
+    assert (answer.status_code, answer.headers["location"]) == (303, "https://panel.test/funds/payments/pay-7/")
+    [(body, _)] = inbox.got
+    data = verify_cryptomus(body, fake_cryptomus.payment_key)
+    assert (data["uuid"], data["status"], data["is_final"], data["amount"]) == (
+        invoice["uuid"],
+        "paid",
+        True,
+        "10.00000000",
+    )
+    info = cryptomus_post(fake_cryptomus, "/v1/payment/info", {"uuid": invoice["uuid"]}).json()["result"]
+    assert (info["status"], info["is_final"], info["payment_amount"]) == ("paid", True, "10.00000000")
+
+
+def test_cryptomus_controls_report_amounts_statuses_and_forgeries(fake_cryptomus):
+    inbox = fake_cryptomus.deliver = Inbox()
+    short, other, lapsed = (new_invoice(fake_cryptomus, f"pay-{n}")["uuid"] for n in (1, 2, 3))
+    fake_cryptomus.pay(short, "wrong_amount", amount="4.50")
+    fake_cryptomus.pay(other, currency="EUR")
+    fake_cryptomus.expire(lapsed)
+    got = [verify_cryptomus(body, fake_cryptomus.payment_key) for body, _ in inbox.got]
+    assert [(d["uuid"], d["status"], d["payment_amount"], d["currency"]) for d in got] == [
+        (short, "wrong_amount", "4.50000000", "USD"),
+        (other, "paid", "10.00000000", "EUR"),
+        (lapsed, "cancel", "0.00000000", "USD"),
+    ]
+    body, _ = fake_cryptomus.event(short, "paid", key="someone-elses-key")
+    with pytest.raises(AssertionError):
+        verify_cryptomus(body, fake_cryptomus.payment_key)
+    fake_cryptomus.drop_webhooks = True
+    fake_cryptomus.refund(other)
+    assert len(inbox.got) == 3 and fake_cryptomus.invoice(other)["status"] == "refund_paid"
