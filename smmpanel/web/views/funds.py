@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.ledger.money import format_money
+from smmpanel.payments import gateways
+from smmpanel.payments.models import Payment
 from smmpanel.web.context import customer_account
 
 PAGE_SIZE = 25
@@ -59,6 +61,9 @@ def funds(request):
         "rows": rows,
         "newer": rows[0].pk if rows and has_newer else None,
         "older": rows[-1].pk if rows and has_older else None,
+        # How to add funds: the gateways the owner enabled, else the owner by hand (see views/payments.py).
+        "can_add": bool(gateways.enabled()),
+        "has_payments": Payment.objects.filter(account_id=account.pk).exists(),
     }
     return render(request, "web/funds.html", context)
 

@@ -1,0 +1,176 @@
+"""Adding funds from the panel: the Add funds page, the manual transfer's instructions, a payment's own page
+(where the gateway sends the customer back) and the list of the customer's payments.
+
+No rule of payments lives here: what may be paid where, its fee and bonus,
+and every state change are smmpanel.payments.services'. A payment's page
+says only what the panel knows to be true: coming back from a gateway proves
+nothing (anyone can open the return URL), so the page asks the gateway
+through its verified API (services.refresh) and shows the state that gives;
+"paid" only once the money is in the ledger.
+
+Every query is scoped to the signed-in customer's account: another
+customer's payment is a 404 like a missing one.
+"""
+
+import logging
+import secrets
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+
+from smmpanel.orders import selectors
+from smmpanel.orders.services import parse_id
+from smmpanel.payments import gateways, registry, services
+from smmpanel.payments.errors import PaymentError
+from smmpanel.payments.kinds.base import GatewayDown
+from smmpanel.payments.models import Payment
+from smmpanel.web.context import customer_account
+from smmpanel.web.payments import error_words, gateway_offers, state_of
+
+log = logging.getLogger(__name__)
+
+MANUAL_FORM_TOKEN = "manual_transfer_form"
+MAX_REFERENCE = 200
+
+
+def _amount(text: str) -> Decimal | None:
+    """The amount as typed (a dot or a comma for decimals); None when it is no amount at all."""
+    text = (text or "").strip().replace(",", ".")
+    if not text or len(text) > 20:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _add_page(request: HttpRequest, values: dict, errors: dict, status: int = 200) -> HttpResponse:
+    context = {"offers": gateway_offers(), "values": values, "errors": errors}
+    return render(request, "web/payments/add.html", context, status=status)
+
+
+def _manual_page(request: HttpRequest, quote: Payment, errors: dict, status: int = 200):
+    """The owner's instructions, what to transfer (the fee included when it is the customer's), the reference form."""
+    # One token per form shown: a reference sent twice (a reload, a double click) makes one payment.
+    token = secrets.token_urlsafe(16)
+    request.session[MANUAL_FORM_TOKEN] = token
+    context = {
+        "gateway": quote.gateway,
+        "quote": quote,
+        "once": token,
+        "errors": errors,
+        "reference": request.POST.get("reference", "").strip(),
+    }
+    return render(request, "web/payments/manual.html", context, status=status)
+
+
+@login_required
+@never_cache
+def add_funds(request: HttpRequest) -> HttpResponse:
+    """GET: the enabled gateways and the form. POST gateway + amount: a new payment, then off to the gateway
+    (302 to its checkout page), or, for a manual transfer, its instructions and the reference form."""
+    if request.method != "POST":
+        return _add_page(request, {"gateway": request.GET.get("gateway", ""), "amount": ""}, {})
+    name = request.POST.get("gateway", "").strip()
+    values = {"gateway": name, "amount": request.POST.get("amount", "").strip()}
+    gateway = gateways.by_name(name) if name else None
+    if gateway is None:
+        return _add_page(request, values, {"gateway": _("Choose how to pay.")}, status=400)
+    amount = _amount(values["amount"])
+    if amount is None or amount <= 0:
+        return _add_page(request, values, {"amount": error_words("bad_amount")}, status=400)
+    account = customer_account(request)
+    if not registry.get(gateway.kind).hosted:
+        try:
+            # The amount checked and priced before the instructions show: nobody transfers money the
+            # panel would then refuse. (An unsaved Payment: services' own checks, fee and bonus.)
+            quote = services._new_payment(account, gateway.name, amount, hosted=False)
+        except PaymentError as e:
+            field = "amount" if e.code in AMOUNT_CODES else "gateway"
+            return _add_page(request, values, {field: error_words(e)}, status=400)
+        if "reference" not in request.POST:
+            return _manual_page(request, quote, {})
+        return _submit_manual(request, account, quote)
+    try:
+        payment = services.start_payment(
+            account, gateway.name, amount, return_url_base=request.build_absolute_uri(reverse("web:payments"))
+        )
+    except PaymentError as e:
+        field = "amount" if e.code in AMOUNT_CODES else "form"
+        return _add_page(request, values, {field: error_words(e)}, status=400)
+    if not payment.checkout_url:  # the gateway gave no page to go to: say so on the payment's own page
+        return redirect("web:payment", payment.pk)
+    return redirect(payment.checkout_url)
+
+
+# PaymentError codes about the amount (shown under the amount box; the rest above the form).
+AMOUNT_CODES = {"bad_amount", "below_min", "above_max"}
+
+
+def _submit_manual(request: HttpRequest, account, quote: Payment) -> HttpResponse:
+    expected = request.session.pop(MANUAL_FORM_TOKEN, None)
+    if expected is None or not secrets.compare_digest(request.POST.get("once", ""), expected):
+        messages.info(request, _("That form was already sent: your transfer is in the list below."))
+        return redirect("web:payments")
+    reference = request.POST.get("reference", "").strip()
+    if not reference:
+        return _manual_page(request, quote, {"reference": _("Enter the transfer's reference.")}, 400)
+    if len(reference) > MAX_REFERENCE:
+        too_long = _("At most %(n)d characters.") % {"n": MAX_REFERENCE}
+        return _manual_page(request, quote, {"reference": too_long}, 400)
+    try:
+        payment = services.submit_manual(account, quote.gateway.name, quote.amount, reference)
+    except PaymentError as e:
+        field = "amount" if e.code in AMOUNT_CODES else "reference"
+        return _manual_page(request, quote, {field: error_words(e)}, 400)
+    messages.success(request, _("Thank you: the panel's owner checks your transfer and then credits your balance."))
+    return redirect("web:payment", payment.pk)
+
+
+def _own_payment(request: HttpRequest, pk: int) -> Payment:
+    payment = Payment.objects.select_related("gateway").filter(pk=pk, account_id=customer_account(request).pk).first()
+    if payment is None:
+        raise Http404("no such payment")
+    return payment
+
+
+@login_required
+@never_cache
+def payment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Where the gateway sends the customer back: the payment's state, as the gateway confirms it."""
+    payment = _own_payment(request, pk)
+    fragment = request.GET.get("part") == "state"
+    if not fragment and not payment.is_final and registry.get(payment.gateway.kind).hosted:
+        try:
+            payment = services.refresh(payment.pk)
+        except GatewayDown as e:  # out of reach: the page shows what is known, and asks again later
+            log.warning("payment %s: asking %s failed: %s", payment.pk, payment.gateway.name, e)
+    account = customer_account(request)
+    account.refresh_from_db(fields=["balance"])  # after any deposit the refresh just made
+    context = {"payment": payment, "state": state_of(payment), "account": account}
+    template = "web/payments/_state.html" if fragment else "web/payments/detail.html"
+    return render(request, template, context)
+
+
+@login_required
+def payment_list(request: HttpRequest) -> HttpResponse:
+    """The customer's payments, newest first, by keyset pages (?before= / ?after= a payment's id)."""
+    rows = Payment.objects.filter(account_id=customer_account(request).pk).select_related("gateway")
+    before = parse_id(request.GET.get("before", "")) if request.GET.get("before") else None
+    after = parse_id(request.GET.get("after", "")) if request.GET.get("after") else None
+    page = selectors.keyset_page(rows, before=before, after=after)
+    context = {
+        "page": page,
+        "rows": [(p, state_of(p)) for p in page.rows],
+        "keep": {},
+        "payments_url": reverse("web:payments"),
+        "can_add": bool(gateways.enabled()),
+    }
+    return render(request, "web/payments/list.html", context)
