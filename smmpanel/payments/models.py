@@ -121,6 +121,11 @@ class Payment(Claimable):
 
     class Meta:
         ordering = ["-id"]
+        # The admin's money decisions, narrower than "change" (smmpanel/payments/admin.py).
+        permissions = [
+            ("approve_payment", "Can approve or reject manual transfers"),
+            ("settle_payment", "Can settle payments needing attention"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["gateway", "external_id"],

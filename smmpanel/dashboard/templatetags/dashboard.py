@@ -2,7 +2,7 @@
 
 from django import template
 
-from smmpanel.dashboard import stats
+from smmpanel.dashboard import deposits, stats
 
 register = template.Library()
 
@@ -19,4 +19,5 @@ def dashboard_panel(context):
         "chart": figures.chart(),
         "providers": stats.providers(),
         "attention": stats.needing_attention(),
+        "deposits": deposits.cached(),  # the payments' figures (smmpanel/dashboard/deposits.py)
     }
