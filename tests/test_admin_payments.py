@@ -112,6 +112,7 @@ def test_a_gateways_keys_never_render_back_and_an_empty_box_keeps_them(owner):
         body = page.content.decode()
         assert page.status_code == 200
         assert SECRET_KEY not in body and SIGNING not in body and "DO_NOT_SHOW" not in body
+    assert ">set here<" in owner.get("/admin/payments/gateway/").content.decode()
     body = owner.get(url).content.decode()
     assert body.count("A key is set. Leave empty to keep the current key.") == 2
     assert 'type="password" name="api_key"' in body
@@ -124,6 +125,12 @@ def test_a_gateways_keys_never_render_back_and_an_empty_box_keeps_them(owner):
     owner.post(url, gateway_form(gw, api_key="sk_live_NEW_one"))
     gw.refresh_from_db()
     assert (gw.api_key, gw.webhook_secret) == ("sk_live_NEW_one", SIGNING)
+
+    # A view-only staff user's page shows every field as text: never the keys.
+    viewed = staff("gateway-viewer", "view_gateway").get(url)
+    assert viewed.status_code == 200 and "card" in viewed.content.decode()
+    assert "sk_live_NEW_one" not in viewed.content.decode() and SIGNING not in viewed.content.decode()
+    assert "set here" in viewed.content.decode()
 
 
 def test_a_gateway_without_a_key_does_not_offer_to_keep_one_and_takes_bonus_rules_inline(owner):

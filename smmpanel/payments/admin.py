@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from smmpanel.adminkit import HistoryAdmin, action_page
 from smmpanel.ledger.money import MAX_AMOUNT
 from smmpanel.orders.admin import CustomerFilter
-from smmpanel.payments import services
+from smmpanel.payments import registry, services
 from smmpanel.payments.models import Gateway, GatewayBonus, Notification, Payment
 
 APPROVE = "payments.approve_payment"
@@ -106,15 +106,25 @@ class GatewayAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("keys"))
     def keys(self, gateway):
-        names = [n for n in secret_fields() if hasattr(gateway, n)]
-        if not names:
-            return "—"
-        if all(getattr(gateway, n) for n in names):
-            return gettext("set")
-        return gettext("not set (environment or none)")
+        """Where the keys come from (never a key itself): the environment wins over what is stored here."""
+        kind = registry.get(gateway.kind)
+        if not kind.env:
+            return "—"  # a manual transfer has none
+        if kind.configured_by_env():
+            return gettext("from the environment")
+        if all(getattr(gateway, field, "") for field in kind.env):
+            return gettext("set here")
+        return gettext("missing")
 
     def has_delete_permission(self, request, obj=None):
         return False  # payments point at their gateway: disable it instead
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if self.has_change_permission(request, obj):
+            return fields
+        # A view-only page shows every field as text: the secrets' boxes are left out, where they come from shown.
+        return [f for f in fields if f not in SECRETS] + ["keys"]
 
 
 # --- payments -------------------------------------------------------------------------------------
