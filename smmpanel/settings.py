@@ -349,6 +349,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # lockouts are warnings; its banner and each failure are not
         "httpx": {"level": "WARNING"},  # the worker's every request to a provider is not news
+        "stripe": {"level": "WARNING"},  # nor each call to Stripe
     },
 }
 
