@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fake_gateways.cryptomus import FakeCryptomus
+from tests.fake_gateways.nowpayments import FakeNOWPayments
 from tests.fake_gateways.stripe import FakeStripe
 
 
@@ -23,4 +24,10 @@ def fake_stripe() -> Iterator[FakeStripe]:
 @pytest.fixture
 def fake_cryptomus() -> Iterator[FakeCryptomus]:
     with FakeCryptomus() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_nowpayments() -> Iterator[FakeNOWPayments]:
+    with FakeNOWPayments() as fake:
         yield fake
