@@ -12,20 +12,30 @@ import hmac
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 import stripe
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
 
 from tests.fake_gateways import FakeGateway, Request, Response, cryptomus, nowpayments
 from tests.fake_gateways.cryptomus import php_json_encode
+from tests.fake_gateways.fixtures import deliver_to
 from tests.fake_gateways.stripe import FakeStripe, form_decode
 
 HTTP = httpx.Client(timeout=10)  # one client: httpx.get() builds a TLS context (~50 ms) per call
 
 
 def client_for(fake: FakeStripe, key: str | None = None) -> stripe.StripeClient:
-    return stripe.StripeClient(key or fake.secret_key, base_addresses={"api": fake.base_url}, max_network_retries=0)
+    # The panel's configuration (smmpanel/payments/kinds/stripe.py): httpx, no retries.
+    return stripe.StripeClient(
+        key or fake.secret_key,
+        base_addresses={"api": fake.base_url},
+        http_client=stripe.HTTPXClient(timeout=10, allow_sync_methods=True),
+        max_network_retries=0,
+    )
 
 
 def new_session(fake: FakeStripe, **extra) -> stripe.checkout.Session:
@@ -494,3 +504,38 @@ def test_nowpayments_statuses_the_payment_list_and_forgeries(fake_nowpayments):
     body, headers = fake_nowpayments.event(short, "finished", secret="someone-elses-secret")
     with pytest.raises(AssertionError):
         verify_np(body, headers, fake_nowpayments.ipn_secret)
+
+
+# --- shared: the server under parallel clicks, delivery into Django in-process ------------
+
+
+def test_ten_parallel_pay_clicks_pay_once(fake_stripe):
+    inbox = fake_stripe.deliver = Inbox()
+    url = new_session(fake_stripe).url
+    with ThreadPoolExecutor(10) as pool:
+        statuses = sorted(pool.map(lambda _: HTTP.post(url).status_code, range(10)))
+    assert statuses == [303] + [409] * 9
+    assert len(inbox.got) == 1 and len(fake_stripe.payment_intents) == 1
+
+
+def notify(request: HttpRequest, name: str) -> HttpResponse:
+    """A stand-in for the panel's notify view: 200 when the Stripe signature holds, else 400."""
+    try:
+        event = stripe.Webhook.construct_event(request.body, request.headers.get("Stripe-Signature"), SECRET)
+    except stripe.SignatureVerificationError:
+        return HttpResponse(status=400)
+    return HttpResponse(event.type)
+
+
+SECRET = "whsec_in_process"
+urlpatterns = [path("payments/notify/<str:name>/", notify)]
+
+
+def test_deliver_to_posts_into_django_in_process(client, settings):
+    settings.ROOT_URLCONF = __name__  # the view above, and nothing of the panel's
+    with FakeStripe(webhook_secret=SECRET) as fake:
+        fake.deliver = deliver_to(client, "/payments/notify/stripe/")
+        fake.pay(new_session(fake).id)
+        body, headers = fake.event("checkout.session.completed", next(iter(fake.sessions)))
+        forged = deliver_to(client, "/payments/notify/stripe/")(body + b" ", headers)
+    assert [d.status for d in fake.delivered()] == [200] and forged == 400
