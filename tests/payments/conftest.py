@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import money_is_conserved
-from tests.fake_gateways.fixtures import fake_stripe  # noqa: F401 - a fixture
+from tests.fake_gateways.fixtures import fake_cryptomus, fake_nowpayments, fake_stripe  # noqa: F401 - fixtures
 
 RETURN_BASE = "http://testserver/funds/payments/"
 
@@ -81,12 +81,42 @@ def in_threads(n: int, work) -> list:
     return results
 
 
-@pytest.fixture
-def stripe_gateway(fake_stripe, settings, db):  # noqa: F811 - the fixture imported above
-    """The fake Stripe configured by "environment" (settings), its webhooks posted to the panel in-process."""
-    for name, value in fake_stripe.settings().items():
-        setattr(settings, name, value)
-    fake_stripe.deliver = lambda body, headers: notify("stripe", body, headers).status_code
+def configured(fake, name: str, settings):
+    """Point the panel at `fake` through its settings (as environment variables would), its notifications
+    posted to the panel in-process; returns the gateway, enabled with the defaults of an env-configured one."""
+    for setting, value in fake.settings().items():
+        setattr(settings, setting, value)
+    fake.deliver = lambda body, headers: notify(name, body, headers).status_code
     from smmpanel.payments.gateways import by_name
 
-    return by_name("stripe")
+    return by_name(name)
+
+
+@pytest.fixture
+def stripe_gateway(fake_stripe, settings, db):  # noqa: F811 - the fixture imported above
+    return configured(fake_stripe, "stripe", settings)
+
+
+@pytest.fixture
+def cryptomus_gateway(fake_cryptomus, settings, db):  # noqa: F811
+    return configured(fake_cryptomus, "cryptomus", settings)
+
+
+@pytest.fixture
+def nowpayments_gateway(fake_nowpayments, settings, db):  # noqa: F811
+    return configured(fake_nowpayments, "nowpayments", settings)
+
+
+def deposits(payment) -> list:
+    """The deposit rows of a payment's (amounts): exactly one once it is paid."""
+    from smmpanel.ledger.models import LedgerEntry
+
+    return list(LedgerEntry.objects.filter(payment=payment, kind="deposit").values_list("amount", flat=True))
+
+
+def poll_due(payment) -> int:
+    """Run the worker's payment poll at the moment this payment is due; returns how many it handled."""
+    from smmpanel.payments import polling
+
+    payment.refresh_from_db()
+    return polling.run_once(payment.due_at, 60)
