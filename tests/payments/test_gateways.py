@@ -123,7 +123,6 @@ def test_the_notification_endpoint_is_csrf_exempt_post_only_and_knows_its_gatewa
     assert Notification.objects.count() == 1
 
 
-@pytest.mark.django_db(transaction=True)
 def test_the_poll_stops_after_its_days_and_asks_the_owner(stripe_gateway, customer, settings):
     cust = customer(balance="0")
     payment = services.start_payment(cust.account, "stripe", "10", return_url_base=RETURN_BASE)
@@ -136,7 +135,6 @@ def test_the_poll_stops_after_its_days_and_asks_the_owner(stripe_gateway, custom
     assert deposits(payment) == []
 
 
-@pytest.mark.django_db(transaction=True)
 def test_a_gateway_that_cannot_be_asked_is_asked_again_later(stripe_gateway, customer, settings):
     cust = customer(balance="0")
     payment = services.start_payment(cust.account, "stripe", "10", return_url_base=RETURN_BASE)

@@ -13,7 +13,9 @@ from smmpanel.payments import services
 from smmpanel.payments.models import Gateway, Notification, Payment
 from tests.payments.conftest import RETURN_BASE, in_threads, notify
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Threads of a test have connections of their own: those tests commit (transaction=True); the others
+# run in a transaction rolled back at the end, much cheaper than emptying every table on PostgreSQL.
+pytestmark = pytest.mark.django_db
 
 
 def deposits(payment) -> list:
@@ -81,6 +83,7 @@ def _paid_but_not_told(fake_stripe, cust, amount="20"):
     return payment
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_same_webhook_ten_times_at_once_deposits_once(stripe_gateway, fake_stripe, customer, conserved):
     cust = customer(balance="0")
     payment = _paid_but_not_told(fake_stripe, cust)
@@ -95,6 +98,7 @@ def test_the_same_webhook_ten_times_at_once_deposits_once(stripe_gateway, fake_s
     conserved(cust)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_control_without_the_constraint_the_same_webhook_deposits_many_times(stripe_gateway, fake_stripe, customer):
     """The race the constraint stops is real: without it, the concurrent webhooks each deposit."""
     cust = customer(balance="0")
@@ -206,6 +210,7 @@ def test_an_expired_checkout_ends_and_an_async_payment_is_credited_when_it_settl
     conserved(cust)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_lost_webhook_is_found_by_the_poll_of_two_workers_at_once(stripe_gateway, fake_stripe, customer, conserved):
     from django.utils import timezone
 
