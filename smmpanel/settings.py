@@ -349,6 +349,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # lockouts are warnings; its banner and each failure are not
         "httpx": {"level": "WARNING"},  # the worker's every request to a provider is not news
+        "stripe": {"level": "WARNING"},  # nor each call to Stripe
     },
 }
 
@@ -412,6 +413,9 @@ CRYPTOMUS_MERCHANT_ID = os.environ.get("CRYPTOMUS_MERCHANT_ID", "").strip()
 CRYPTOMUS_PAYMENT_KEY = os.environ.get("CRYPTOMUS_PAYMENT_KEY", "").strip()
 NOWPAYMENTS_API_KEY = os.environ.get("NOWPAYMENTS_API_KEY", "").strip()
 NOWPAYMENTS_IPN_SECRET = os.environ.get("NOWPAYMENTS_IPN_SECRET", "").strip()
+# Optional: NOWPayments' dashboard login, with which the worker can find a payment no IPN named yet.
+NOWPAYMENTS_EMAIL = os.environ.get("NOWPAYMENTS_EMAIL", "").strip()
+NOWPAYMENTS_PASSWORD = os.environ.get("NOWPAYMENTS_PASSWORD", "").strip()
 # Where each gateway's API is (their sandboxes, or a fake one in the tests).
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "").strip().rstrip("/") or "https://api.stripe.com"
 CRYPTOMUS_API_BASE = os.environ.get("CRYPTOMUS_API_BASE", "").strip().rstrip("/") or "https://api.cryptomus.com"

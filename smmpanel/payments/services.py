@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from smmpanel.accounts.models import Account
 from smmpanel.ledger import services as ledger
 from smmpanel.ledger.models import Kind as LedgerKind
 from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5, shown_money
@@ -252,20 +253,32 @@ def apply(gateway: Gateway, verdict: base.Verdict, note: Notification | None = N
     return f"ignored: {verdict.event}"
 
 
-def refresh(payment_id: int) -> Payment:
+def refresh(payment_id: int, *, quiet: bool = False) -> Payment:
     """Ask the payment's gateway about it (a verified API call) and apply the answer; returns the payment.
 
-    The return page uses it (the return URL alone proves nothing) and so does
-    the worker's poll. A gateway that cannot be asked raises GatewayDown.
+    The return page uses it (the return URL alone proves nothing; `quiet`: a
+    gateway that cannot be asked now leaves the payment as it was) and so
+    does the worker's poll (a gateway that cannot be asked raises GatewayDown).
     """
     payment = Payment.objects.select_related("gateway").get(pk=payment_id)
     kind = registry.get(payment.gateway.kind)
     if kind.hosted and payment.external_id and payment.state in OPEN:
-        verdict = kind.fetch(payment.gateway, payment)
+        try:
+            verdict = kind.fetch(payment.gateway, payment)
+        except base.GatewayDown as e:
+            if not quiet:
+                raise
+            log.warning("payment #%s: %s could not be asked: %s", payment.pk, payment.gateway.name, e)
+            return payment
         verdict.payment_id, verdict.external_id = payment.pk, payment.external_id
         apply(payment.gateway, verdict)
         payment.refresh_from_db()
     return payment
+
+
+def account_debt(account) -> Decimal:
+    """What the account owes after refunds and chargebacks (0: nothing); no orders while it owes."""
+    return Account.objects.filter(pk=account.pk).values_list("debt", flat=True).get()
 
 
 # --- the owner's decisions ------------------------------------------------------------------------

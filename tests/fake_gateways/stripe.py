@@ -398,7 +398,10 @@ class FakeStripe(FakeGateway):
                 "status": "pending" if async_ else "succeeded",
             }
             self.payment_intents[intent_id], self.charges[charge_id] = intent, charge
-            session.update(status="complete", payment_intent=intent_id, payment_status="unpaid" if async_ else "paid")
+            # `url` is only present while the session is open, as Stripe documents.
+            session.update(
+                status="complete", url=None, payment_intent=intent_id, payment_status="unpaid" if async_ else "paid"
+            )
             completed = self._record("checkout.session.completed", session)
             extra = [] if async_ else [self._record("payment_intent.succeeded", intent)]
         self._deliver(completed, *extra)
@@ -436,6 +439,11 @@ class FakeStripe(FakeGateway):
     def _expire(self, session: dict[str, Any]) -> dict[str, Any]:
         session.update(status="expired", url=None)
         return self._record("checkout.session.expired", session)
+
+    def charge_for(self, session_id: str) -> dict[str, Any]:
+        """The Charge of a paid session (e.g. to build a charge.refunded event by hand)."""
+        with self.lock:
+            return self._paid_charge(session_id)
 
     def _paid_charge(self, session_id: str) -> dict[str, Any]:
         session = self.session(session_id)

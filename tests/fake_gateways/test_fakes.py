@@ -8,23 +8,34 @@ JSON. No database: these tests need none.
 
 import base64
 import hashlib
+import hmac
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 import stripe
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
 
-from tests.fake_gateways import FakeGateway, Request, Response, cryptomus
+from tests.fake_gateways import FakeGateway, Request, Response, cryptomus, nowpayments
 from tests.fake_gateways.cryptomus import php_json_encode
+from tests.fake_gateways.fixtures import deliver_to
 from tests.fake_gateways.stripe import FakeStripe, form_decode
 
 HTTP = httpx.Client(timeout=10)  # one client: httpx.get() builds a TLS context (~50 ms) per call
 
 
 def client_for(fake: FakeStripe, key: str | None = None) -> stripe.StripeClient:
-    return stripe.StripeClient(key or fake.secret_key, base_addresses={"api": fake.base_url}, max_network_retries=0)
+    # The panel's configuration (smmpanel/payments/kinds/stripe.py): httpx, no retries.
+    return stripe.StripeClient(
+        key or fake.secret_key,
+        base_addresses={"api": fake.base_url},
+        http_client=stripe.HTTPXClient(timeout=10, allow_sync_methods=True),
+        max_network_retries=0,
+    )
 
 
 def new_session(fake: FakeStripe, **extra) -> stripe.checkout.Session:
@@ -396,3 +407,135 @@ def test_cryptomus_controls_report_amounts_statuses_and_forgeries(fake_cryptomus
     fake_cryptomus.drop_webhooks = True
     fake_cryptomus.refund(other)
     assert len(inbox.got) == 3 and fake_cryptomus.invoice(other)["status"] == "refund_paid"
+
+
+# --- NOWPayments --------------------------------------------------------------------------
+
+
+def test_nowpayments_signs_the_key_sorted_compact_json():
+    data = {"payment_status": "finished", "payment_id": 5077125051, "fee": {"serviceFee": 0, "currency": "trx"}}
+    # Sorted at every level, no spaces: what the docs' example (json.dumps sort_keys) signs.
+    literal = '{"fee":{"currency":"trx","serviceFee":0},"payment_id":5077125051,"payment_status":"finished"}'
+    expected = hmac.new(b"ipn-secret", literal.encode(), hashlib.sha512).hexdigest()
+    assert nowpayments.ipn_signature(data, "ipn-secret") == expected
+
+
+def np_request(fake, method: str, path: str, *, key: str | None = None, **kwargs):
+    headers = {"x-api-key": fake.api_key if key is None else key, **kwargs.pop("headers", {})}
+    return HTTP.request(method, f"{fake.base_url}{path}", headers=headers, **kwargs)
+
+
+def new_np_invoice(fake, order_id: str = "pay-9") -> dict:
+    answer = np_request(
+        fake,
+        "POST",
+        "/v1/invoice",
+        json={
+            "price_amount": 10,
+            "price_currency": "usd",
+            "order_id": order_id,
+            "ipn_callback_url": "https://panel.test/payments/notify/np/",
+            "success_url": f"https://panel.test/funds/payments/{order_id}/",
+            "cancel_url": "https://panel.test/funds/add/",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def verify_np(body: bytes, headers: dict, secret: str) -> dict:
+    data = json.loads(body)
+    signed = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    assert hmac.compare_digest(
+        hmac.new(secret.encode(), signed, hashlib.sha512).hexdigest(), headers["x-nowpayments-sig"]
+    )
+    return data
+
+
+def test_nowpayments_refuses_a_wrong_key_and_bad_fields(fake_nowpayments):
+    wrong = np_request(fake_nowpayments, "POST", "/v1/invoice", key="nope", json={"price_amount": 1})
+    assert (wrong.status_code, wrong.json()) == (
+        403,
+        {"status": False, "statusCode": 403, "code": "INVALID_API_KEY", "message": "Invalid api key"},
+    )
+    missing = np_request(fake_nowpayments, "POST", "/v1/invoice", json={"price_amount": 10})
+    assert missing.status_code == 400 and missing.json()["code"] == "INVALID_REQUEST_PARAMS"
+    assert fake_nowpayments.invoices == {}
+
+
+def test_nowpayments_pay_button_sends_a_signed_ipn_then_redirects(fake_nowpayments):
+    inbox = fake_nowpayments.deliver = Inbox()
+    invoice = new_np_invoice(fake_nowpayments)
+    assert invoice["invoice_url"] == f"{fake_nowpayments.base_url}/pay/{invoice['id']}"
+    assert "10 USD" in HTTP.get(invoice["invoice_url"]).text
+    answer = HTTP.post(invoice["invoice_url"])
+    assert (answer.status_code, answer.headers["location"]) == (303, "https://panel.test/funds/payments/pay-9/")
+    [(body, headers)] = inbox.got
+    data = verify_np(body, headers, fake_nowpayments.ipn_secret)
+    assert json.dumps(data, sort_keys=True, separators=(",", ":")).encode() != body  # the body is not sorted
+    assert (data["invoice_id"], data["order_id"], data["payment_status"]) == (int(invoice["id"]), "pay-9", "finished")
+    assert (data["price_amount"], data["price_currency"], data["actually_paid"]) == (10, "usd", 10)
+    payment = np_request(fake_nowpayments, "GET", f"/v1/payment/{data['payment_id']}").json()
+    assert (payment["payment_status"], payment["actually_paid"]) == ("finished", 10)
+    assert np_request(fake_nowpayments, "GET", "/v1/payment/12").status_code == 404
+
+
+def test_nowpayments_statuses_the_payment_list_and_forgeries(fake_nowpayments):
+    inbox = fake_nowpayments.deliver = Inbox()
+    short, lapsed = new_np_invoice(fake_nowpayments, "pay-1")["id"], new_np_invoice(fake_nowpayments, "pay-2")["id"]
+    fake_nowpayments.pay(short, "confirming", actually_paid="4.5")
+    fake_nowpayments.pay(short, "partially_paid", actually_paid="4.5")
+    fake_nowpayments.expire(lapsed)
+    got = [verify_np(body, headers, fake_nowpayments.ipn_secret) for body, headers in inbox.got]
+    assert [(str(d["invoice_id"]), d["payment_status"], d["actually_paid"]) for d in got] == [
+        (short, "confirming", 4.5),
+        (short, "partially_paid", 4.5),
+        (lapsed, "expired", 0),
+    ]
+    assert got[0]["payment_id"] == got[1]["payment_id"]  # one payment moving through its statuses
+    listing = np_request(fake_nowpayments, "GET", "/v1/payment/", params={"invoiceId": short})
+    assert listing.status_code == 401  # the list needs the JWT as well as the key
+    auth = HTTP.post(
+        f"{fake_nowpayments.base_url}/v1/auth", json={"email": "owner@panel.test", "password": "fake-password"}
+    )
+    bearer = {"Authorization": f"Bearer {auth.json()['token']}"}
+    listing = np_request(fake_nowpayments, "GET", "/v1/payment/", params={"invoiceId": short}, headers=bearer)
+    assert [p["payment_status"] for p in listing.json()["data"]] == ["partially_paid"]
+    body, headers = fake_nowpayments.event(short, "finished", secret="someone-elses-secret")
+    with pytest.raises(AssertionError):
+        verify_np(body, headers, fake_nowpayments.ipn_secret)
+
+
+# --- shared: the server under parallel clicks, delivery into Django in-process ------------
+
+
+def test_ten_parallel_pay_clicks_pay_once(fake_stripe):
+    inbox = fake_stripe.deliver = Inbox()
+    url = new_session(fake_stripe).url
+    with ThreadPoolExecutor(10) as pool:
+        statuses = sorted(pool.map(lambda _: HTTP.post(url).status_code, range(10)))
+    assert statuses == [303] + [409] * 9
+    assert len(inbox.got) == 1 and len(fake_stripe.payment_intents) == 1
+
+
+def notify(request: HttpRequest, name: str) -> HttpResponse:
+    """A stand-in for the panel's notify view: 200 when the Stripe signature holds, else 400."""
+    try:
+        event = stripe.Webhook.construct_event(request.body, request.headers.get("Stripe-Signature"), SECRET)
+    except stripe.SignatureVerificationError:
+        return HttpResponse(status=400)
+    return HttpResponse(event.type)
+
+
+SECRET = "whsec_in_process"
+urlpatterns = [path("payments/notify/<str:name>/", notify)]
+
+
+def test_deliver_to_posts_into_django_in_process(client, settings):
+    settings.ROOT_URLCONF = __name__  # the view above, and nothing of the panel's
+    with FakeStripe(webhook_secret=SECRET) as fake:
+        fake.deliver = deliver_to(client, "/payments/notify/stripe/")
+        fake.pay(new_session(fake).id)
+        body, headers = fake.event("checkout.session.completed", next(iter(fake.sessions)))
+        forged = deliver_to(client, "/payments/notify/stripe/")(body + b" ", headers)
+    assert [d.status for d in fake.delivered()] == [200] and forged == 400
