@@ -205,6 +205,13 @@ class FakeGateway:
             self._post(delivery)
         return held
 
+    def resend(self, delivery: Delivery) -> Delivery:
+        """Send a notification again (the gateway's retry after a failed answer); returns the new record."""
+        return self.send_webhook(delivery.body, self.retry_headers(delivery), url=delivery.url)
+
+    def retry_headers(self, delivery: Delivery) -> dict[str, str]:
+        return dict(delivery.headers)
+
     def _post(self, delivery: Delivery) -> None:
         if self.deliver is not None:
             delivery.status = self.deliver(delivery.body, dict(delivery.headers))
