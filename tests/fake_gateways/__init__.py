@@ -110,6 +110,7 @@ class FakeGateway:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = 30  # an idle keep-alive connection ends, so its thread does too
 
             def _serve(self) -> None:
                 split = urlsplit(self.path)
