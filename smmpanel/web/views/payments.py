@@ -12,7 +12,6 @@ Every query is scoped to the signed-in customer's account: another
 customer's payment is a 404 like a missing one.
 """
 
-import logging
 import secrets
 from decimal import Decimal, InvalidOperation
 
@@ -28,12 +27,9 @@ from smmpanel.orders import selectors
 from smmpanel.orders.services import parse_id
 from smmpanel.payments import gateways, registry, services
 from smmpanel.payments.errors import PaymentError
-from smmpanel.payments.kinds.base import GatewayDown
 from smmpanel.payments.models import Payment
 from smmpanel.web.context import customer_account
 from smmpanel.web.payments import error_words, gateway_offers, state_of
-
-log = logging.getLogger(__name__)
 
 MANUAL_FORM_TOKEN = "manual_transfer_form"
 MAX_REFERENCE = 200
@@ -147,11 +143,9 @@ def payment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Where the gateway sends the customer back: the payment's state, as the gateway confirms it."""
     payment = _own_payment(request, pk)
     fragment = request.GET.get("part") == "state"
-    if not fragment and not payment.is_final and registry.get(payment.gateway.kind).hosted:
-        try:
-            payment = services.refresh(payment.pk)
-        except GatewayDown as e:  # out of reach: the page shows what is known, and asks again later
-            log.warning("payment %s: asking %s failed: %s", payment.pk, payment.gateway.name, e)
+    if not fragment and not payment.is_final:
+        # quiet: a gateway out of reach leaves the payment as it was; the page says what is known.
+        payment = services.refresh(payment.pk, quiet=True)
     account = customer_account(request)
     account.refresh_from_db(fields=["balance"])  # after any deposit the refresh just made
     context = {"payment": payment, "state": state_of(payment), "account": account}
