@@ -203,6 +203,7 @@ def test_the_payments_list_filters_by_gateway_state_attention_and_customer(owner
     assert listed("?q=ALICE-REF") == {transfer.pk}
     body = owner.get(CHANGELIST + "?attention=yes").content.decode()
     assert "Paid less than asked: received 25.00 of 30.00 USD" in body
+    assert '?attention=yes">1 payment needs attention</a>' in owner.get("/admin/").content.decode()
 
 
 def test_each_payment_shows_its_notifications_read_only(owner, customer, stripe):
@@ -327,3 +328,4 @@ def test_the_dashboard_shows_deposits_fees_and_bonuses_per_gateway_per_day(owner
     days = re.findall(r'<tr class="dash-deposit-day">(.*?)</tr>', section, re.S)
     assert len(days) == 2 and all(re.search(r"<td>\d{4}-\d\d-\d\d</td>", d) for d in days)
     assert "Revenue" in body and "Profit" in body  # beside the orders' figures
+    assert '?attention=yes">0 payments need attention</a>' in body

@@ -120,6 +120,7 @@ def test_paying_by_card_goes_to_the_gateway_and_comes_back_paid_once_the_gateway
     waiting = client.get(f"/funds/payments/{payment.pk}/")
     assert words(waiting).startswith("Waiting for the network")
     assert 'hx-trigger="every 5s"' in waiting.content.decode()  # the page asks again by itself
+    assert f'href="{stripe.base_url}/pay/{session_id}"' in waiting.content.decode()  # and leads back to pay
     assert shopper.balance() == 0
 
     stripe.pay(session_id)  # the webhook arrives

@@ -118,3 +118,8 @@ def cached(now: datetime | None = None) -> Deposits:
         figures = compute(now)
         cache.set(key, figures, CACHE_SECONDS)
     return figures
+
+
+def needing_attention() -> int:
+    """Payments a person has to look at (a partial index holds exactly these): read fresh, never cached."""
+    return Payment.objects.filter(needs_attention=True).count()

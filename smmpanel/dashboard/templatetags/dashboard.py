@@ -20,4 +20,5 @@ def dashboard_panel(context):
         "providers": stats.providers(),
         "attention": stats.needing_attention(),
         "deposits": deposits.cached(),  # the payments' figures (smmpanel/dashboard/deposits.py)
+        "payments_attention": deposits.needing_attention(),
     }
