@@ -26,12 +26,13 @@ from smmpanel.payments.models import Payment
 DAYS = 30
 PERIODS = (1, 7, 30)  # days, today included (as the orders' figures)
 CACHE_SECONDS = 60
-CACHE_KEY = "dashboard:deposits:v1"
+CACHE_KEY = "dashboard:deposits:v2"
 
 
 @dataclass(frozen=True)
 class GatewayDay:
     day: date
+    gateway_id: int
     gateway: str
     payments: int
     deposited: Decimal
@@ -41,6 +42,7 @@ class GatewayDay:
 
 @dataclass(frozen=True)
 class GatewayTotals:
+    gateway_id: int
     gateway: str
     deposited: list[Decimal]  # one per PERIODS
     payments: int  # over DAYS
@@ -78,13 +80,13 @@ def compute(now: datetime | None = None) -> Deposits:
     grouped = (
         Payment.objects.filter(Q(created__gte=since), state=Payment.State.PAID)
         .annotate(day=TruncDate("created", tzinfo=tz))
-        .values_list("day", "gateway__name")
+        .values_list("day", "gateway_id", "gateway__name")
         .annotate(n=Count("id"), deposited=Sum("credited"), fees=Sum("fee"), bonuses=Sum("bonus"))
         .order_by()
     )
     rows = [
-        GatewayDay(day, name, n, deposited or ZERO, fees or ZERO, bonuses or ZERO)
-        for day, name, n, deposited, fees, bonuses in grouped
+        GatewayDay(day, gateway_id, name, n, deposited or ZERO, fees or ZERO, bonuses or ZERO)
+        for day, gateway_id, name, n, deposited, fees, bonuses in grouped
         if first <= day <= today
     ]
     rows.sort(key=lambda r: (-r.day.toordinal(), r.gateway))
@@ -93,10 +95,11 @@ def compute(now: datetime | None = None) -> Deposits:
 
 def _per_gateway(rows: list[GatewayDay], today: date) -> list[GatewayTotals]:
     totals = []
-    for name in sorted({r.gateway for r in rows}):
-        mine = [r for r in rows if r.gateway == name]
+    for gateway_id, name in sorted({(r.gateway_id, r.gateway) for r in rows}, key=lambda g: g[1]):
+        mine = [r for r in rows if r.gateway_id == gateway_id]
         totals.append(
             GatewayTotals(
+                gateway_id=gateway_id,
                 gateway=name,
                 deposited=[
                     sum((r.deposited for r in mine if r.day > today - timedelta(days=n)), ZERO) for n in PERIODS

@@ -231,13 +231,12 @@ class PaymentAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "created",
-        "account",
+        "customer",
         "gateway",
         "amount",
-        "currency",
-        "amount_received",
         "fee",
         "bonus",
+        "received",
         "credited",
         "state",
         "needs_attention",
@@ -258,6 +257,18 @@ class PaymentAdmin(admin.ModelAdmin):
 
     def get_exclude(self, request, obj=None):
         return [f.name for f in Payment._meta.fields if f.name == "claim_token"]
+
+    @admin.display(description=_("customer"), ordering="account__user__username")
+    def customer(self, payment):
+        # The username alone: the account's own text carries its balance, which is not this list's business.
+        url = reverse("admin:accounts_account_change", args=[payment.account_id])
+        return format_html('<a href="{}">{}</a>', url, payment.account.user.get_username())
+
+    @admin.display(description=_("received"), ordering="amount_received")
+    def received(self, payment):
+        if payment.amount_received is None:
+            return "—"
+        return f"{payment.amount_received} {payment.currency}"
 
     @admin.display(description=_("checkout page"))
     def checkout(self, payment):
