@@ -7,9 +7,11 @@ notification URL through Django's test client, in-process.
 """
 
 import re
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from smmpanel.ledger.models import LedgerEntry
@@ -205,8 +207,11 @@ def test_a_manual_transfer_shows_the_instructions_then_takes_the_reference_once(
     assert words(shown).startswith("Waiting for the panel's owner to find your transfer")
     assert "TX-42" in shown.content.decode()
 
-    again = client.post("/funds/add/", form)  # a reload, a double click: the same form once more
-    assert again.status_code == 302 and again["Location"] == "/funds/payments/"
+    again = client.post("/funds/add/", form, follow=True)  # a reload, a double click: the same form once more
+    assert again.redirect_chain == [(f"/funds/payments/{payment.pk}/", 302)]
+    assert "That form was already sent: this is your transfer." in again.content.decode()
+    other = client.post("/funds/add/", {**form, "reference": "TX-43"})  # the same form, changed
+    assert other.status_code == 302 and other["Location"] == "/funds/payments/"
     assert Payment.objects.count() == 1
 
     services.approve_manual(payment.pk, None)
@@ -245,3 +250,46 @@ def test_the_payment_pages_need_a_login(client, manual):
     for path in ("/funds/add/", "/funds/payments/", "/funds/payments/1/"):
         answer = client.get(path)
         assert answer.status_code == 302 and answer["Location"].startswith("/login/"), path
+
+
+def send_at_once(clients: list, forms: list[dict]) -> list:
+    """Each client posts its form to /funds/add/, all released together (a barrier); their answers."""
+    barrier, answers = threading.Barrier(len(clients)), []
+
+    def send(c, form):
+        try:
+            barrier.wait(timeout=20)
+            answers.append(c.post("/funds/add/", form))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(clients, forms, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return answers
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("same_form", [True, False], ids=["one form", "control: each its own form"])
+def test_one_transfer_form_sent_many_times_at_once_makes_one_payment(customer, manual, same_form):
+    """Double clicks and reloads race: the form's key lets exactly one of them make the payment. The control
+    (each request with a form of its own) shows the requests do race: each makes its payment."""
+    cust = customer("0")
+    clients = []
+    for _ in range(8):
+        c = Client()
+        c.force_login(cust.user)
+        clients.append(c)
+    page = clients[0].post("/funds/add/", {"gateway": "bank", "amount": "20"}).content.decode()
+    once = re.search(r'name="once" value="([^"]+)"', page)[1]
+    forms = [
+        {"gateway": "bank", "amount": "20", "reference": "TX-RACE", "once": once if same_form else f"{once}-{i}"}
+        for i in range(len(clients))
+    ]
+    answers = send_at_once(clients, forms)
+    assert [a.status_code for a in answers] == [302] * len(clients)
+    made = Payment.objects.filter(account=cust.account)
+    assert made.count() == (1 if same_form else len(clients))
+    assert {a["Location"] for a in answers} == {f"/funds/payments/{p.pk}/" for p in made}

@@ -23,6 +23,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
+from smmpanel.api import idempotency
+from smmpanel.api.errors import ApiError
 from smmpanel.orders import selectors
 from smmpanel.orders.services import parse_id
 from smmpanel.payments import gateways, registry, services
@@ -31,7 +33,6 @@ from smmpanel.payments.models import Payment
 from smmpanel.web.context import customer_account
 from smmpanel.web.payments import error_words, gateway_offers, state_of
 
-MANUAL_FORM_TOKEN = "manual_transfer_form"
 MAX_REFERENCE = 200
 
 
@@ -52,15 +53,13 @@ def _add_page(request: HttpRequest, values: dict, errors: dict, status: int = 20
     return render(request, "web/payments/add.html", context, status=status)
 
 
-def _manual_page(request: HttpRequest, quote: Payment, errors: dict, status: int = 200):
+def _manual_page(request: HttpRequest, quote: Payment, errors: dict, status: int = 200, token: str = ""):
     """The owner's instructions, what to transfer (the fee included when it is the customer's), the reference form."""
-    # One token per form shown: a reference sent twice (a reload, a double click) makes one payment.
-    token = secrets.token_urlsafe(16)
-    request.session[MANUAL_FORM_TOKEN] = token
     context = {
         "gateway": quote.gateway,
         "quote": quote,
-        "once": token,
+        # The form's own key: however often (and however concurrently) it is sent, one payment (see below).
+        "once": token or secrets.token_urlsafe(16),
         "errors": errors,
         "reference": request.POST.get("reference", "").strip(),
     }
@@ -111,23 +110,43 @@ AMOUNT_CODES = {"bad_amount", "below_min", "above_max"}
 
 
 def _submit_manual(request: HttpRequest, account, quote: Payment) -> HttpResponse:
-    expected = request.session.pop(MANUAL_FORM_TOKEN, None)
-    if expected is None or not secrets.compare_digest(request.POST.get("once", ""), expected):
-        messages.info(request, _("That form was already sent: your transfer is in the list below."))
-        return redirect("web:payments")
+    """The customer says they paid: one payment per form, through the API's idempotency store.
+
+    A reload or a double click sends the same form again; its key's row
+    (unique per account, inserted in the transaction that makes the payment)
+    lets exactly one of them make it, concurrently too, and the others are
+    shown that one. A refusal stores nothing, so the corrected form goes again.
+    """
+    token = request.POST.get("once", "").strip()
     reference = request.POST.get("reference", "").strip()
+    if not token or len(token) > 64:
+        return _manual_page(request, quote, {"reference": _("This form is out of date: please send it again.")}, 400)
     if not reference:
-        return _manual_page(request, quote, {"reference": _("Enter the transfer's reference.")}, 400)
+        return _manual_page(request, quote, {"reference": _("Enter the transfer's reference.")}, 400, token)
     if len(reference) > MAX_REFERENCE:
         too_long = _("At most %(n)d characters.") % {"n": MAX_REFERENCE}
-        return _manual_page(request, quote, {"reference": too_long}, 400)
-    try:
+        return _manual_page(request, quote, {"reference": too_long}, 400, token)
+    made = []
+
+    def submit() -> dict:
         payment = services.submit_manual(account, quote.gateway.name, quote.amount, reference)
+        made.append(payment.pk)
+        return {"payment": payment.pk}
+
+    fields = {"gateway": quote.gateway.name, "amount": str(quote.amount), "reference": reference}
+    try:
+        answer = idempotency.run_once(account.pk, f"web-manual:{token}", idempotency.request_digest(fields), submit)
     except PaymentError as e:
         field = "amount" if e.code in AMOUNT_CODES else "reference"
-        return _manual_page(request, quote, {field: error_words(e)}, 400)
-    messages.success(request, _("Thank you: the panel's owner checks your transfer and then credits your balance."))
-    return redirect("web:payment", payment.pk)
+        return _manual_page(request, quote, {field: error_words(e)}, 400, token)
+    except ApiError:  # this form made a payment with another reference already
+        messages.info(request, _("That form was already sent: your transfer is in the list below."))
+        return redirect("web:payments")
+    if made:
+        messages.success(request, _("Thank you: the panel's owner checks your transfer, then credits your balance."))
+    else:
+        messages.info(request, _("That form was already sent: this is your transfer."))
+    return redirect("web:payment", answer["payment"])
 
 
 def _own_payment(request: HttpRequest, pk: int) -> Payment:
