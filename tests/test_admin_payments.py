@@ -3,13 +3,16 @@ payment's notifications, the decisions (approve / reject a manual transfer, sett
 each behind its own permission and a confirmation page, made at most once; and the dashboard's deposits.
 """
 
+import html
 import re
+import threading
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 
 from smmpanel.ledger.models import LedgerEntry
@@ -70,7 +73,9 @@ def actions_offered(page) -> set[str]:
 
 
 def said(response) -> list[str]:
-    return [str(m) for m in response.context["messages"]] if response.context else []
+    """The messages the page shows (read from the page: a response's context mixes threads' renders)."""
+    listed = re.search(r'<ul class="messagelist">(.*?)</ul>', response.content.decode(), re.S)
+    return [html.unescape(m).strip() for m in re.findall(r"<li[^>]*>(.*?)</li>", listed[1], re.S)] if listed else []
 
 
 def listed_by(client, url: str) -> set[int]:
@@ -337,3 +342,34 @@ def test_the_dashboard_shows_deposits_fees_and_bonuses_per_gateway_per_day(owner
     assert listed_by(owner, link) == set(paid_by_bank)
     assert "Revenue" in body and "Profit" in body  # beside the orders' figures
     assert '?attention=yes">0 payments need attention</a>' in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_owners_approving_one_transfer_at_once_credit_it_once_and_the_others_are_told(customer, bank):
+    cust = customer("0")
+    payment = services.submit_manual(cust.account, "bank", Decimal(20), "REF-RACE")
+    owners = []
+    for i in range(6):
+        user = get_user_model().objects.create_superuser(f"owner{i}", f"o{i}@example.com", "pw-owner-1")
+        c = Client()
+        c.force_login(user)
+        owners.append(c)
+    barrier, answers = threading.Barrier(len(owners)), []
+
+    def approve(c):
+        try:
+            barrier.wait(timeout=20)
+            answers.append(said(act(c, "approve_transfers", [payment], apply="1")))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve, args=(c,)) for c in owners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(answers) == sorted(
+        [[f"Approved and credited: #{payment.pk}"]] + [[f"Already decided, nothing changed: #{payment.pk}"]] * 5
+    )
+    assert deposits(payment) == [("deposit", Decimal(20))]
+    money_is_conserved(cust)
