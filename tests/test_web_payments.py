@@ -293,3 +293,20 @@ def test_one_transfer_form_sent_many_times_at_once_makes_one_payment(customer, m
     made = Payment.objects.filter(account=cust.account)
     assert made.count() == (1 if same_form else len(clients))
     assert {a["Location"] for a in answers} == {f"/funds/payments/{p.pk}/" for p in made}
+
+
+def test_a_refund_after_the_money_was_spent_shows_the_refund_and_the_debt(client, shopper, stripe, service, place):
+    session_id = session_of(client.post("/funds/add/", {"gateway": "stripe", "amount": "20"}))
+    stripe.pay(session_id)
+    place(shopper, service(rate="10", min=1000, max=1000), quantity=1000)  # 10.00 of the 20.00 spent
+    stripe.refund(session_id)  # the whole 20.00 back at the gateway: 10.00 taken, 10.00 owed
+    payment = Payment.objects.get(account=shopper.account)
+
+    page = client.get(f"/funds/payments/{payment.pk}/")
+    assert words(page).startswith("Refunded: the payment was given back to you")
+    funds = client.get("/funds/").content.decode()
+    assert 'id="balance">0.00 USD' in funds
+    assert "You owe 10.00 USD" in funds and ">Chargeback</span>" in funds
+    listed = client.get("/funds/payments/").content.decode()
+    assert re.search(rf'<tr id="payment-{payment.pk}">.*?Refunded</span>', listed, re.S)
+    money_is_conserved(shopper)
