@@ -300,9 +300,9 @@ def _actor(user) -> str:
 def approve_manual(payment_id: int, user) -> bool:
     """The owner saw the transfer: deposit it. True: credited now; False: it was credited already (no change)."""
     payment = _manual(payment_id)
-    deposit = payment.amount - (payment.fee if payment.fee_payer == Gateway.FeePayer.CUSTOMER else ZERO)
+    # The customer sent what they were asked (to_pay: the amount, and the fee where it is theirs).
     memo = f"Payment #{payment.pk} by {payment.gateway.label} (ref. {payment.reference}), approved by {_actor(user)}"
-    return _credit(payment, deposit, payment.amount, memo)
+    return _credit(payment, payment.amount, payment.to_pay, memo)
 
 
 def reject_manual(payment_id: int, user, reason: str = "") -> bool:

@@ -214,14 +214,14 @@ def test_an_expired_checkout_ends_and_an_async_payment_is_credited_when_it_settl
 def test_a_lost_webhook_is_found_by_the_poll_of_two_workers_at_once(stripe_gateway, fake_stripe, customer, conserved):
     from django.utils import timezone
 
-    from smmpanel.payments import polling
+    from smmpanel.worker import loop
 
     cust = customer(balance="0")
     payment = _paid_but_not_told(fake_stripe, cust)
     assert fake_stripe.delivered() == []
     due = timezone.now() + (payment.due_at - payment.created) + timezone.timedelta(seconds=1)
 
-    handled = in_threads(2, lambda: polling.run_once(due, 60))
+    handled = in_threads(2, lambda: loop.run_once(due))  # two workers' passes at once
 
     assert sum(handled) >= 1
     payment.refresh_from_db()
@@ -231,6 +231,18 @@ def test_a_lost_webhook_is_found_by_the_poll_of_two_workers_at_once(stripe_gatew
     body, headers = fake_stripe.event("checkout.session.completed", payment.external_id)
     assert notify("stripe", body, headers).status_code == 200
     assert cust.balance() == Decimal(20)
+    conserved(cust)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhooks_racing_polls_deposit_once(stripe_gateway, fake_stripe, customer, conserved):
+    cust = customer(balance="0")
+    payment = _paid_but_not_told(fake_stripe, cust)
+    body, headers = fake_stripe.event("checkout.session.completed", payment.external_id)
+    calls = iter([lambda: services.refresh(payment.pk), lambda: notify("stripe", body, headers)] * 3)
+    jobs = [next(calls) for _ in range(6)]
+    in_threads(6, lambda: jobs.pop()())
+    assert deposits(payment) == [Decimal(20)] and cust.balance() == Decimal(20)
     conserved(cust)
 
 
