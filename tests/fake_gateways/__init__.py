@@ -110,6 +110,7 @@ class FakeGateway:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = 30  # an idle keep-alive connection ends, so its thread does too
 
             def _serve(self) -> None:
                 split = urlsplit(self.path)
@@ -204,6 +205,13 @@ class FakeGateway:
         for delivery in held:
             self._post(delivery)
         return held
+
+    def resend(self, delivery: Delivery) -> Delivery:
+        """Send a notification again (the gateway's retry after a failed answer); returns the new record."""
+        return self.send_webhook(delivery.body, self.retry_headers(delivery), url=delivery.url)
+
+    def retry_headers(self, delivery: Delivery) -> dict[str, str]:
+        return dict(delivery.headers)
 
     def _post(self, delivery: Delivery) -> None:
         if self.deliver is not None:

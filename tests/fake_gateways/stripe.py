@@ -33,13 +33,14 @@ import hashlib
 import hmac
 import html
 import json
+import re
 import secrets
 import string
 import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from tests.fake_gateways import FakeGateway, Request, Response
+from tests.fake_gateways import Delivery, FakeGateway, Request, Response
 
 API_VERSION = "2026-10-28.endive"  # stripe-python 16.1's stripe._api_version.CURRENT
 
@@ -56,6 +57,56 @@ PANEL_EVENTS = frozenset(
 )
 
 DOC = "https://stripe.com/docs/error-codes/"
+
+# Checkout Session create's documented parameters: anything else is refused, as Stripe refuses it.
+SESSION_PARAMS = frozenset(
+    [
+        "adaptive_pricing",
+        "after_expiration",
+        "allow_promotion_codes",
+        "automatic_tax",
+        "billing_address_collection",
+        "cancel_url",
+        "client_reference_id",
+        "consent_collection",
+        "currency",
+        "custom_fields",
+        "custom_text",
+        "customer",
+        "customer_creation",
+        "customer_email",
+        "customer_update",
+        "discounts",
+        "expand",
+        "expires_at",
+        "invoice_creation",
+        "line_items",
+        "locale",
+        "metadata",
+        "mode",
+        "optional_items",
+        "payment_intent_data",
+        "payment_method_collection",
+        "payment_method_configuration",
+        "payment_method_data",
+        "payment_method_options",
+        "payment_method_types",
+        "permissions",
+        "phone_number_collection",
+        "redirect_on_completion",
+        "return_url",
+        "saved_payment_method_options",
+        "setup_intent_data",
+        "shipping_address_collection",
+        "shipping_options",
+        "submit_type",
+        "subscription_data",
+        "success_url",
+        "tax_id_collection",
+        "ui_mode",
+        "wallet_options",
+    ]
+)
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -143,6 +194,7 @@ class FakeStripe(FakeGateway):
         self.disputes: dict[str, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self._idempotency: dict[str, tuple[bytes, Response]] = {}
+        self._intent_metadata: dict[str, dict[str, str]] = {}  # session id -> payment_intent_data[metadata]
 
     def settings(self) -> dict[str, str]:
         """The panel's settings that point it at this fake."""
@@ -159,13 +211,16 @@ class FakeStripe(FakeGateway):
             return self._checkout_page(request)
         with self.lock:
             self.requests.append(request)
+        outbox: list[dict[str, Any]] = []  # events this request caused, delivered once it let go of the lock
         try:
             self._authenticate(request)
             if request.method == "POST":
-                return self._idempotent(request)
-            return self._route(request, form_decode(_query_string(request)))
+                return self._idempotent(request, outbox)
+            return self._route(request, form_decode(_query_string(request)), outbox)
         except StripeError as exc:
             return exc.response()
+        finally:
+            self._deliver(*outbox)
 
     def _authenticate(self, request: Request) -> None:
         auth = request.header("Authorization") or ""
@@ -188,7 +243,7 @@ class FakeStripe(FakeGateway):
             shown = key[:8] + "*" * max(0, len(key) - 12) + key[-4:] if len(key) > 12 else "*" * len(key)
             raise StripeError(401, f"Invalid API Key provided: {shown}")
 
-    def _idempotent(self, request: Request) -> Response:
+    def _idempotent(self, request: Request, outbox: list[dict[str, Any]]) -> Response:
         key = request.header("Idempotency-Key")
         if key:
             with self.lock:
@@ -203,13 +258,13 @@ class FakeStripe(FakeGateway):
                         type_="idempotency_error",
                     )
                 return Response(answer.status, answer.body, {**answer.headers, "Idempotent-Replayed": "true"})
-        answer = self._route(request, form_decode(request.body))
+        answer = self._route(request, form_decode(request.body), outbox)
         if key and answer.status < 500:
             with self.lock:
                 self._idempotency.setdefault(key, (request.body, answer))
         return answer
 
-    def _route(self, request: Request, params: dict[str, Any]) -> Response:
+    def _route(self, request: Request, params: dict[str, Any], outbox: list[dict[str, Any]]) -> Response:
         parts = request.path.strip("/").split("/")
         expand = params.get("expand") or []
         get = request.method == "GET"
@@ -227,7 +282,7 @@ class FakeStripe(FakeGateway):
                         f'has a status of "{session["status"]}".',
                         code="checkout_session_not_open",  # hedged: Stripe's exact code here is not documented
                     )
-                self._expire(session)
+                outbox.append(self._expire(session))
                 return self._ok(session, expand)
             if parts[:2] == ["v1", "payment_intents"] and len(parts) == 3 and get:
                 return self._ok(self._get(self.payment_intents, parts[2], "payment_intent", "intent"), expand)
@@ -280,6 +335,12 @@ class FakeStripe(FakeGateway):
     # --- Checkout Sessions ----------------------------------------------------------------
 
     def _create_session(self, params: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(params) - SESSION_PARAMS)
+        if unknown:
+            raise StripeError(400, f"Received unknown parameter: {unknown[0]}", param=unknown[0])
+        for name in ("success_url", "cancel_url"):
+            if params.get(name) is not None and not re.match(r"^https?://[^\s/]+", str(params[name])):
+                raise StripeError(400, "Not a valid URL", code="url_invalid", param=name)
         mode = params.get("mode")
         if not mode:
             raise StripeError(400, "Missing required param: mode.", code="parameter_missing", param="mode")
@@ -322,11 +383,27 @@ class FakeStripe(FakeGateway):
                 raise StripeError(400, "All line items must use the same currency.", param="line_items")
             currency = cur
             total += amount * quantity
-        metadata = params.get("metadata") or {}
-        if not isinstance(metadata, dict):
-            raise StripeError(400, "Invalid object", param="metadata")
-        session_id = new_id("cs_test_", 58)
+        if total < 50:
+            # Stripe's minimum charge is 0.50 USD (and about that in other currencies).
+            raise StripeError(
+                400,
+                f"The Checkout Session's total amount due must add up to at least $0.50 {currency}",
+                code="amount_too_small",
+            )
+        metadata = _metadata(params.get("metadata"), "metadata")
+        intent_data = params.get("payment_intent_data") or {}
+        if not isinstance(intent_data, dict):
+            raise StripeError(400, "Invalid object", param="payment_intent_data")
+        intent_metadata = _metadata(intent_data.get("metadata"), "payment_intent_data[metadata]")
         now = int(time.time())
+        expires_at = _int_param(params.get("expires_at", now + 24 * 3600), "expires_at")
+        if not now + 30 * 60 - 60 <= expires_at <= now + 24 * 3600 + 60:
+            # Documented: 30 minutes to 24 hours after creation (a minute's slack for clocks).
+            raise StripeError(
+                400, "The `expires_at` timestamp must be between 30 minutes and 24 hours from now.", param="expires_at"
+            )
+        session_id = new_id("cs_test_", 58)
+        self._intent_metadata[session_id] = intent_metadata
         session = {
             "id": session_id,
             "object": "checkout.session",
@@ -338,7 +415,7 @@ class FakeStripe(FakeGateway):
             "currency": currency,
             "customer": None,
             "customer_email": params.get("customer_email"),
-            "expires_at": int(params["expires_at"]) if params.get("expires_at") else now + 24 * 3600,
+            "expires_at": expires_at,
             "livemode": False,
             "metadata": metadata,
             "mode": "payment",
@@ -377,7 +454,7 @@ class FakeStripe(FakeGateway):
                 "currency": currency,
                 "latest_charge": charge_id,
                 "livemode": False,
-                "metadata": {},
+                "metadata": self._intent_metadata.get(session_id, {}),
                 "status": "processing" if async_ else "succeeded",
             }
             charge = {
@@ -536,6 +613,10 @@ class FakeStripe(FakeGateway):
     def sign(self, body: bytes | str, *, secret: str | None = None, timestamp: int | None = None) -> str:
         return sign_payload(body, self.webhook_secret if secret is None else secret, timestamp)
 
+    def retry_headers(self, delivery: Delivery) -> dict[str, str]:
+        # Stripe signs each attempt anew: a retry carries the time it was sent.
+        return self.headers(delivery.body)
+
     def event(
         self, type_: str, obj: dict[str, Any] | str, *, secret: str | None = None, timestamp: int | None = None
     ) -> tuple[bytes, dict[str, str]]:
@@ -581,6 +662,17 @@ class FakeStripe(FakeGateway):
 
 def _query_string(request: Request) -> str:
     return urlencode(request.query)
+
+
+def _metadata(value: Any, param: str) -> dict[str, str]:
+    """Stripe's metadata limits: at most 50 keys, keys up to 40 characters, values up to 500."""
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict):
+        raise StripeError(400, "Invalid object", param=param)
+    if len(value) > 50 or any(len(k) > 40 or len(str(v)) > 500 for k, v in value.items()):
+        raise StripeError(400, "Metadata exceeds Stripe's limits (50 keys, 40/500 characters).", param=param)
+    return {k: str(v) for k, v in value.items()}
 
 
 def _int_param(value: Any, param: str) -> int:

@@ -25,6 +25,9 @@ from tests.fake_gateways.cryptomus import php_json_encode
 from tests.fake_gateways.fixtures import deliver_to
 from tests.fake_gateways.stripe import FakeStripe, form_decode
 
+# stripe-python 16's HTTPXClient posts bytes through httpx's deprecated `data=`: its warning, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning")
+
 HTTP = httpx.Client(timeout=10)  # one client: httpx.get() builds a TLS context (~50 ms) per call
 
 
@@ -539,3 +542,26 @@ def test_deliver_to_posts_into_django_in_process(client, settings):
         body, headers = fake.event("checkout.session.completed", next(iter(fake.sessions)))
         forged = deliver_to(client, "/payments/notify/stripe/")(body + b" ", headers)
     assert [d.status for d in fake.delivered()] == [200] and forged == 400
+
+
+def test_stripe_refuses_what_stripe_refuses_and_keeps_what_it_keeps(fake_stripe):
+    with pytest.raises(stripe.InvalidRequestError, match="unknown parameter: colour"):
+        new_session(fake_stripe, colour="red")
+    with pytest.raises(stripe.InvalidRequestError, match="at least"):
+        new_session(fake_stripe, line_items=[{"price_data": {"currency": "usd", "unit_amount": 10,
+                    "product_data": {"name": "x"}}, "quantity": 1}])  # fmt: skip
+    session = new_session(fake_stripe, payment_intent_data={"metadata": {"payment": "7"}})
+    fake_stripe.pay(session.id)
+    intent = client_for(fake_stripe).v1.payment_intents.retrieve(fake_stripe.session(session.id)["payment_intent"])
+    assert intent.metadata["payment"] == "7" and intent.amount_received == 1250
+
+
+def test_expiring_through_the_api_notifies_and_a_retry_is_signed_anew(fake_stripe):
+    inbox = fake_stripe.deliver = Inbox()
+    session = client_for(fake_stripe).v1.checkout.sessions.expire(new_session(fake_stripe).id)
+    assert session.status == "expired"
+    [first] = fake_stripe.delivered()
+    again = fake_stripe.resend(first)
+    assert again.body == first.body and again.status == 200
+    [event, retried] = inbox.events(fake_stripe.webhook_secret)
+    assert event.id == retried.id and event.type == "checkout.session.expired"
