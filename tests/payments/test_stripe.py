@@ -180,6 +180,20 @@ def test_a_payment_that_does_not_match_needs_attention_and_credits_nothing(
     assert deposits(payment) == [Decimal(15)] and cust.balance() == Decimal(15)
 
 
+def test_a_payment_set_aside_may_be_settled_without_credit_once(stripe_gateway, fake_stripe, customer):
+    cust = customer(balance="0")
+    payment = _paid_but_not_told(fake_stripe, cust)
+    body, headers = fake_stripe.event(
+        "checkout.session.completed", {**fake_stripe.session(payment.external_id), "currency": "eur"}
+    )
+    notify("stripe", body, headers)
+    assert services.settle_attention(payment.pk, cust.user) is True
+    assert services.settle_attention(payment.pk, cust.user) is False
+    payment.refresh_from_db()
+    assert not payment.needs_attention and "without credit" in payment.attention_reason
+    assert deposits(payment) == [] and cust.balance() == 0
+
+
 def test_an_unknown_payment_is_recorded_for_the_owner_and_credits_nothing(stripe_gateway, fake_stripe, customer):
     cust = customer(balance="0")
     payment = _paid_but_not_told(fake_stripe, cust)
