@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from smmpanel.accounts.models import Account
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.payments import services
 from smmpanel.payments.models import Gateway, Notification, Payment
@@ -112,6 +113,7 @@ def test_control_without_the_constraint_the_same_webhook_deposits_many_times(str
         assert len(deposits(payment)) > 1
     finally:
         LedgerEntry.objects.filter(payment=payment).delete()
+        Account.objects.filter(pk=cust.account.pk).update(balance=0)  # as it was before the control
         with connection.schema_editor() as editor:
             editor.add_constraint(LedgerEntry, constraint)
 
