@@ -132,9 +132,13 @@ def _move(account_id: int, amount: Decimal, kind: str, *, order=None, payment=No
 
 
 def deposit(account: Account, amount: Decimal, memo: str = "") -> LedgerEntry:
+    """An owner's deposit (the admin, `smmpanel funds add`); an account in debt pays its debt from it first."""
     if round5(amount) <= ZERO:
         raise ValueError("a deposit must be positive")
-    return _move(account.pk, amount, Kind.DEPOSIT, memo=memo)
+    with transaction.atomic():
+        entry = _move(account.pk, amount, Kind.DEPOSIT, memo=memo)
+        pay_debt(account.pk, None)
+    return entry
 
 
 def adjust(account: Account, amount: Decimal, memo: str) -> LedgerEntry:
@@ -191,11 +195,11 @@ def _locked_account(account_id: int) -> tuple[Decimal, Decimal]:
     return Account.objects.select_for_update().filter(pk=account_id).values_list("balance", "debt").get()
 
 
-def pay_debt(account_id: int, payment_id: int) -> Decimal:
-    """Pay the account's debt from its balance (after a payment's deposit), once per payment; returns what was paid.
+def pay_debt(account_id: int, payment_id: int | None) -> Decimal:
+    """Pay the account's debt from its balance after a deposit (a payment's: once per payment); returns what was paid.
 
-    Call inside a transaction. A "debt" ledger row takes the money; its unique
-    constraint (one per payment) makes a repeat a no-op.
+    Call inside a transaction. A "debt" ledger row takes the money; for a
+    payment, its unique constraint (one per payment) makes a repeat a no-op.
     """
     balance, debt = _locked_account(account_id)
     paid = min(balance, debt)
@@ -203,7 +207,7 @@ def pay_debt(account_id: int, payment_id: int) -> Decimal:
         return ZERO
     try:
         with transaction.atomic():
-            memo = f"Debt paid from payment #{payment_id}"
+            memo = f"Debt paid from payment #{payment_id}" if payment_id else "Debt paid from the deposit"
             _move(account_id, -paid, Kind.DEBT, payment=payment_id, memo=memo, guard=FUNDS)
             Account.objects.filter(pk=account_id).update(debt=F("debt") - money(paid))
     except IntegrityError:

@@ -184,31 +184,41 @@ def _ended(payment: Payment, state: str, note: str) -> str:
     return f"{state}{': ' + note if note else ''}" if changed else f"{state}: no change (already {payment.state})"
 
 
+def _share(given: Decimal, part: Decimal, received: Decimal) -> Decimal:
+    """What the customer got for `part` of what was received: that proportion of deposit + bonus (all, for all)."""
+    return given if part >= received else round5(given * part / received)
+
+
 def _take_back(payment: Payment, verdict: base.Verdict) -> str:
-    """A refund (the gateway's refunded total so far) or a dispute: take back its share of what was credited."""
+    """A refund or a dispute: take back the share of what was credited that it takes away.
+
+    `Payment.refunded` counts what refunds and disputes took, in the gateway's
+    units: a refund's verdict says the refunded total so far, a dispute its
+    own amount; neither takes back more than was received, together.
+    """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
         amount = verdict.amount or ZERO
         received = payment.amount_received or payment.to_pay
-        given = payment.credited + payment.bonus
         if verdict.event == base.REFUND:
-            new_total = min(amount, received)
-            if new_total <= payment.refunded:
-                return "refund: no change"
-            # What the customer got for the part refunded: the proportion of deposit + bonus (all, when full).
-            target = given if new_total >= received else round5(given * new_total / received)
-            already = given if payment.refunded >= received else round5(given * payment.refunded / received)
-            owed, reason, state = target - already, f"refund:{verdict.key or new_total}", State.REFUNDED
-            changes = {"refunded": new_total}
+            new_total, reason, state = min(amount, received), f"refund:{verdict.key or amount}", State.REFUNDED
         else:
-            owed = given if amount >= received else round5(given * amount / received)
-            reason, state, changes = f"dispute:{verdict.key}", State.DISPUTED, {}
-        if payment.credited <= ZERO:
-            owed = ZERO  # nothing reached the balance: nothing to take back
+            new_total, reason, state = (
+                min(payment.refunded + amount, received),
+                f"dispute:{verdict.key}",
+                State.DISPUTED,
+            )
+        if new_total <= payment.refunded:
+            Payment.objects.filter(pk=payment.pk).update(state=state, due_at=None)
+            return f"{verdict.event}: nothing more to take back"
+        given = payment.credited + payment.bonus if payment.credited > ZERO else ZERO
+        owed = _share(given, new_total, received) - _share(given, payment.refunded, received)
         done = ledger.take_back(payment.account_id, owed, payment.pk, reason[:40], f"Payment #{payment.pk}: {reason}")
         if done is None:
             return f"{verdict.event}: already taken back"
-        Payment.objects.filter(pk=payment.pk).update(state=state, due_at=None, updated=timezone.now(), **changes)
+        Payment.objects.filter(pk=payment.pk).update(
+            state=state, refunded=new_total, due_at=None, updated=timezone.now()
+        )
     taken, debt = done
     return f"{verdict.event}: took back {shown_money(taken)} USD" + (f", {shown_money(debt)} USD owed" if debt else "")
 
@@ -300,9 +310,9 @@ def _actor(user) -> str:
 def approve_manual(payment_id: int, user) -> bool:
     """The owner saw the transfer: deposit it. True: credited now; False: it was credited already (no change)."""
     payment = _manual(payment_id)
-    deposit = payment.amount - (payment.fee if payment.fee_payer == Gateway.FeePayer.CUSTOMER else ZERO)
+    # The customer sent what they were asked (to_pay: the amount, and the fee where it is theirs).
     memo = f"Payment #{payment.pk} by {payment.gateway.label} (ref. {payment.reference}), approved by {_actor(user)}"
-    return _credit(payment, deposit, payment.amount, memo)
+    return _credit(payment, payment.amount, payment.to_pay, memo)
 
 
 def reject_manual(payment_id: int, user, reason: str = "") -> bool:

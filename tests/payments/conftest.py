@@ -27,6 +27,23 @@ def gateway(db):
     return make
 
 
+@pytest.fixture(autouse=True)
+def every_balance_equals_its_ledger(db):
+    """After each payments test, every account's balance is the sum of its ledger rows, and never negative."""
+    yield
+    from django.db.models import Sum
+
+    from smmpanel.accounts.models import Account
+    from smmpanel.ledger.models import LedgerEntry
+
+    sums = dict(
+        LedgerEntry.objects.values_list("account").annotate(total=Sum("amount")).values_list("account", "total")
+    )
+    for pk, balance in Account.objects.values_list("pk", "balance"):
+        assert balance == Decimal(sums.get(pk) or 0).quantize(Decimal("0.00001")), f"account {pk}"
+        assert balance >= 0
+
+
 @pytest.fixture
 def conserved():
     """conserved(*customers): each balance equals its ledger, is never negative, and adds up (see tests/conftest.py)."""

@@ -115,3 +115,28 @@ def test_a_chargeback_takes_the_payment_back_and_marks_it_disputed(stripe_gatewa
     assert payment.state == Payment.State.DISPUTED
     assert cust.balance() == Decimal(3) and debt(cust) == 0
     conserved(cust)
+
+
+def test_a_dispute_after_a_partial_refund_takes_back_only_the_rest(stripe_gateway, fake_stripe, customer, conserved):
+    cust = customer(balance="0")
+    payment = paid(fake_stripe, cust, "20")
+    fake_stripe.refund(payment.external_id, 500)
+    assert cust.balance() == Decimal(15)
+    fake_stripe.dispute(payment.external_id)  # the cardholder disputes the whole charge (20)
+    assert cust.balance() == 0 and debt(cust) == 0  # 15 more, not 20: the refund's 5 went back already
+    payment.refresh_from_db()
+    assert payment.state == Payment.State.DISPUTED and payment.refunded == Decimal(20)
+    conserved(cust)
+
+
+def test_an_owners_deposit_pays_the_debt_first_too(stripe_gateway, fake_stripe, customer, conserved):
+    from smmpanel.ledger import services as ledger
+
+    cust = customer(balance="0")
+    payment = paid(fake_stripe, cust, "20")
+    ledger.adjust(cust.account, Decimal(-20), memo="spent")
+    fake_stripe.refund(payment.external_id)
+    assert debt(cust) == Decimal(20)
+    ledger.deposit(cust.account, Decimal(25), memo="Bank transfer, entered by the owner")
+    assert cust.balance() == Decimal(5) and debt(cust) == 0
+    conserved(cust)

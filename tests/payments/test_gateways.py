@@ -85,6 +85,18 @@ def test_an_owner_absorbed_fee_is_not_charged_to_the_customer(gateway, customer,
     conserved(cust)
 
 
+def test_a_customer_paid_fee_is_added_to_what_the_transfer_asks_and_not_credited(gateway, customer, conserved):
+    gateway("manual", fee_percent=Decimal(2), fee_fixed=Decimal(1))
+    cust = customer(balance="0")
+    payment = services.submit_manual(cust.account, "manual", "50", "ref")
+    assert (payment.fee, payment.to_pay) == (Decimal(2), Decimal(52))
+    services.approve_manual(payment.pk, None)
+    payment.refresh_from_db()
+    assert (payment.credited, payment.amount_received) == (Decimal(50), Decimal(52))
+    assert cust.balance() == Decimal(50)
+    conserved(cust)
+
+
 def test_gateway_list_shows_names_limits_and_the_absolute_notification_url(gateway, fake_stripe, settings):
     settings.SITE_ORIGIN = "https://panel.example.com"
     settings.STRIPE_SECRET_KEY, settings.STRIPE_WEBHOOK_SECRET = "sk_test_x", "whsec_x"

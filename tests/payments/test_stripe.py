@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from smmpanel.accounts.models import Account
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.payments import services
 from smmpanel.payments.models import Gateway, Notification, Payment
@@ -112,6 +113,7 @@ def test_control_without_the_constraint_the_same_webhook_deposits_many_times(str
         assert len(deposits(payment)) > 1
     finally:
         LedgerEntry.objects.filter(payment=payment).delete()
+        Account.objects.filter(pk=cust.account.pk).update(balance=0)  # as it was before the control
         with connection.schema_editor() as editor:
             editor.add_constraint(LedgerEntry, constraint)
 
@@ -180,6 +182,20 @@ def test_a_payment_that_does_not_match_needs_attention_and_credits_nothing(
     assert deposits(payment) == [Decimal(15)] and cust.balance() == Decimal(15)
 
 
+def test_a_payment_set_aside_may_be_settled_without_credit_once(stripe_gateway, fake_stripe, customer):
+    cust = customer(balance="0")
+    payment = _paid_but_not_told(fake_stripe, cust)
+    body, headers = fake_stripe.event(
+        "checkout.session.completed", {**fake_stripe.session(payment.external_id), "currency": "eur"}
+    )
+    notify("stripe", body, headers)
+    assert services.settle_attention(payment.pk, cust.user) is True
+    assert services.settle_attention(payment.pk, cust.user) is False
+    payment.refresh_from_db()
+    assert not payment.needs_attention and "without credit" in payment.attention_reason
+    assert deposits(payment) == [] and cust.balance() == 0
+
+
 def test_an_unknown_payment_is_recorded_for_the_owner_and_credits_nothing(stripe_gateway, fake_stripe, customer):
     cust = customer(balance="0")
     payment = _paid_but_not_told(fake_stripe, cust)
@@ -214,14 +230,14 @@ def test_an_expired_checkout_ends_and_an_async_payment_is_credited_when_it_settl
 def test_a_lost_webhook_is_found_by_the_poll_of_two_workers_at_once(stripe_gateway, fake_stripe, customer, conserved):
     from django.utils import timezone
 
-    from smmpanel.payments import polling
+    from smmpanel.worker import loop
 
     cust = customer(balance="0")
     payment = _paid_but_not_told(fake_stripe, cust)
     assert fake_stripe.delivered() == []
     due = timezone.now() + (payment.due_at - payment.created) + timezone.timedelta(seconds=1)
 
-    handled = in_threads(2, lambda: polling.run_once(due, 60))
+    handled = in_threads(2, lambda: loop.run_once(due))  # two workers' passes at once
 
     assert sum(handled) >= 1
     payment.refresh_from_db()
@@ -231,6 +247,18 @@ def test_a_lost_webhook_is_found_by_the_poll_of_two_workers_at_once(stripe_gatew
     body, headers = fake_stripe.event("checkout.session.completed", payment.external_id)
     assert notify("stripe", body, headers).status_code == 200
     assert cust.balance() == Decimal(20)
+    conserved(cust)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhooks_racing_polls_deposit_once(stripe_gateway, fake_stripe, customer, conserved):
+    cust = customer(balance="0")
+    payment = _paid_but_not_told(fake_stripe, cust)
+    body, headers = fake_stripe.event("checkout.session.completed", payment.external_id)
+    calls = iter([lambda: services.refresh(payment.pk), lambda: notify("stripe", body, headers)] * 3)
+    jobs = [next(calls) for _ in range(6)]
+    in_threads(6, lambda: jobs.pop()())
+    assert deposits(payment) == [Decimal(20)] and cust.balance() == Decimal(20)
     conserved(cust)
 
 
