@@ -168,6 +168,14 @@ def test_a_gateway_out_of_reach_leaves_the_page_saying_waiting(client, shopper, 
     assert shopper.balance() == 0
 
 
+def test_a_gateway_that_cannot_be_reached_is_said_above_the_form(client, shopper, stripe, settings):
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
+    answer = client.post("/funds/add/", {"gateway": "stripe", "amount": "10"})
+    assert answer.status_code == 400
+    assert "Card (Stripe) cannot be reached right now: please try again in a few minutes" in answer.content.decode()
+    assert shopper.balance() == 0
+
+
 def test_a_refused_amount_or_gateway_is_said_next_to_its_box_and_makes_no_payment(client, shopper, stripe, manual):
     cases = [
         ({"gateway": "stripe", "amount": "0.50"}, "The smallest amount by Card (Stripe) is 1.00 USD"),
