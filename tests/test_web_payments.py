@@ -11,6 +11,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
@@ -145,6 +146,26 @@ def test_a_lost_webhook_is_found_by_the_return_page_through_the_gateways_api(cli
     client.get(f"/funds/payments/{payment.pk}/")  # again: nothing more
     assert shopper.balance() == Decimal(40)
     assert LedgerEntry.objects.filter(payment=payment).count() == 1
+
+
+def test_the_page_left_open_finds_a_lost_webhook_by_itself_asking_the_gateway_at_most_every_10_seconds(
+    client, shopper, stripe
+):
+    session_id = session_of(client.post("/funds/add/", {"gateway": "stripe", "amount": "15"}))
+    payment = Payment.objects.get(account=shopper.account)
+
+    def asked() -> int:
+        return sum(1 for r in stripe.requests if r.method == "GET" and session_id in r.path)
+
+    for _ in range(3):  # the page, then its part polling itself: one question to Stripe
+        assert words(client.get(f"/funds/payments/{payment.pk}/?part=state")).startswith("Waiting")
+    assert asked() == 1
+    stripe.drop_webhooks = True
+    stripe.pay(session_id)
+    cache.clear()  # ten seconds later
+    polled = client.get(f"/funds/payments/{payment.pk}/?part=state")
+    assert words(polled) == "Paid: 15.00 USD reached your balance. Your balance is now 15.00 USD."
+    assert asked() == 2 and shopper.balance() == Decimal(15)
 
 
 def test_an_expired_checkout_says_expired_and_credits_nothing(client, shopper, stripe):

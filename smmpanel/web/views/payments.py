@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,6 +35,8 @@ from smmpanel.web.context import customer_account
 from smmpanel.web.payments import error_words, gateway_offers, state_of
 
 MAX_REFERENCE = 200
+# A payment's page asks its gateway at most this often (the page polls itself every 5 seconds while open).
+ASK_EVERY_SECONDS = 10
 
 
 def _amount(text: str) -> Decimal | None:
@@ -156,19 +159,37 @@ def _own_payment(request: HttpRequest, pk: int) -> Payment:
     return payment
 
 
+def _asked_lately(payment: Payment) -> bool:
+    """Whether the gateway was asked about this payment in the last ASK_EVERY_SECONDS (and note that it is now).
+
+    Keyed by the gateway's own id (never reused, unlike a row id across test
+    databases); a cache that fails says no, and the gateway is asked.
+    """
+    key = f"payments:asked:{payment.gateway_id}:{payment.external_id}"
+    try:
+        return not cache.add(key, True, ASK_EVERY_SECONDS)
+    except Exception:  # noqa: BLE001 - any cache fault: ask the gateway (the worker's poll is the bound anyway)
+        return False
+
+
 @login_required
 @never_cache
 def payment_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """Where the gateway sends the customer back: the payment's state, as the gateway confirms it."""
+    """Where the gateway sends the customer back: the payment's state, as the gateway confirms it.
+
+    While the payment is open, the page (and its part that updates itself
+    every few seconds) asks the gateway through its verified API, at most
+    once per ASK_EVERY_SECONDS per payment however many tabs poll: a lost
+    webhook is found by the page itself.
+    """
     payment = _own_payment(request, pk)
-    fragment = request.GET.get("part") == "state"
-    if not fragment and not payment.is_final:
+    if not payment.is_final and payment.external_id and not _asked_lately(payment):
         # quiet: a gateway out of reach leaves the payment as it was; the page says what is known.
         payment = services.refresh(payment.pk, quiet=True)
     account = customer_account(request)
     account.refresh_from_db(fields=["balance"])  # after any deposit the refresh just made
     context = {"payment": payment, "state": state_of(payment), "account": account}
-    template = "web/payments/_state.html" if fragment else "web/payments/detail.html"
+    template = "web/payments/_state.html" if request.GET.get("part") == "state" else "web/payments/detail.html"
     return render(request, template, context)
 
 
