@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DESKTOP, _new_page, _postgres_database
+from tests.browser.conftest import DESKTOP, PHONE, _new_page, _postgres_database
 from tests.browser.customer import log_in_as_owner, new_username, sign_up
 from tests.browser.panel import LivePanel, database_is_postgres
 from tests.fake_gateways.stripe import FakeStripe
@@ -56,6 +56,11 @@ def customer_page(browser, paying_panel, request):
 @pytest.fixture
 def owner_page(browser, paying_panel, request):
     yield from _new_page(browser, paying_panel, request, DESKTOP)
+
+
+@pytest.fixture
+def phone_page(browser, paying_panel, request):
+    yield from _new_page(browser, paying_panel, request, PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
 
 
 def add_funds(page: Page, way: str, amount: str) -> None:
@@ -121,3 +126,19 @@ def test_a_customer_tops_up_by_card_and_by_a_transfer_the_owner_approves(
         expect(rows.nth(i).locator(".badge")).to_have_text("Paid")
     page.goto("/funds/")
     expect(page.locator("#balance")).to_have_text("35.00 USD")
+
+
+def test_on_a_phone_the_payment_pages_fit_the_screen(phone_page: Page):
+    page = phone_page
+    sign_up(page, new_username())
+    widths = {}
+    for path in ("/funds/add/", "/funds/payments/", "/funds/"):
+        page.goto(path)
+        widths[path] = page.evaluate("document.documentElement.scrollWidth")
+    page.goto("/funds/add/")
+    page.get_by_label(re.compile("Bank transfer")).check()
+    page.get_by_label("Amount (USD)").fill("10")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_label("Transfer reference")).to_be_visible()
+    widths["manual transfer"] = page.evaluate("document.documentElement.scrollWidth")
+    assert {p: w for p, w in widths.items() if w > PHONE["width"]} == {}
