@@ -373,3 +373,18 @@ def test_owners_approving_one_transfer_at_once_credit_it_once_and_the_others_are
     )
     assert deposits(payment) == [("deposit", Decimal(20))]
     money_is_conserved(cust)
+
+
+def test_asking_the_gateway_again_settles_a_payment_whose_webhook_was_lost(owner, customer, stripe):
+    cust = customer("0")
+    lost = services.start_payment(cust.account, "stripe", "9", return_url_base="http://testserver/funds/payments/")
+    waiting = services.start_payment(cust.account, "stripe", "4", return_url_base="http://testserver/funds/payments/")
+    stripe.drop_webhooks = True
+    stripe.pay(lost.external_id)
+    answer = act(owner, "ask_gateway", [lost, waiting])
+    assert said(answer) == [
+        f"Changed by the gateway's answer: #{lost.pk}",
+        f"Nothing new from the gateway: #{waiting.pk}",
+    ]
+    assert deposits(lost) == [("deposit", Decimal(9))] and deposits(waiting) == []
+    assert said(act(owner, "ask_gateway", [lost])) == [f"Nothing new from the gateway: #{lost.pk}"]

@@ -25,6 +25,7 @@ from smmpanel.adminkit import HistoryAdmin, action_page
 from smmpanel.ledger.money import MAX_AMOUNT
 from smmpanel.orders.admin import CustomerFilter
 from smmpanel.payments import registry, services
+from smmpanel.payments.kinds.base import GatewayDown
 from smmpanel.payments.models import Gateway, GatewayBonus, Notification, Payment
 
 APPROVE = "payments.approve_payment"
@@ -247,7 +248,7 @@ class PaymentAdmin(admin.ModelAdmin):
     search_fields = ["=id", "=external_id", "reference", "=account__user__username"]
     list_select_related = ["account__user", "gateway"]
     inlines = [NotificationInline]
-    actions = ["approve_transfers", "reject_transfers", "settle"]
+    actions = ["approve_transfers", "reject_transfers", "settle", "ask_gateway"]
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     ordering = ["-id"]
@@ -339,6 +340,25 @@ class PaymentAdmin(admin.ModelAdmin):
             queryset.select_related("account__user", "gateway"),
             form=form,
         )
+
+    @admin.action(description=_("Ask the gateway again (applies its verified answer)"), permissions=["settle"])
+    def ask_gateway(self, request, queryset):
+        """What the worker's poll does, now: a payment whose notification was lost is settled by its gateway's word."""
+        moved: list[int] = []
+        same: list[int] = []
+        for payment in queryset.select_related("gateway").order_by("id"):
+            try:
+                after = services.refresh(payment.pk)
+            except GatewayDown as e:
+                self.message_user(request, f"#{payment.pk}: {payment.gateway.label}: {e}", messages.ERROR)
+                continue
+            (moved if after.state != payment.state else same).append(payment.pk)
+        if moved:
+            self.message_user(request, gettext("Changed by the gateway's answer: %(ids)s") % {"ids": _ids(moved)})
+        if same:
+            self.message_user(
+                request, gettext("Nothing new from the gateway: %(ids)s") % {"ids": _ids(same)}, messages.WARNING
+            )
 
     @admin.action(description=_("Settle payments needing attention…"), permissions=["settle"])
     def settle(self, request, queryset):
