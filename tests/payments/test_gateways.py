@@ -10,8 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from smmpanel.payments import gateways, polling, services
+from smmpanel.payments import gateways, services
 from smmpanel.payments.models import Gateway, Notification, Payment
+from smmpanel.worker import payments as payment_job
 from tests.payments.conftest import RETURN_BASE, deposits
 
 pytestmark = pytest.mark.django_db
@@ -140,7 +141,7 @@ def test_the_poll_stops_after_its_days_and_asks_the_owner(stripe_gateway, custom
     payment = services.start_payment(cust.account, "stripe", "10", return_url_base=RETURN_BASE)
     later = payment.created + timedelta(days=settings.PAYMENTS_POLL_DAYS, hours=1)
     Payment.objects.filter(pk=payment.pk).update(due_at=later)
-    assert polling.run_once(later, 60) == 1
+    assert payment_job.run_once(later, 60) == 1
     payment.refresh_from_db()
     assert payment.state == Payment.State.PENDING and payment.due_at is None
     assert payment.needs_attention and "No final answer" in payment.attention_reason
@@ -153,6 +154,6 @@ def test_a_gateway_that_cannot_be_asked_is_asked_again_later(stripe_gateway, cus
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
     assert services.refresh(payment.pk, quiet=True).state == Payment.State.PENDING
     payment.refresh_from_db()
-    assert polling.run_once(payment.due_at, 60) == 1
+    assert payment_job.run_once(payment.due_at, 60) == 1
     retried = Payment.objects.get(pk=payment.pk)
     assert retried.attempts == 1 and retried.due_at > payment.due_at and retried.claim_token is None
