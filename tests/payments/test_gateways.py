@@ -15,7 +15,11 @@ from smmpanel.payments.models import Gateway, Notification, Payment
 from smmpanel.worker import payments as payment_job
 from tests.payments.conftest import RETURN_BASE, deposits
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    # The stripe library's own httpx call (data= with bytes), not ours.
+    pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning"),
+]
 
 
 def test_keys_from_the_environment_win_over_the_admins(fake_stripe, settings, customer):
