@@ -66,6 +66,17 @@ def test_only_enabled_gateways_within_their_limits_take_payments(gateway, custom
     assert gateways.enabled() == []
 
 
+def test_a_gateway_whose_keys_are_missing_is_not_offered(gateway, customer):
+    gateway("stripe", name="card")  # enabled, but no key anywhere
+    gateway("manual")
+    assert [g.name for g in gateways.enabled()] == ["manual"]
+    from smmpanel.payments.errors import PaymentError
+
+    with pytest.raises(PaymentError) as refused:
+        services.start_payment(customer(balance="0").account, "card", "10", return_url_base=RETURN_BASE)
+    assert refused.value.code == "unknown_gateway"
+
+
 def test_fee_and_bonus_are_computed_from_the_gateways_rules(gateway):
     gw = gateway(
         "manual",
