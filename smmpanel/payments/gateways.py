@@ -29,9 +29,10 @@ def ensure_env_gateways() -> None:
 
 
 def enabled() -> list[Gateway]:
-    """The gateways a customer may pay by, in the owner's order, with their bonus rules."""
+    """The gateways a customer may pay by (enabled, with their keys), in the owner's order, with their bonus rules."""
     ensure_env_gateways()
-    return list(Gateway.objects.filter(enabled=True).prefetch_related("bonuses"))
+    gateways = Gateway.objects.filter(enabled=True).prefetch_related("bonuses")
+    return [gateway for gateway in gateways if registry.get(gateway.kind).ready(gateway)]
 
 
 def by_name(name: str, *, enabled_only: bool = True) -> Gateway | None:
@@ -39,7 +40,10 @@ def by_name(name: str, *, enabled_only: bool = True) -> Gateway | None:
     gateways = Gateway.objects.filter(name=str(name)[:40])
     if enabled_only:
         gateways = gateways.filter(enabled=True)
-    return gateways.first()
+    gateway = gateways.first()
+    if gateway is not None and enabled_only and not registry.get(gateway.kind).ready(gateway):
+        return None  # its keys are missing: it could only fail
+    return gateway
 
 
 def fee(gateway: Gateway, amount: Decimal) -> Decimal:

@@ -1,14 +1,14 @@
-"""The worker's job for payments: ask the gateway about pending payments whose webhook has not come.
+"""Polling pending payments: when to ask a gateway about one, and asking (one step of the worker's job).
 
 Webhooks get lost (an outage, a firewall, a wrong URL in the gateway's
 dashboard); the panel must not depend on them. A pending payment at a hosted
-gateway is a due row (Payment is Claimable): claimed like the rest of the
-worker's work (FOR UPDATE SKIP LOCKED + a fencing token, smmpanel.worker.claims),
-asked about through the gateway's authenticated API outside any transaction,
-and the answer applied by smmpanel.payments.services, where the ledger's
-constraint keeps a webhook racing a poll (or two workers) to one deposit.
-Young payments are asked about often, older ones less, none after
-PAYMENTS_POLL_DAYS (then the owner is asked to look).
+gateway is a due row (Payment is Claimable), claimed by the worker like the
+rest of its work (smmpanel/worker/payments.py), asked about here through the
+gateway's authenticated API outside any transaction, and the answer applied
+by smmpanel.payments.services, where the ledger's constraint keeps a webhook
+racing a poll (or two workers) to one deposit. Young payments are asked about
+often, older ones less, none after PAYMENTS_POLL_DAYS (then the owner is
+asked to look).
 """
 
 import logging
@@ -18,11 +18,8 @@ from django.conf import settings
 
 from smmpanel.payments import services
 from smmpanel.payments.kinds.base import GatewayDown
-from smmpanel.payments.models import Payment
-from smmpanel.worker.claims import claim_due, release
 
 log = logging.getLogger(__name__)
-BATCH = 50
 
 
 def first_poll(now):
@@ -38,14 +35,13 @@ def next_poll(payment, now):
     return now + timedelta(seconds=settings.PAYMENTS_POLL_SECONDS * factor)
 
 
-def _step(payment, now) -> tuple:
-    """Poll one claimed payment; returns (next due time, attempts)."""
+def step(payment, now) -> tuple:
+    """Poll one claimed payment; returns (next due time, attempts so far)."""
     try:
         fresh = services.refresh(payment.pk)
     except GatewayDown as e:
-        attempts = payment.attempts + 1
         log.warning("payment #%s: %s could not be asked: %s", payment.pk, payment.gateway.name, e)
-        return now + timedelta(seconds=min(settings.PAYMENTS_POLL_SECONDS * 2**attempts, 3600)), attempts
+        return retry_after_failure(payment, now)
     if fresh.state not in services.OPEN or fresh.needs_attention:
         return None, 0
     due = next_poll(fresh, now)
@@ -54,15 +50,7 @@ def _step(payment, now) -> tuple:
     return due, 0
 
 
-def run_once(now, lease_seconds: float, batch: int = BATCH) -> int:
-    """Poll the pending payments due now; returns how many were handled."""
-    pending = Payment.objects.filter(state__in=services.OPEN).select_related("gateway")
-    claimed = claim_due(pending, now, lease_seconds, batch)
-    for payment in claimed:
-        try:
-            due, attempts = _step(payment, now)
-        except Exception:  # one payment's failure must not stop the others; retried with back-off
-            log.exception("payment #%s: poll failed", payment.pk)
-            due, attempts = now + timedelta(seconds=settings.PAYMENTS_POLL_SECONDS * 10), payment.attempts + 1
-        release(payment, due, attempts=attempts)
-    return len(claimed)
+def retry_after_failure(payment, now) -> tuple:
+    """(when to ask again, attempts) after an unexpected failure: later each time, an hour at most."""
+    attempts = payment.attempts + 1
+    return now + timedelta(seconds=min(settings.PAYMENTS_POLL_SECONDS * 2**attempts, 3600)), attempts

@@ -396,14 +396,13 @@ def receive_notification(gateway: Gateway, body: bytes, headers, *, too_big: boo
         return 400, note.result
     try:
         verdicts = kind.verify(gateway, body, headers)
+        note.verified = True
+        results = [apply(gateway, verdict, note) for verdict in verdicts]
     except base.Refused as e:
         note.result = f"refused: {e}"[:500]
         note.save(update_fields=["result"])
         return 400, note.result
-    note.verified = True
-    try:
-        results = [apply(gateway, verdict, note) for verdict in verdicts]
-    except Exception as e:
+    except Exception as e:  # ours to fix: kept with the notification, and the gateway sends it again (500)
         log.exception("notification #%s of %s failed", note.pk, gateway.name)
         note.result = f"failed: {type(e).__name__}"
         note.save(update_fields=["verified", "result"])

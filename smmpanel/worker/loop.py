@@ -25,7 +25,7 @@ from smmpanel.fulfilment import registry
 from smmpanel.fulfilment.base import Outcome, StepError
 from smmpanel.orders import services
 from smmpanel.orders.models import FINAL, Order, Refill
-from smmpanel.payments import polling as payment_polling
+from smmpanel.worker import payments
 from smmpanel.worker.claims import claim_due, release_many
 
 log = logging.getLogger(__name__)
@@ -139,5 +139,5 @@ def run_once(now=None, batch: int = BATCH) -> int:
             kind, claimed, now, "advance_refills", lambda r, kind=kind: kind.group_key(r.order), is_order=False
         )
     # Pending payments whose webhook has not come: asked about at their gateway.
-    handled += payment_polling.run_once(now, lease)
+    handled += payments.run_once(now, lease)
     return handled

@@ -133,7 +133,7 @@ def deposits(payment) -> list:
 
 def poll_due(payment) -> int:
     """Run the worker's payment poll at the moment this payment is due; returns how many it handled."""
-    from smmpanel.payments import polling
+    from smmpanel.worker import payments as payment_job
 
     payment.refresh_from_db()
-    return polling.run_once(payment.due_at, 60)
+    return payment_job.run_once(payment.due_at, 60)

@@ -14,7 +14,11 @@ from tests.payments.conftest import RETURN_BASE, deposits, in_threads, notify, p
 
 # Threads of a test have connections of their own: those tests commit (transaction=True); the others
 # run in a transaction rolled back at the end, much cheaper than emptying every table on PostgreSQL.
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    # The stripe library's own httpx call (data= with bytes), not ours.
+    pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning"),
+]
 
 
 def start(cust, gateway: str, amount="20") -> Payment:

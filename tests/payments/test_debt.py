@@ -15,7 +15,11 @@ from tests.payments.conftest import RETURN_BASE, deposits, in_threads, notify
 
 # Threads of a test have connections of their own: those tests commit (transaction=True); the others
 # run in a transaction rolled back at the end, much cheaper than emptying every table on PostgreSQL.
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    # The stripe library's own httpx call (data= with bytes), not ours.
+    pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning"),
+]
 
 IN_DEBT = "Your account owes 15.00 USD after a refunded payment: add funds to settle it before placing new orders"
 
@@ -139,4 +143,21 @@ def test_an_owners_deposit_pays_the_debt_first_too(stripe_gateway, fake_stripe, 
     assert debt(cust) == Decimal(20)
     ledger.deposit(cust.account, Decimal(25), memo="Bank transfer, entered by the owner")
     assert cust.balance() == Decimal(5) and debt(cust) == 0
+    conserved(cust)
+
+
+def test_a_subscription_paid_post_by_post_is_refused_too_while_in_debt(customer, service, api, gateway, conserved):
+    from smmpanel.ledger import services as ledger
+
+    gateway("manual")
+    cust = customer(balance="0")
+    payment = services.submit_manual(cust.account, "manual", "15", "ref")
+    services.approve_manual(payment.pk, None)
+    ledger.adjust(cust.account, Decimal(-15), memo="spent")
+    ledger.take_back(cust.account.pk, Decimal(15), payment.pk, "refund:all", "the bank took it back")
+    svc = service("Subscriptions", rate="1", min=10, max=1000)
+    # No `posts`: nothing is charged now, each post's order later; refused now all the same.
+    answer = api(cust.key, "add", service=svc.pk, username="nasa", min=100, max=200, delay=0, expiry="31/12/2099")
+    assert answer == {"error": IN_DEBT}
+    assert not cust.orders().exists()
     conserved(cust)

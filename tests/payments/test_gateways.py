@@ -10,11 +10,16 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from smmpanel.payments import gateways, polling, services
+from smmpanel.payments import gateways, services
 from smmpanel.payments.models import Gateway, Notification, Payment
+from smmpanel.worker import payments as payment_job
 from tests.payments.conftest import RETURN_BASE, deposits
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    # The stripe library's own httpx call (data= with bytes), not ours.
+    pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning"),
+]
 
 
 def test_keys_from_the_environment_win_over_the_admins(fake_stripe, settings, customer):
@@ -59,6 +64,17 @@ def test_only_enabled_gateways_within_their_limits_take_payments(gateway, custom
         services.submit_manual(cust.account, "manual", "10", "ref")
     assert refused.value.code == "unknown_gateway"
     assert gateways.enabled() == []
+
+
+def test_a_gateway_whose_keys_are_missing_is_not_offered(gateway, customer):
+    gateway("stripe", name="card")  # enabled, but no key anywhere
+    gateway("manual")
+    assert [g.name for g in gateways.enabled()] == ["manual"]
+    from smmpanel.payments.errors import PaymentError
+
+    with pytest.raises(PaymentError) as refused:
+        services.start_payment(customer(balance="0").account, "card", "10", return_url_base=RETURN_BASE)
+    assert refused.value.code == "unknown_gateway"
 
 
 def test_fee_and_bonus_are_computed_from_the_gateways_rules(gateway):
@@ -140,7 +156,7 @@ def test_the_poll_stops_after_its_days_and_asks_the_owner(stripe_gateway, custom
     payment = services.start_payment(cust.account, "stripe", "10", return_url_base=RETURN_BASE)
     later = payment.created + timedelta(days=settings.PAYMENTS_POLL_DAYS, hours=1)
     Payment.objects.filter(pk=payment.pk).update(due_at=later)
-    assert polling.run_once(later, 60) == 1
+    assert payment_job.run_once(later, 60) == 1
     payment.refresh_from_db()
     assert payment.state == Payment.State.PENDING and payment.due_at is None
     assert payment.needs_attention and "No final answer" in payment.attention_reason
@@ -153,6 +169,6 @@ def test_a_gateway_that_cannot_be_asked_is_asked_again_later(stripe_gateway, cus
     settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
     assert services.refresh(payment.pk, quiet=True).state == Payment.State.PENDING
     payment.refresh_from_db()
-    assert polling.run_once(payment.due_at, 60) == 1
+    assert payment_job.run_once(payment.due_at, 60) == 1
     retried = Payment.objects.get(pk=payment.pk)
     assert retried.attempts == 1 and retried.due_at > payment.due_at and retried.claim_token is None

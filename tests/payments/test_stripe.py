@@ -16,7 +16,11 @@ from tests.payments.conftest import RETURN_BASE, in_threads, notify
 
 # Threads of a test have connections of their own: those tests commit (transaction=True); the others
 # run in a transaction rolled back at the end, much cheaper than emptying every table on PostgreSQL.
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    # The stripe library's own httpx call (data= with bytes), not ours.
+    pytest.mark.filterwarnings("ignore:Use 'content=<...>' to upload raw bytes:DeprecationWarning"),
+]
 
 
 def deposits(payment) -> list:

@@ -76,6 +76,10 @@ class Kind:
         """The gateway's keys, each from its environment variable when set, else as stored in the admin."""
         return {field: getattr(settings, var, "") or getattr(gateway, field) for field, var in self.env.items()}
 
+    def ready(self, gateway) -> bool:
+        """All its keys are there (from the environment or the admin): it can take payments."""
+        return all(self.credentials(gateway).values())
+
     def configured_by_env(self) -> bool:
         """Every key of this kind is set in the environment (such a gateway is enabled with defaults)."""
         return bool(self.env) and all(getattr(settings, var, "") for var in self.env.values())

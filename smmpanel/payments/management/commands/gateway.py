@@ -2,7 +2,7 @@
 
 Columns: name (what the Add funds form posts, and the end of the notification
 URL), kind, enabled, the limits in USD, where its keys come from (env, admin,
-or missing: never the keys themselves) and the absolute notification URL
+or missing: such a gateway is not offered to customers; never the keys themselves) and the absolute notification URL
 (from SITE_URL; a path alone, with a warning, without it). Gateways whose keys
 are all in the environment are listed (and made) like the Add funds page makes them.
 """
@@ -12,7 +12,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from smmpanel.ledger.money import format_money
+from smmpanel.ledger.money import format_money, shown_money
 from smmpanel.payments import gateways, registry
 from smmpanel.payments.models import Gateway
 
@@ -59,7 +59,8 @@ class Command(BaseCommand):
         for r in rows:
             state = "enabled" if r["enabled"] else "disabled"
             keys = f"  keys: {r['keys']}" if r["keys"] else ""
-            self.stdout.write(f"{r['name']}  {r['kind']}  {state}  {r['min']}–{r['max']} USD{keys}")
+            limits = f"{shown_money(r['min'])}–{shown_money(r['max'])} USD"
+            self.stdout.write(f"{r['name']}  {r['kind']}  {state}  {limits}{keys}")
             if r["notify_url"]:
                 self.stdout.write(f"    notifications: {r['notify_url']}")
         if not settings.SITE_ORIGIN and any(r["notify_url"] for r in rows):
