@@ -134,6 +134,7 @@ INSTALLED_APPS = [
     "smmpanel.orders",
     "smmpanel.fulfilment",
     "smmpanel.providers",
+    "smmpanel.payments",
     "smmpanel.api",
     "smmpanel.worker",
     "smmpanel.demo",
@@ -353,6 +354,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # lockouts are warnings; its banner and each failure are not
         "httpx": {"level": "WARNING"},  # the worker's every request to a provider is not news
+        "stripe": {"level": "WARNING"},  # nor each call to Stripe
     },
 }
 
@@ -441,3 +443,29 @@ SIGNUPS_PER_ADDRESS = os.environ.get("SIGNUPS_PER_ADDRESS", "10/h").strip()
 PASSWORD_RESETS_PER_ADDRESS = os.environ.get("PASSWORD_RESETS_PER_ADDRESS", "10/h").strip()
 LOGIN_FAILURES_PER_ADDRESS = os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "100/h").strip()
 API_KEY_FAILURES_PER_ADDRESS = os.environ.get("API_KEY_FAILURES_PER_ADDRESS", "30/m").strip()
+
+# Payment gateways (smmpanel.payments). Keys set here win over the ones stored in the admin, and a
+# gateway whose keys are all set here is enabled with defaults (no fee, no bonus, 1 to 10,000 USD).
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "").strip()
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "").strip()
+CRYPTOMUS_MERCHANT_ID = os.environ.get("CRYPTOMUS_MERCHANT_ID", "").strip()
+CRYPTOMUS_PAYMENT_KEY = os.environ.get("CRYPTOMUS_PAYMENT_KEY", "").strip()
+NOWPAYMENTS_API_KEY = os.environ.get("NOWPAYMENTS_API_KEY", "").strip()
+NOWPAYMENTS_IPN_SECRET = os.environ.get("NOWPAYMENTS_IPN_SECRET", "").strip()
+# Optional: NOWPayments' dashboard login, with which the worker can find a payment no IPN named yet.
+NOWPAYMENTS_EMAIL = os.environ.get("NOWPAYMENTS_EMAIL", "").strip()
+NOWPAYMENTS_PASSWORD = os.environ.get("NOWPAYMENTS_PASSWORD", "").strip()
+# Where each gateway's API is (their sandboxes, or a fake one in the tests).
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "").strip().rstrip("/") or "https://api.stripe.com"
+CRYPTOMUS_API_BASE = os.environ.get("CRYPTOMUS_API_BASE", "").strip().rstrip("/") or "https://api.cryptomus.com"
+NOWPAYMENTS_API_BASE = os.environ.get("NOWPAYMENTS_API_BASE", "").strip().rstrip("/") or "https://api.nowpayments.io"
+# A gateway's notification larger than this is refused unread (theirs are a few KiB).
+PAYMENTS_NOTIFY_MAX_BYTES = 64 * 1024
+# Seconds a request to a gateway may take, and the most of an answer read from it.
+PAYMENTS_HTTP_TIMEOUT = float(os.environ.get("PAYMENTS_HTTP_TIMEOUT", "15"))
+PAYMENTS_HTTP_MAX_BYTES = 1024 * 1024
+# How old a Stripe event's signature may be (Stripe's own default: 5 minutes).
+STRIPE_WEBHOOK_TOLERANCE = 300
+# The worker asks a gateway about a pending payment this often (less often as it ages), for this long.
+PAYMENTS_POLL_SECONDS = float(os.environ.get("PAYMENTS_POLL_SECONDS", "60"))
+PAYMENTS_POLL_DAYS = 7

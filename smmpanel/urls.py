@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v2/", api_v2),
     path("admin/dashboard/", admin.site.admin_view(dashboard), name="dashboard"),
     path("admin/", admin.site.urls),
+    path("payments/", include("smmpanel.payments.urls")),
     # Browsers ask for /favicon.ico on pages that name no icon (the admin's).
     path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg"), permanent=True)),
     path("", include("smmpanel.web.urls")),

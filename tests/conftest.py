@@ -313,7 +313,9 @@ def money_is_conserved(cust: Customer) -> None:
     balance = cust.balance()
     assert balance == cust.ledger_sum()
     assert balance >= 0
-    deposits = LedgerEntry.objects.filter(account_id=cust.account.pk, kind__in=["deposit", "adjustment"]).aggregate(
+    # Money in and out of the panel: all but orders' charges and refunds (deposits, adjustments, and
+    # payments' bonuses, chargebacks and debt paid).
+    deposits = LedgerEntry.objects.filter(account_id=cust.account.pk).exclude(kind__in=["charge", "refund"]).aggregate(
         s=Sum("amount")
     )["s"] or Decimal(0)
     # A prepaid subscription's orders were paid through it; their refunds still reach the customer.

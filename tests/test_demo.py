@@ -158,3 +158,29 @@ def test_seeding_a_second_database_keeps_the_first_ones_key(tmp_path):
     assert len(key_files) == 2
     assert {f.read_text() for f in key_files} == {first_key, second_key}
     assert {stat.S_IMODE(f.stat().st_mode) for f in key_files} == {0o600}
+
+
+@pytest.mark.django_db
+def test_the_demo_takes_a_manual_transfer_from_the_customer_to_the_owners_approval(client):
+    """`smmpanel demo` enables the Manual transfer: the customer submits it, the owner approves, the balance moves."""
+    import re
+    from decimal import Decimal
+
+    from smmpanel.accounts.models import Account
+
+    call_command("demo", stdout=io.StringIO())
+    call_command("demo", stdout=io.StringIO())  # idempotent: still one gateway
+    from smmpanel.payments.models import Gateway, Payment
+
+    assert list(Gateway.objects.values_list("name", "kind", "enabled")) == [("manual", "manual", True)]
+    client.force_login(get_user_model().objects.get(username="demo"))
+    page = client.post("/funds/add/", {"gateway": "manual", "amount": "25"}).content.decode()
+    assert "IBAN XX00 DEMO" in page
+    once = re.search(r'name="once" value="([^"]+)"', page)[1]
+    client.post("/funds/add/", {"gateway": "manual", "amount": "25", "reference": "DEMO-1", "once": once})
+    payment = Payment.objects.get(reference="DEMO-1")
+
+    client.force_login(get_user_model().objects.get(username="admin"))
+    data = {"action": "approve_transfers", "_selected_action": [payment.pk], "apply": "1"}
+    assert client.post("/admin/payments/payment/", data).status_code == 302
+    assert Account.objects.get(user__username="demo").balance == Decimal(1025)

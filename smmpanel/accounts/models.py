@@ -13,6 +13,9 @@ class Account(models.Model):
     # (the only code that writes it); the CHECK makes "never below zero" a
     # property of the database, not of our code.
     balance = MoneyField(default=0)
+    # What a gateway's refund or chargeback took back beyond the balance (smmpanel.ledger.services
+    # take_back): owed to the panel, paid first from the next deposit; no orders until it is 0.
+    debt = MoneyField(default=0)
     api_key_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
     api_key_hint = models.CharField(
         max_length=8, blank=True, help_text="The key's first characters, to tell keys apart."
@@ -29,7 +32,10 @@ class Account(models.Model):
     )
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(balance__gte=0), name="account_balance_not_negative")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance__gte=0), name="account_balance_not_negative"),
+            models.CheckConstraint(condition=models.Q(debt__gte=0), name="account_debt_not_negative"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user.username} ({self.balance} USD)"

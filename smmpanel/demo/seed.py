@@ -1,4 +1,4 @@
-"""The demo: a catalog with every one of the 16 order types, a customer and an admin.
+"""The demo: a catalog with every one of the 16 order types, a customer, an admin and a Manual transfer gateway.
 
 Seeding is idempotent: running it again updates the same rows and creates
 nothing twice. Everything is fulfilled by the simulated fulfilment, so demo
@@ -68,6 +68,16 @@ CATALOG: list[tuple[str, str, str, str, int, int, dict[str, Any]]] = [
 ]
 
 
+DEMO_GATEWAY = "manual"
+DEMO_INSTRUCTIONS = (
+    "Demo: no money moves here.\n"
+    "Send the amount to IBAN XX00 DEMO 0000 0000 0000 (Demo Panel Ltd), "
+    "with your username in the transfer's message.\n"
+    "Then enter the transfer's reference below; the owner approves it in the admin "
+    "(Payments → select it → Approve manual transfers) and your balance grows."
+)
+
+
 @dataclass
 class DemoLogins:
     customer: tuple
@@ -121,3 +131,20 @@ def seed_people() -> DemoLogins:
     if not User.objects.filter(username=admin_name).exists():
         User.objects.create_superuser(admin_name, "admin@example.com", admin_password)
     return DemoLogins(customer=DEMO_CUSTOMER, admin=DEMO_ADMIN, api_key=key)
+
+
+def seed_gateways():
+    """The Manual transfer gateway, enabled with sample instructions: the customer submits, the owner approves."""
+    from smmpanel.payments.models import Gateway
+
+    gateway, _ = Gateway.objects.update_or_create(
+        name=DEMO_GATEWAY,
+        defaults={
+            "kind": "manual",
+            "enabled": True,
+            "display_name": "Bank transfer (demo)",
+            "position": 0,
+            "instructions": DEMO_INSTRUCTIONS,
+        },
+    )
+    return gateway

@@ -10,6 +10,11 @@ class Kind(models.TextChoices):
     CHARGE = "charge"
     REFUND = "refund"
     ADJUSTMENT = "adjustment"
+    # Payments (smmpanel.payments): a bonus a gateway's rules promised; money a gateway's refund or
+    # chargeback took back; debt paid off from a later deposit (see accounts.Account.debt).
+    BONUS = "bonus"
+    CHARGEBACK = "chargeback"
+    DEBT = "debt"
 
 
 class LedgerEntry(models.Model):
@@ -20,6 +25,11 @@ class LedgerEntry(models.Model):
     amount = MoneyField()
     balance_after = MoneyField()
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger")
+    # The payment a deposit, bonus, chargeback or debt row belongs to. By string: the
+    # ledger never imports the payments app, which calls the ledger.
+    payment = models.ForeignKey(
+        "payments.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger"
+    )
     # Why a refund was made ("partial", "canceled", "unused-posts"); with the
     # order it names one refund, which the constraint below makes unrepeatable.
     reason = models.CharField(max_length=40, blank=True)
@@ -40,6 +50,29 @@ class LedgerEntry(models.Model):
                 fields=["order"],
                 condition=models.Q(kind="charge", order__isnull=False),
                 name="one_charge_per_order",
+            ),
+            # A payment reaches the balance once: a second deposit (or bonus, or debt payment) for it is
+            # refused by the database, whatever number of webhooks, polls or clicks race to make it.
+            models.UniqueConstraint(
+                fields=["payment"],
+                condition=models.Q(kind="deposit", payment__isnull=False),
+                name="one_deposit_per_payment",
+            ),
+            models.UniqueConstraint(
+                fields=["payment"],
+                condition=models.Q(kind="bonus", payment__isnull=False),
+                name="one_bonus_per_payment",
+            ),
+            models.UniqueConstraint(
+                fields=["payment"],
+                condition=models.Q(kind="debt", payment__isnull=False),
+                name="one_debt_payment_per_payment",
+            ),
+            # `reason` names the gateway's refund or dispute: each is taken back once.
+            models.UniqueConstraint(
+                fields=["payment", "reason"],
+                condition=models.Q(kind="chargeback"),
+                name="one_chargeback_per_payment_and_reason",
             ),
         ]
 

@@ -1,4 +1,5 @@
-"""The only functions that change a balance: deposit, debit (charge), refund, adjust.
+"""The only functions that change a balance: deposit, debit (charge), refund, adjust; and for payments
+credit_payment, take_back (a refund or chargeback at a gateway, the rest as debt) and pay_debt.
 
 Each one writes the balance and its ledger row in the same transaction, so the
 balance always equals the sum of the rows. A debit is a single conditional
@@ -16,9 +17,10 @@ from functools import cache
 from typing import TYPE_CHECKING, cast
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 
 from smmpanel import fastsql
-from smmpanel.ledger.fields import from_units, to_units
+from smmpanel.ledger.fields import from_units, money, to_units
 from smmpanel.ledger.models import Kind, LedgerEntry
 from smmpanel.ledger.money import ZERO, round5
 
@@ -35,14 +37,32 @@ def _accounts() -> "type[Account]":
     return cast("type[Account]", LedgerEntry._meta.get_field("account").related_model)
 
 
-def _balance_update_sql(guard: bool) -> str:
+class InDebt(NotEnoughFunds):
+    """A charge refused because the account owes money (Account.debt, left by a gateway's refund)."""
+
+    def __init__(self, debt: Decimal):
+        super().__init__(debt)
+        self.debt = debt
+
+
+# Guards of a balance update: none (credits), "funds" (never below zero), "charge" (that, and no debt).
+NO_GUARD, FUNDS, CHARGE = "", "funds", "charge"
+
+
+def _balance_update_sql(guard: str) -> str:
     Account = _accounts()
     account, balance, pk = fastsql.table(Account), fastsql.column(Account, "balance"), fastsql.column(Account, "id")
     sql = f"UPDATE {account} SET {balance} = {balance} + %s WHERE {pk} = %s"
-    return sql + (f" AND {balance} >= %s" if guard else "")
+    if guard:
+        sql += f" AND {balance} >= %s"
+    if guard == CHARGE:
+        # An account in debt places no order: refused by the same statement, so a refund's debt
+        # arriving while an order is placed cannot slip between a check and the charge.
+        sql += f" AND {fastsql.column(Account, 'debt')} = 0"
+    return sql
 
 
-def _balance_params(account_id: int, units: int, guard: bool) -> list:
+def _balance_params(account_id: int, units: int, guard: str) -> list:
     return [units, account_id, -units] if guard else [units, account_id]
 
 
@@ -53,7 +73,7 @@ def _balance_after_position() -> int:
 
 
 @cache
-def _move_sql_postgresql(guard: bool) -> str:
+def _move_sql_postgresql(guard: str) -> str:
     """One statement: the balance update and its ledger row (a data-modifying CTE).
 
     On every order's path, so it is worth it: the account row stays locked
@@ -69,7 +89,19 @@ def _move_sql_postgresql(guard: bool) -> str:
     )
 
 
-def _add_to_balance(account_id: int, units: int, guard: bool) -> Decimal:
+def _refused(account_id: int, guard: str) -> NotEnoughFunds:
+    """Why a guarded update changed nothing: InDebt for a charge to an account in debt, else NotEnoughFunds.
+
+    Read on the refused path only (still inside the move's transaction): a charge that passes reads nothing more.
+    """
+    if guard == CHARGE:
+        debt = _accounts().objects.filter(pk=account_id).values_list("debt", flat=True).first()
+        if debt:
+            return InDebt(debt)
+    return NotEnoughFunds()
+
+
+def _add_to_balance(account_id: int, units: int, guard: str) -> Decimal:
     """balance += amount; with `guard`, only if it stays >= 0. Returns the new balance."""
     sql, params = _balance_update_sql(guard), _balance_params(account_id, units, guard)
     with connection.cursor() as cursor:
@@ -77,17 +109,19 @@ def _add_to_balance(account_id: int, units: int, guard: bool) -> Decimal:
             cursor.execute(f"{sql} RETURNING {fastsql.column(_accounts(), 'balance')}", params)
             row = cursor.fetchone()
             if row is None:
-                raise NotEnoughFunds
+                raise _refused(account_id, guard)
             return from_units(row[0])
         cursor.execute(sql, params)  # SQLite before 3.35: no RETURNING
         if not cursor.rowcount:
-            raise NotEnoughFunds
+            raise _refused(account_id, guard)
     return _accounts().objects.filter(pk=account_id).values_list("balance", flat=True).get()
 
 
-def _move(account_id: int, amount: Decimal, kind: str, *, order=None, reason="", memo="", guard=False):
+def _move(account_id: int, amount: Decimal, kind: str, *, order=None, payment=None, reason="", memo="", guard=NO_GUARD):
     amount = round5(amount)
-    entry = LedgerEntry(account_id=account_id, kind=kind, amount=amount, order=order, reason=reason, memo=memo[:500])
+    entry = LedgerEntry(
+        account_id=account_id, kind=kind, amount=amount, order=order, payment_id=payment, reason=reason, memo=memo[:500]
+    )
     # No savepoint: callers already run inside their own transaction, and a
     # failure here aborts it as a whole.
     with transaction.atomic(savepoint=False):
@@ -101,7 +135,7 @@ def _move(account_id: int, amount: Decimal, kind: str, *, order=None, reason="",
                 )
                 row = cursor.fetchone()
             if row is None:
-                raise NotEnoughFunds
+                raise _refused(account_id, guard)
             entry.pk, entry.balance_after = row[0], from_units(row[1])
             entry._state.adding = False
         else:
@@ -111,19 +145,23 @@ def _move(account_id: int, amount: Decimal, kind: str, *, order=None, reason="",
 
 
 def deposit(account: "Account", amount: Decimal, memo: str = "") -> LedgerEntry:
+    """An owner's deposit (the admin, `smmpanel funds add`); an account in debt pays its debt from it first."""
     if round5(amount) <= ZERO:
         raise ValueError("a deposit must be positive")
-    return _move(account.pk, amount, Kind.DEPOSIT, memo=memo)
+    with transaction.atomic():
+        entry = _move(account.pk, amount, Kind.DEPOSIT, memo=memo)
+        pay_debt(account.pk, None)
+    return entry
 
 
 def adjust(account: "Account", amount: Decimal, memo: str) -> LedgerEntry:
     """An owner's correction, either sign; never below zero."""
-    return _move(account.pk, amount, Kind.ADJUSTMENT, memo=memo, guard=True)
+    return _move(account.pk, amount, Kind.ADJUSTMENT, memo=memo, guard=FUNDS)
 
 
 def debit(account_id: int, amount: Decimal, order, memo: str = "") -> LedgerEntry:
-    """Charge for an order; raises NotEnoughFunds and changes nothing when the balance is short."""
-    return _move(account_id, -round5(amount), Kind.CHARGE, order=order, memo=memo, guard=True)
+    """Charge for an order; raises NotEnoughFunds (InDebt: the account owes money) and changes nothing when refused."""
+    return _move(account_id, -round5(amount), Kind.CHARGE, order=order, memo=memo, guard=CHARGE)
 
 
 def refund(account_id: int, amount: Decimal, order, reason: str, memo: str = "") -> LedgerEntry | None:
@@ -140,3 +178,78 @@ def refund(account_id: int, amount: Decimal, order, reason: str, memo: str = "")
             return _move(account_id, amount, Kind.REFUND, order=order, reason=reason, memo=memo)
     except IntegrityError:
         return None
+
+
+# --- payments (smmpanel.payments calls these; the ledger knows a payment only by its id) ---------
+
+
+def credit_payment(account_id: int, amount: Decimal, payment_id: int, kind: str, memo: str = "") -> LedgerEntry | None:
+    """A payment's deposit (kind "deposit") or bonus (kind "bonus"), at most once per payment and kind.
+
+    Returns None when that row exists already: the unique constraints
+    `one_deposit_per_payment` and `one_bonus_per_payment` decide, so any
+    number of webhooks, polls and clicks racing to credit one payment credit
+    it once. No Python check comes first (it could not see a concurrent one).
+    """
+    if kind not in (Kind.DEPOSIT, Kind.BONUS):
+        raise ValueError(f"not a payment credit: {kind}")
+    amount = round5(amount)
+    if amount <= ZERO:
+        raise ValueError("a credit must be positive")
+    try:
+        with transaction.atomic():
+            return _move(account_id, amount, kind, payment=payment_id, memo=memo)
+    except IntegrityError:
+        return None
+
+
+def _locked_account(account_id: int) -> tuple[Decimal, Decimal]:
+    """(balance, debt), the account row locked until the transaction ends (SQLite: the transaction is the lock)."""
+    return _accounts().objects.select_for_update().filter(pk=account_id).values_list("balance", "debt").get()
+
+
+def pay_debt(account_id: int, payment_id: int | None) -> Decimal:
+    """Pay the account's debt from its balance after a deposit (a payment's: once per payment); returns what was paid.
+
+    Call inside a transaction. A "debt" ledger row takes the money; for a
+    payment, its unique constraint (one per payment) makes a repeat a no-op.
+    """
+    balance, debt = _locked_account(account_id)
+    paid = min(balance, debt)
+    if paid <= ZERO:
+        return ZERO
+    try:
+        with transaction.atomic():
+            memo = f"Debt paid from payment #{payment_id}" if payment_id else "Debt paid from the deposit"
+            _move(account_id, -paid, Kind.DEBT, payment=payment_id, memo=memo, guard=FUNDS)
+            _accounts().objects.filter(pk=account_id).update(debt=F("debt") - money(paid))
+    except IntegrityError:
+        return ZERO
+    return paid
+
+
+def take_back(account_id: int, amount: Decimal, payment_id: int, reason: str, memo: str = "") -> tuple | None:
+    """A gateway's refund or chargeback of a payment: take `amount` back, once per (payment, reason).
+
+    The balance never goes below zero (its CHECK stays): what the balance
+    cannot give is added to the account's debt, which the next deposit pays
+    first and which blocks new orders until then. Returns (taken from the
+    balance, added to the debt), or None when this (payment, reason) was
+    taken back already. The "chargeback" row is written even when the balance
+    is empty (amount 0): it is what makes the refund unrepeatable.
+    """
+    amount = round5(amount)
+    if amount < ZERO:
+        raise ValueError("a take-back is a positive amount")
+    try:
+        with transaction.atomic():
+            balance, _ = _locked_account(account_id)
+            taken = min(balance, amount)
+            owed = amount - taken
+            note = memo + (f" ({owed} USD owed)" if owed else "")
+            _move(account_id, -taken, Kind.CHARGEBACK, payment=payment_id, reason=reason, memo=note, guard=FUNDS)
+            if owed:
+                _accounts().objects.filter(pk=account_id).update(debt=F("debt") + money(owed))
+    except IntegrityError:
+        return None
+    return taken, owed

@@ -63,6 +63,9 @@ MESSAGES = {
     "rate_limited": _("Too many requests"),
     # SIGNUP_EMAIL_VERIFICATION: the account's address is not confirmed yet.
     "email_unverified": _("Confirm your e-mail address first: follow the link we mailed you, then order"),
+    "account_in_debt": _(
+        "Your account owes {debt} USD after a refunded payment: add funds to settle it before placing new orders"
+    ),
 }
 
 

@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from smmpanel import fastsql
 from smmpanel.accounts import verification
+from smmpanel.accounts.models import Account
 from smmpanel.ledger import services as ledger
-from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5
+from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5, shown_money
 from smmpanel.orders import selectors
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.models import Action, Actor, Order, OrderEvent, Refill, Status, allowed
@@ -105,6 +106,12 @@ def _insert(order: Order, *, pay: bool, memo: str, actor: str) -> Order:
     return order
 
 
+def _refuse_debt(account_id: int) -> None:
+    debt = Account.objects.filter(pk=account_id).values_list("debt", flat=True).first()
+    if debt:
+        raise OrderError("account_in_debt", debt=shown_money(debt))
+
+
 def place_order(account_id: int, req: OrderRequest, *, actor=Actor.API) -> Order:
     """Place and pay for an order; `actor` says through what (the API, the web form, a mass order …)."""
     service = req.service
@@ -132,9 +139,14 @@ def place_order(account_id: int, req: OrderRequest, *, actor=Actor.API) -> Order
         status=Status.ACTIVE if subscription else Status.PENDING,
         due_at=_due(service, now),
     )
+    if req.pay_per_post:
+        # Not charged now (each post is): the charge's own refusal of an account in debt comes too late.
+        _refuse_debt(account_id)
     try:
         with transaction.atomic():
             _insert(order, pay=not req.pay_per_post, memo="Order #{id}", actor=actor)
+    except ledger.InDebt as e:
+        raise OrderError("account_in_debt", debt=shown_money(e.debt)) from None
     except ledger.NotEnoughFunds:
         raise OrderError("funds") from None
     except IntegrityError:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from smmpanel.web.views import account, apikey, funds, home, neworder, orders, services
+from smmpanel.web.views import account, apikey, funds, home, neworder, orders, payments, services
 
 app_name = "web"
 
@@ -39,6 +39,10 @@ urlpatterns = [
     # Money (views/funds.py).
     path("funds/", funds.funds, name="funds"),
     path("funds/ledger.csv", funds.ledger_csv, name="ledger-csv"),
+    # Adding funds through the payment gateways (views/payments.py); names as agreed in issue 15.
+    path("funds/add/", payments.add_funds, name="funds_add"),
+    path("funds/payments/", payments.payment_list, name="payments"),
+    path("funds/payments/<int:pk>/", payments.payment_detail, name="payment"),
     # The API key and the API's documentation (views/apikey.py).
     path("api/", apikey.key_page, name="api-key"),
     path("api/key/new/", apikey.regenerate, name="api-key-new"),

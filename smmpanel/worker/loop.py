@@ -27,6 +27,7 @@ from smmpanel.fulfilment.base import Outcome, StepError
 from smmpanel.orders import services
 from smmpanel.orders.models import FINAL, Order, Refill
 from smmpanel.worker import dashboard as dashboard_jobs
+from smmpanel.worker import payments
 from smmpanel.worker.claims import claim_due, release_many
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,8 @@ def run_once(now=None, batch: int = BATCH) -> int:
         handled += _pass(
             kind, claimed, now, "advance_refills", lambda r, kind=kind: kind.group_key(r.order), is_order=False
         )
+    # Pending payments whose webhook has not come: asked about at their gateway.
+    handled += payments.run_once(now, lease)
     _dashboard(now)
     return handled
 

@@ -25,6 +25,8 @@ CUSTOMER_PAGES = [
     "/dripfeed/",
     "/services/",
     "/funds/",
+    "/funds/add/",
+    "/funds/payments/",
     "/api/",
     "/api/docs/",
     "/settings/",

@@ -3,7 +3,7 @@ holding dashboard.view_dashboard (smmpanel.dashboard.permissions); nothing at al
 
 from django import template
 
-from smmpanel.dashboard import stats
+from smmpanel.dashboard import deposits, stats
 from smmpanel.dashboard.permissions import may_see_dashboard
 
 register = template.Library()
@@ -21,4 +21,6 @@ def dashboard_panel(context):
         "chart": figures.chart(),
         "providers": stats.providers(),
         "attention": stats.needing_attention(),
+        "deposits": deposits.cached(),  # the payments' figures (smmpanel/dashboard/deposits.py)
+        "payments_attention": deposits.needing_attention(),
     }

@@ -19,6 +19,8 @@ from smmpanel.ids import parse_id
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.ledger.money import format_money
 from smmpanel.paging import keyset_page
+from smmpanel.payments import gateways
+from smmpanel.payments.models import Payment
 from smmpanel.web.context import customer_account
 
 CSV_CHUNK = 2000
@@ -35,7 +37,15 @@ def funds(request):
     account = customer_account(request)
     rows = LedgerEntry.objects.filter(account_id=account.pk)
     page = keyset_page(rows, before=_cursor(request, "before"), after=_cursor(request, "after"))
-    context = {"account": account, "rows": page.rows, "newer": page.newer, "older": page.older}
+    context = {
+        "account": account,
+        "rows": page.rows,
+        "newer": page.newer,
+        "older": page.older,
+        # How to add funds: the gateways the owner enabled, else the owner by hand (see views/payments.py).
+        "can_add": bool(gateways.enabled()),
+        "has_payments": Payment.objects.filter(account_id=account.pk).exists(),
+    }
     return render(request, "web/funds.html", context)
 
 

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from smmpanel.demo.guard import reasons_to_refuse
-from smmpanel.demo.seed import seed_catalog, seed_people
+from smmpanel.demo.seed import seed_catalog, seed_gateways, seed_people
 
 
 class Command(BaseCommand):
@@ -31,7 +31,11 @@ class Command(BaseCommand):
             )
         services = seed_catalog()
         logins = seed_people()
+        gateway = seed_gateways()
         self.stdout.write(f"Demo catalog: {len(services)} services, every API v2 order type.")
         self.stdout.write(f"Admin:    /admin/  user {logins.admin[0]!r}  password {logins.admin[1]!r}")
         self.stdout.write(f"Customer: /login/  user {logins.customer[0]!r}  password {logins.customer[1]!r}")
+        self.stdout.write(
+            f"Payments: {gateway.display_name!r} enabled (Funds → Add funds); approve transfers in /admin/ → Payments."
+        )
         self.stdout.write(f"Customer API key: {logins.api_key}")
