@@ -52,7 +52,8 @@ _NOT_PROCESSED = (429,)
 
 def words(error) -> str:
     """The provider's own words (or what went wrong), short, for a note or an event."""
-    text = getattr(error, "message", None) or str(error)
+    # A page that is no answer (a proxy's 502) is worth its HTTP status: str() of a BadResponse says it.
+    text = str(error) if isinstance(error, BadResponse) else getattr(error, "message", None) or str(error)
     return " ".join(str(text).split())[:300]
 
 
