@@ -12,7 +12,8 @@ one answer:
 - `Liar`: answers the status of an order whose link has "poison" in it with
   charge "1e30" and remains 10**30;
 - `LandsThen`: stores the `add` and then answers it with an HTTP error
-  (`status`: 502, 503 (a proxy's page) or 429), the first `times` times.
+  (`status`: 502, 503 (a proxy's page) or 429), the first `times` times;
+- `SlowAdd`: answers `add` only after `seconds`.
 
 Each records the requests it got (`actions`) and stops trickling or streaming
 when it is closed.
@@ -191,3 +192,15 @@ class LandsThen(Panel):
                 self.reply(handler, self.status, page, content_type="text/html")
         else:
             self.reply(handler, 200, {"order": order})
+
+
+class SlowAdd(Panel):
+    """Takes `seconds` to answer an `add` (then places it)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        super().__init__()
+
+    def on_add(self, handler, form) -> None:
+        if not self.stopping.wait(self.seconds):
+            super().on_add(handler, form)

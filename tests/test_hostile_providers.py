@@ -32,9 +32,12 @@ from smmpanel.client import BadResponse, Client, TransportError
 from smmpanel.orders import services
 from smmpanel.orders.models import Order
 from smmpanel.orders.validation import validate_order
+from smmpanel.providers import engine
 from smmpanel.providers.models import Provider, ProviderService, UpstreamOrder
+from smmpanel.worker import loop
+from smmpanel.worker.claims import claim_due
 from smmpanel.worker.loop import run_once
-from tests.hostile_providers import HUGE_BYTES, Huge, LandsThen, Liar, Panel, Trickler
+from tests.hostile_providers import HUGE_BYTES, Huge, LandsThen, Liar, Panel, SlowAdd, Trickler
 
 from .conftest import REPO
 
@@ -165,6 +168,48 @@ def test_a_duplicate_link_refusal_without_an_earlier_attempt_is_retried(panels, 
     waiting = Order.objects.get(pk=second)
     assert not waiting.needs_attention and waiting.attempts == 2
     assert not UpstreamOrder.objects.filter(order_id=second).exists()
+
+
+# --- the worker's pass: a slow provider's group goes on alone ----------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)  # the groups run in threads with connections of their own
+def test_a_pass_waits_for_a_slow_provider_no_longer_than_its_bound(panels, customer, service):
+    trickler, good = panels(Trickler(every=0.5, headers_too=True)), panels(Panel())
+    cust = customer("100")
+    slow = order(cust, sells(service, trickler, "trickler", timeout=20), "https://x.test/slow")
+    fast = order(cust, sells(service, good, "good"), "https://x.test/fast")
+    run_once(now=timezone.now())  # both placed
+    started = time.monotonic()
+    run_once(now=later(1), wait=0.5)  # the trickler's status takes 20 s (its deadline)
+    assert time.monotonic() - started < 5
+    wait_until(lambda: Order.objects.get(pk=fast).status == "Completed", 10, "the good provider's order completed")
+    assert Order.objects.get(pk=slow).status != "Completed"
+    # While its group is still going, that provider's rows are put back, not handed to a second thread.
+    Order.objects.filter(pk=slow).update(locked_until=None, claim_token=None)  # as if its lease ran out
+    run_once(now=later(2), wait=0.5)
+    assert trickler.actions["status"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_add_still_going_when_its_lease_runs_out_is_placed_once(panels, customer, service, settings):
+    settings.WORKER_LEASE_SECONDS = 1
+    panel = panels(SlowAdd(seconds=3))
+    pk = order(customer("10"), sells(service, panel, "slow-add", timeout=10), "https://x.test/slow-add")
+    run_once(now=timezone.now(), wait=0)  # worker 1: its add goes on in its thread
+    wait_until(lambda: panel.actions["add"] == 1, 10, "the add sent")
+    # Worker 2, once worker 1's lease ran out, finds the attempt unanswered: it neither resends nor flags it.
+    two = timezone.now() + timedelta(seconds=2)
+    [claimed] = claim_due(Order.objects.filter(pk=pk).select_related("service__upstream__provider"), two, 60, 1)
+    outcome = engine.advance_orders([claimed], two)[pk]
+    assert outcome.next_due is not None and outcome.error is None
+    # Worker 1's answer arrives: recorded (fenced by its attempt's token), and its release leaves worker 2's claim.
+    wait_until(lambda: UpstreamOrder.objects.get(order_id=pk).state == "placed", 10, "the answer recorded")
+    # Worker 1's thread releases its rows right after: a release that must change nothing.
+    wait_until(lambda: all(group.done() for group in loop._running.values()), 10, "worker 1's group ended")
+    assert panel.actions["add"] == 1
+    current = Order.objects.get(pk=pk)
+    assert current.claim_token == claimed.claim_token and not current.needs_attention
 
 
 # --- one worker, three hostile providers ---------------------------------------------------------

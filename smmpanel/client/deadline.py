@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import time
 import typing
+import urllib.request
 from contextvars import ContextVar
 
 import httpcore
@@ -83,13 +84,17 @@ class _Backend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
-def transport() -> httpx.HTTPTransport:
-    """httpx's transport, its sockets under the deadline.
+def transport() -> httpx.HTTPTransport | None:
+    """httpx's transport, its sockets under the deadline; None where the environment names a proxy.
 
     httpx has no argument for a network backend; its pool (httpcore's) has one, so it is
-    set there. Should a future httpx hide the pool, the client still checks the deadline
-    between the chunks it reads (see api.Client._read), only less tightly.
+    set there. A proxy from the environment (HTTPS_PROXY ...) is left to httpx's own
+    transports (None: the default); there, and should a future httpx hide the pool, the
+    client still checks the deadline between the chunks it reads (see api.Client._post),
+    only less tightly.
     """
+    if urllib.request.getproxies():
+        return None
     http = httpx.HTTPTransport()
     pool = getattr(http, "_pool", None)
     backend = getattr(pool, "_network_backend", None)

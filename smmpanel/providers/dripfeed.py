@@ -74,7 +74,8 @@ def _refresh(in_flight: list, provider, now, outcomes: dict) -> StepError | None
             )
             outcomes[order.pk] = Outcome()
             continue
-        row.status, row.remains, row.start_count, row.charge = result.status[:20], *numbers.values()
+        row.status = result.status[:20]
+        row.remains, row.start_count, row.charge = numbers["remains"], numbers["start_count"], numbers["charge"]
         UpstreamOrder.objects.filter(pk=row.pk).update(
             status=row.status, remains=row.remains, start_count=row.start_count, charge=row.charge, checked_at=now
         )
