@@ -95,6 +95,8 @@ def checked_numbers(result) -> tuple[dict, str | None]:
     ]
     if result.charge is not None and result.charge < 0:
         wrong.append(f"charge {result.charge}")
+    if result.posts is not None and not 0 <= result.posts < COUNT_LIMIT:  # a subscription's posts
+        wrong.append(f"posts {result.posts}")
     if not wrong and result.charge is not None:
         try:
             numbers["charge"] = result.charge.quantize(Decimal("0.00001"))  # what the column keeps
