@@ -30,7 +30,7 @@ def served(tmp_path, serve_database):
     started = []
 
     def start(*args: str) -> Serve:
-        server = Serve(tmp_path, serve_database, "--worker-restart-delay", "0.2", *args)
+        server = Serve(tmp_path, serve_database, *args)
         started.append(server)
         return server
 
@@ -74,7 +74,7 @@ def test_a_killed_worker_is_started_again_and_the_api_stays_up(served):
 
 
 def test_a_worker_that_dies_at_once_again_and_again_stops_serve_with_a_clear_message(served):
-    server = served()
+    server = served("--worker-restart-delay", "0.2")  # 0.2, 0.4, 0.8, 1.6 s between the five
     killed = set()
 
     def kill_each_new_worker():
