@@ -16,6 +16,7 @@ storing the order. What is shown:
   the hostile providers' orders are flagged.
 """
 
+import gc
 import os
 import subprocess
 import sys
@@ -44,7 +45,8 @@ from .conftest import REPO
 
 @pytest.fixture
 def panels():
-    """panels(panel): the panel, closed after the test."""
+    """panels(panel): the panel, closed after the test; then the worker's step threads end, and with them
+    their database connections (the test database cannot be dropped while they hold it)."""
     opened = []
 
     def keep(panel):
@@ -53,7 +55,11 @@ def panels():
 
     yield keep
     for panel in opened:
-        panel.close()
+        panel.close()  # a trickle or a stream still going ends here: so do the requests waiting on it
+    if loop._threads.cache_info().currsize:
+        loop._threads().shutdown(wait=True)
+        loop._threads.cache_clear()
+        gc.collect()
 
 
 def sells(service, panel, name: str, timeout: int = 10):

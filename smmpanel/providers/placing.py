@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from smmpanel.client import ApiError, ClientError
 from smmpanel.fulfilment.base import Outcome, StepError
@@ -96,7 +97,8 @@ def place(order: Order, provider, now, *, run: int = 0, quantity: int | None = N
                 provider=provider,
                 state=State.SUBMITTING,
                 submit_token=lease,
-                submitted_at=now,
+                # The pass's `now` may be long past in a slow batch: the attempt is stamped when it is made.
+                submitted_at=max(now, timezone.now()),
                 quantity=quantity or order.total,
             )
     except IntegrityError:
@@ -217,7 +219,9 @@ def ambiguous(order_id: int, row: UpstreamOrder, reason: str, *, lease=None) -> 
 
 def interrupted(order: Order, row: UpstreamOrder, provider, now) -> Outcome:
     """A SUBMITTING row left by an earlier step: wait while that step may still get its answer, then ask a person."""
-    waited_until = row.submitted_at + timedelta(seconds=provider.timeout_seconds) + SUBMIT_GRACE
+    # Its step may wait up to the timeout for a turn to send (connection.calling), then the request up to
+    # the timeout (its deadline): past both, and a grace, nobody is waiting for that answer any more.
+    waited_until = row.submitted_at + 2 * timedelta(seconds=provider.timeout_seconds) + SUBMIT_GRACE
     if now < waited_until:
         return Outcome(next_due=waited_until)
     ambiguous(
