@@ -2,7 +2,7 @@
 
 Two "providers" here are one small HTTP server on 127.0.0.1 that answers an
 `add` only once a second `add` is waiting too (a barrier), and refuses with
-HTTP 503 when none comes within a few seconds. A worker that asked its
+HTTP 429 (rate limited: surely not processed) when none comes within a few seconds. A worker that asked its
 providers one after the other would find both refusing; one that asks them at
 once gets both orders placed in a single pass.
 """
@@ -35,7 +35,7 @@ class BarrierPanel(BaseHTTPRequestHandler):
                 self.barrier.wait()
                 body = {"order": next(self.ids)}
             except threading.BrokenBarrierError:
-                status, body = 503, {"error": "Service unavailable"}
+                status, body = 429, {"error": "Too many requests"}
                 self.barrier.reset()
         data = json.dumps(body).encode()
         self.send_response(status)
@@ -99,5 +99,5 @@ def test_control_one_provider_after_the_other_would_leave_both_waiting(customer,
     threads(1)
     orders = two_provider_orders(customer, service, barrier_url)
     run_once(now=timezone.now())
-    assert not UpstreamOrder.objects.filter(order__in=orders).exists()  # both refused (503): asked again later
+    assert not UpstreamOrder.objects.filter(order__in=orders).exists()  # both refused (429): asked again later
     assert {o.attempts for o in type(orders[0]).objects.filter(pk__in=[o.pk for o in orders])} == {1}

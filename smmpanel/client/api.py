@@ -6,6 +6,12 @@ expects. Answers go through one gate (``_call``): a JSON ``{"error": ...}`` is
 an ``ApiError`` whatever the HTTP status; an answer that is not JSON, or a
 non-2xx answer that is not an error, is a ``BadResponse``; no answer at all is
 a ``TransportError`` that says whether the request may have been received.
+
+A panel is someone else's server: every request ends by its deadline (the
+client's ``timeout``, for the whole request, however slowly the panel
+trickles its answer: see deadline.py), and an answer is read in chunks up to a
+limit per action (``ANSWER_LIMITS``), refused as a ``BadResponse`` past it,
+so that a panel sending 50 MB costs a few kilobytes of memory, not 50 MB.
 The per-action methods then read the shapes the protocol allows (and the
 sloppy variants panels really send) into the types of ``types.py``.
 
@@ -28,6 +34,7 @@ from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 import httpx
 
+from . import deadline
 from .errors import ApiError, BadResponse, ClientError, TransportError
 from .types import (
     Balance,
@@ -45,6 +52,11 @@ from .types import (
 log = logging.getLogger("smmpanel.client")
 
 MAX_IDS = 100  # the protocol's limit of ids per multi request
+
+# The most an answer may weigh, per action (bytes, after any gzip). A status answer for 100 orders is a
+# few kilobytes; a catalog of thousands of services a few megabytes.
+ANSWER_LIMITS = {"services": 32 * 2**20}
+ANSWER_LIMIT = 2**20
 
 # httpx failures where the request surely never left this machine: safe to resend even an `add`.
 _NOT_SENT = (
@@ -111,8 +123,10 @@ def _error_text(value: Any) -> str:
 class Client:
     """A client of one panel's API v2 (``url`` is the full endpoint, e.g. ``https://panel.example/api/v2``).
 
-    ``timeout`` bounds each read/write/pool wait, ``connect_timeout`` the connect. Pass ``http`` to share
-    your own ``httpx.Client`` (its timeouts then apply, and ``close()`` leaves it open).
+    ``timeout`` bounds the whole of each request (connect, send, wait, read), ``connect_timeout`` the
+    connect within it. ``answer_limits`` overrides ``ANSWER_LIMITS`` (bytes per action). Pass ``http``
+    to share your own ``httpx.Client`` (its timeouts then bound each read; the client checks the deadline
+    between the chunks it reads; ``close()`` leaves it open).
     """
 
     def __init__(
@@ -124,16 +138,20 @@ class Client:
         connect_timeout: float = 10.0,
         http: httpx.Client | None = None,
         user_agent: str | None = None,
+        answer_limits: dict[str, int] | None = None,
     ):
         self.url = url
+        self.timeout = timeout
+        self.answer_limits = {**ANSWER_LIMITS, **(answer_limits or {})}
         self._key = key
         self._owns_http = http is None
         self._http = (
             http
             if http is not None
             else httpx.Client(
-                timeout=httpx.Timeout(timeout, connect=connect_timeout),
+                timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
                 follow_redirects=False,  # a redirected POST turns into a GET without our fields
+                transport=deadline.transport(),
             )
         )
         self._headers = {
@@ -176,20 +194,18 @@ class Client:
         data.update({name: _form_value(value) for name, value in fields.items() if value is not None})
         started = time.monotonic()
         try:
-            response = self._http.post(self.url, data=data, headers=self._headers)
+            with deadline.until(started + self.timeout):
+                status, text, location = self._post(action, data, started + self.timeout)
         except (httpx.HTTPError, httpx.InvalidURL) as e:  # InvalidURL is not an HTTPError
             sent = not isinstance(e, _NOT_SENT)
             reason = self._scrub(str(e)) or type(e).__name__
             log.debug("%s %s: %s (%s)", action, self._safe_url(), type(e).__name__, reason)
             raise TransportError(f"{action} {self._safe_url()}: {type(e).__name__}: {reason}", sent=sent) from None
-        # Scrubbed once, here: nothing read from the answer (messages, raw dicts) can carry the key.
-        status, text = response.status_code, self._scrub(response.text)
         log.debug("%s %s -> HTTP %s in %.0f ms", action, self._safe_url(), status, (time.monotonic() - started) * 1000)
         try:
             # Money stays exact: a JSON number like 0.27819 becomes Decimal, never a float.
             body = json.loads(text.lstrip("\ufeff"), parse_float=Decimal)
         except ValueError:
-            location = response.headers.get("location") if 300 <= status < 400 else None
             hint = f"a redirect to {location}" if location else "not JSON"
             raise BadResponse(f"{action}: the answer is {self._scrub(hint)}", status_code=status, text=text) from None
         if isinstance(body, dict) and body.get("error"):
@@ -197,6 +213,32 @@ class Client:
         if not 200 <= status < 300:
             raise BadResponse(f"{action}: HTTP {status} without an error message", status_code=status, text=text)
         return body
+
+    def _post(self, action: str, data: dict, ends: float) -> tuple[int, str, str | None]:
+        """Send the request; (HTTP status, the answer's text with the key scrubbed, a redirect's location).
+
+        The answer is read in chunks and refused (BadResponse) once it outgrows the action's limit.
+        """
+        limit = self.answer_limits.get(action, ANSWER_LIMIT)
+        with self._http.stream("POST", self.url, data=data, headers=self._headers) as response:
+            status = response.status_code
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise self._too_big(action, status, f"{int(declared)} bytes announced")
+            content = bytearray()
+            for chunk in response.iter_bytes():
+                content += chunk
+                if len(content) > limit:
+                    raise self._too_big(action, status, f"more than {limit} bytes")
+                if time.monotonic() > ends:  # a shared httpx.Client's transport does not know our deadline
+                    raise httpx.ReadTimeout("the request's deadline passed", request=response.request)
+            location = response.headers.get("location") if 300 <= status < 400 else None
+            # Scrubbed once, here: nothing read from the answer (messages, raw dicts) can carry the key.
+            text = self._scrub(content.decode(response.encoding or "utf-8", errors="replace"))
+        return status, text, location
+
+    def _too_big(self, action: str, status: int, size: str) -> BadResponse:
+        return BadResponse(f"{action}: the answer is too large ({size})", status_code=status, text="")
 
     def _bad(self, action: str, what: str, body: Any) -> BadResponse:
         return BadResponse(f"{action}: {what}", status_code=200, text=json.dumps(body, default=str))
@@ -384,4 +426,4 @@ def _read_cancel_entry(value: Any) -> ApiError | None:
     return _unreadable(value)
 
 
-__all__ = ["MAX_IDS", "Client", "ClientError", "parse_id"]
+__all__ = ["ANSWER_LIMIT", "ANSWER_LIMITS", "MAX_IDS", "Client", "ClientError", "parse_id"]

@@ -245,6 +245,9 @@ class Action(models.TextChoices):
     CANCEL_REFUSED_UPSTREAM = "cancel refused upstream"
     REFILL_SENT_UPSTREAM = "refill sent upstream"
     RESEND = "resend"
+    # An attempt the provider answered "not processed" (retried): if a later attempt is refused as a duplicate
+    # link, this one landed after all (smmpanel.providers.placing). A drip-feed run's: "Run N: " in the message.
+    ADD_NOT_PLACED = "add not placed"
 
 
 class OrderEvent(models.Model):

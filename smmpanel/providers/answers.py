@@ -8,16 +8,26 @@ and the engine must tell three situations apart when an `add` fails:
   REFUSED   they refused this order itself (bad link, quantity, service):
             nothing was placed, the customer gets the money back;
   UNSURE    no clear answer (a timeout after sending, a dropped connection,
-            an unreadable page, a 500): it may have been placed, so it is
-            never resent automatically.
+            an unreadable page, a 500, and a 502/503/504 too: a proxy says
+            that also when the provider stored the order and then answered
+            too late): it may have been placed, so it is never resent
+            automatically.
+  DUPLICATE "an active order with this link": another of our orders for the
+            same link is running there (retry once it ends); unless an
+            earlier attempt of this very order was sent, when it says that
+            attempt landed after all (the engine decides, it knows the attempts).
+
+The numbers of a status answer are checked here too (`checked_numbers`):
+someone else's server may send 1e30 where a count belongs, and that must
+cost its own order a flag, not the whole batch a database error.
 """
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from smmpanel.client import ApiError, BadResponse, TransportError
 from smmpanel.orders.models import Refill, Status
 
-RETRY, REFUSED, UNSURE = "retry", "refused", "unsure"
+RETRY, REFUSED, UNSURE, DUPLICATE = "retry", "refused", "unsure", "duplicate"
 
 # Words of a refusal that is about the provider's state, not about the order (lower case).
 _TEMPORARY = (
@@ -32,16 +42,18 @@ _TEMPORARY = (
     "invalid api key",
     "api key",
     "busy",
-    # Another of our customers has an order for this link there: try again once it is done.
-    "active order",
 )
-# HTTP statuses saying the request was not processed: the gateway had no app to hand it to, or it was limited.
-_NOT_PROCESSED = (429, 502, 503)
+# Another order for this link is running there.
+_DUPLICATE = ("active order",)
+# The one HTTP status that says the request was not processed, whoever sends it: rate limited.
+# (A 502/503/504 may come from a proxy after the provider stored the order: not among them.)
+_NOT_PROCESSED = (429,)
 
 
 def words(error) -> str:
     """The provider's own words (or what went wrong), short, for a note or an event."""
-    text = getattr(error, "message", None) or str(error)
+    # A page that is no answer (a proxy's 502) is worth its HTTP status: str() of a BadResponse says it.
+    text = str(error) if isinstance(error, BadResponse) else getattr(error, "message", None) or str(error)
     return " ".join(str(text).split())[:300]
 
 
@@ -52,12 +64,47 @@ def classify_add_failure(error) -> str:
         if error.status_code in _NOT_PROCESSED:
             return RETRY
         if error.status_code >= 500:
-            return UNSURE  # an application error after it may have written the order
+            return UNSURE  # an application error (or a proxy) after it may have written the order
         text = error.message.lower()
+        if any(w in text for w in _DUPLICATE):
+            return DUPLICATE
         return RETRY if any(w in text for w in _TEMPORARY) else REFUSED
     if isinstance(error, BadResponse) and error.status_code in _NOT_PROCESSED:
         return RETRY
     return UNSURE
+
+
+# Bounds of what a provider may say of one order: wider than any real order, narrower than the columns.
+COUNT_LIMIT = 10**15
+CHARGE_LIMIT = Decimal(10) ** 15
+
+
+def checked_numbers(result) -> tuple[dict, str | None]:
+    """The numbers of a status answer as they may be stored ({"remains", "start_count", "charge"}), and
+    what is wrong with them (None: nothing).
+
+    Refused when no order could have them (1e30, a negative charge): then nothing of the answer may be
+    applied. Merely sloppy numbers (negative remains after over-delivery) pass: `local_remains` clamps
+    them when they are applied to an order.
+    """
+    numbers = {"remains": result.remains, "start_count": result.start_count, "charge": result.charge}
+    wrong = [
+        f"{name} {value}"
+        for name, value in numbers.items()
+        if value is not None and not (-COUNT_LIMIT < value < (CHARGE_LIMIT if name == "charge" else COUNT_LIMIT))
+    ]
+    if result.charge is not None and result.charge < 0:
+        wrong.append(f"charge {result.charge}")
+    if result.posts is not None and not 0 <= result.posts < COUNT_LIMIT:  # a subscription's posts
+        wrong.append(f"posts {result.posts}")
+    if not wrong and result.charge is not None:
+        try:
+            numbers["charge"] = result.charge.quantize(Decimal("0.00001"))  # what the column keeps
+        except InvalidOperation:  # more digits than a Decimal context holds: no real charge has them
+            wrong.append(f"charge {result.charge}")
+    if wrong:
+        return {}, f"impossible numbers ({', '.join(wrong)[:200]})"
+    return numbers, None
 
 
 _ORDER_STATUSES = {s.value: s.value for s in Status}

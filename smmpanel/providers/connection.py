@@ -2,7 +2,10 @@
 
 The limits are the owner's (Provider.max_concurrent, requests_per_second)
 and hold per worker process: a semaphore for requests in flight and a
-token bucket for the rate. Clients are kept (connection reuse) until the
+token bucket for the rate. Waiting for a turn counts within the provider's
+timeout: a request that could not start in time is not sent at all (a
+TransportError "not sent"), so nothing is sent later than a step that
+recorded the attempt may assume (see placing.interrupted). Clients are kept (connection reuse) until the
 provider's URL, key or timeout change.
 """
 
@@ -10,7 +13,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from smmpanel.client import Client
+from smmpanel.client import Client, TransportError
 
 _lock = threading.Lock()
 _clients: dict[int, tuple[tuple, Client]] = {}
@@ -28,7 +31,7 @@ class Limit:
         self.stamp = time.monotonic()
         self.guard = threading.Lock()
 
-    def _wait_for_token(self) -> None:
+    def _wait_for_token(self, until: float) -> bool:
         while True:
             with self.guard:
                 now = time.monotonic()
@@ -36,15 +39,26 @@ class Limit:
                 self.stamp = now
                 if self.tokens >= 1:
                     self.tokens -= 1
-                    return
+                    return True
                 wait = (1 - self.tokens) / self.rate
+            if now + wait > until:
+                return False
             time.sleep(wait)
 
     @contextmanager
-    def slot(self):
-        with self.slots:
-            self._wait_for_token()
+    def slot(self, within: float):
+        """A turn to send one request, waited for at most `within` seconds (else TransportError, not sent)."""
+        until = time.monotonic() + within
+        if not self.slots.acquire(timeout=within):
+            raise TransportError(
+                f"no turn within {within:g} s: the provider's earlier requests are still going", sent=False
+            )
+        try:
+            if not self._wait_for_token(until):
+                raise TransportError(f"no turn within {within:g} s: the provider's rate limit", sent=False)
             yield
+        finally:
+            self.slots.release()
 
 
 def client_for(provider) -> Client:
@@ -72,5 +86,5 @@ def limit_for(provider) -> Limit:
 @contextmanager
 def calling(provider):
     """`with calling(provider) as client: client.status(...)`: one request within the provider's limits."""
-    with limit_for(provider).slot():
+    with limit_for(provider).slot(within=float(provider.timeout_seconds)):
         yield client_for(provider)

@@ -2,11 +2,13 @@
 
 Each run is its own upstream order (UpstreamOrder.run = 1…runs), placed at
 its time (start + (n−1) × interval), once the run before it has ended,
-through the engine's at-most-once placing. The local order is what its runs add up to: In progress once a run
-is under way, and when every run has ended (or a cancel stopped the rest),
-Completed, Partial or Canceled for what was delivered in all, refunded by the
-usual rule. A customer's cancel stops the runs not yet sent and is forwarded
-for those in flight.
+through the at-most-once placing of smmpanel.providers.placing (the seam it
+shares with the engine, which imports this module: not the other way round).
+The local order is what its runs add up to: In progress once a run is under
+way, and when every run has ended (or a cancel stopped the rest), Completed,
+Partial or Canceled for what was delivered in all, refunded by the usual
+rule. A customer's cancel stops the runs not yet sent and is forwarded for
+those in flight.
 """
 
 from collections import defaultdict
@@ -16,7 +18,7 @@ from smmpanel.client import ApiError, ClientError
 from smmpanel.fulfilment.base import Outcome, StepError
 from smmpanel.orders import services
 from smmpanel.orders.models import Order, Status
-from smmpanel.providers import answers
+from smmpanel.providers import answers, placing
 from smmpanel.providers.connection import calling
 from smmpanel.providers.models import UpstreamOrder
 
@@ -46,42 +48,48 @@ def _ended(row: UpstreamOrder) -> bool:
     return row.state == State.REFUSED or (row.state == State.PLACED and row.status in ENDED)
 
 
-def _refresh(in_flight: list, provider, now) -> StepError | None:
-    """Read the statuses of the runs under way (one multi-status call) into their rows."""
-    by_id = {int(r.upstream_id): r for _, r in in_flight if r.upstream_id.isdigit()}
+def _refresh(in_flight: list, provider, now, outcomes: dict) -> StepError | None:
+    """Read the statuses of the runs under way (one multi-status call) into their rows.
+
+    A run whose answer has impossible numbers flags its order (nothing of it applied; its outcome goes
+    into `outcomes`); the others are read.
+    """
+    by_id = {int(r.upstream_id): (o, r) for o, r in in_flight if r.upstream_id.isdigit()}
     try:
         with calling(provider) as client:
             results = client.statuses(list(by_id))
     except ClientError as e:
         return StepError(f"{provider.name}: status failed: {answers.words(e)}")
-    for upstream_id, row in by_id.items():
+    for upstream_id, (order, row) in by_id.items():
         result = results.get(upstream_id)
         if result is None or isinstance(result, ApiError):
             continue  # asked again next time
-        row.status, row.remains, row.start_count, row.charge = (
-            result.status[:20],
-            result.remains,
-            result.start_count,
-            result.charge,
-        )
+        numbers, wrong = answers.checked_numbers(result)
+        if wrong is not None:
+            services.flag_attention(
+                order.pk,
+                f"{provider.name} answered {wrong} for run {row.run} (its order {row.upstream_id}): "
+                "nothing of that answer was applied. Check the order there.",
+                lease=order.claim_token,
+            )
+            outcomes[order.pk] = Outcome()
+            continue
+        row.status = result.status[:20]
+        row.remains, row.start_count, row.charge = numbers["remains"], numbers["start_count"], numbers["charge"]
         UpstreamOrder.objects.filter(pk=row.pk).update(
             status=row.status, remains=row.remains, start_count=row.start_count, charge=row.charge, checked_at=now
         )
     return None
 
 
-def advance(orders: list[Order], provider, now) -> dict[int, Outcome]:
-    from smmpanel.providers import engine
-
-    rows: defaultdict[int, dict[int, UpstreamOrder]] = defaultdict(dict)
-    for row in UpstreamOrder.objects.filter(order__in=orders):
-        rows[row.order_id][row.run] = row
+def _sort(orders: list[Order], rows, provider, now) -> tuple[dict[int, Outcome], list, list]:
+    """Orders whose step is decided already (an interrupted or ambiguous run), runs under way, cancels to send."""
     outcomes, in_flight, canceling = {}, [], []
     for order in orders:
         mine = rows[order.pk].values()
         stale = [r for r in mine if r.state == State.SUBMITTING]
         if stale:
-            outcomes[order.pk] = engine._interrupted(order, stale[0], provider, now)
+            outcomes[order.pk] = placing.interrupted(order, stale[0], provider, now)
         elif any(r.state == State.AMBIGUOUS for r in mine):
             outcomes[order.pk] = Outcome()  # a person decides
         for r in mine:
@@ -89,9 +97,17 @@ def advance(orders: list[Order], provider, now) -> dict[int, Outcome]:
                 in_flight.append((order, r))
                 if order.cancel_requested_at and r.cancel_sent_at is None:
                     canceling.append((order, r))
+    return outcomes, in_flight, canceling
+
+
+def advance(orders: list[Order], provider, now) -> dict[int, Outcome]:
+    rows: defaultdict[int, dict[int, UpstreamOrder]] = defaultdict(dict)
+    for row in UpstreamOrder.objects.filter(order__in=orders):
+        rows[row.order_id][row.run] = row
+    outcomes, in_flight, canceling = _sort(orders, rows, provider, now)
     if canceling:
-        engine._forward_cancels(canceling, provider, now)
-    error = _refresh(in_flight, provider, now) if in_flight else None
+        placing.forward_cancels(canceling, provider, now)
+    error = _refresh(in_flight, provider, now, outcomes) if in_flight else None
     for order in orders:
         if order.pk in outcomes:
             continue
@@ -106,8 +122,6 @@ def advance(orders: list[Order], provider, now) -> dict[int, Outcome]:
 
 
 def _step(order: Order, runs: dict, provider, now) -> Outcome:
-    from smmpanel.providers import engine
-
     assert order.runs is not None  # only drip-feed orders come here (runs_here)
     next_run = max(runs, default=0) + 1
     # A run goes out at its time, and once the one before has ended: providers refuse a second
@@ -118,7 +132,7 @@ def _step(order: Order, runs: dict, provider, now) -> Outcome:
         and _run_time(order, next_run) <= now
         and all(_ended(r) for r in runs.values())
     ):
-        outcome = engine._place(order, provider, now, run=next_run, quantity=order.quantity)
+        outcome = placing.place(order, provider, now, run=next_run, quantity=order.quantity)
         if outcome.error is not None:
             return outcome
         runs = {r.run: r for r in UpstreamOrder.objects.filter(order=order)}
@@ -137,12 +151,12 @@ def _step(order: Order, runs: dict, provider, now) -> Outcome:
     first = runs.get(1)
     start_count = first.start_count if first is not None else None
     if (status, remains) != (order.status, order.remains) or (start_count and start_count != order.start_count):
-        order = engine.report(
+        order = placing.report(
             order, status, provider, f"runs {len(runs)}/{order.runs}", now, remains=remains, start_count=start_count
         )
     if order.is_final:
         return Outcome()
-    later = [engine.next_check(order, now)] if any(not _ended(r) for r in runs.values()) else []
+    later = [placing.next_check(order, now)] if any(not _ended(r) for r in runs.values()) else []
     if not placing_over:
         later.append(_run_time(order, next_run))
-    return Outcome(next_due=min(later) if later else engine.next_check(order, now))
+    return Outcome(next_due=min(later) if later else placing.next_check(order, now))

@@ -6,14 +6,27 @@ statuses per call) and handed to the kind. Each row is then released with
 its next due time. A failed step is retried with back-off; after
 MAX_ATTEMPTS failures in a row, or at once when the failure is permanent,
 the order is set aside as "needs attention" with the reason. A pass ends
-with the owner's dashboard sums when they are due (smmpanel.worker.dashboard).
+with the pending payments a gateway has not told about yet, and with the
+owner's dashboard sums when they are due (smmpanel.worker.dashboard).
+
+Kinds that talk to other servers (providers) run each group in a thread of
+its own, which steps and then releases its rows itself: the pass hands the
+groups out, goes on with the other kinds at once, and at its end waits for
+the groups at most `wait` seconds (the worker's loop gives a bound; a direct
+call waits for all). A slow provider's group goes on after the pass (its
+requests end by their deadlines, its rows stay leased until it releases
+them, and the claim's fencing token refuses its writes should its lease run
+out meanwhile); while it runs, that provider's newly due rows are put back
+for a few seconds instead of starting a second group: a slow provider holds
+at most one thread of a worker, and nobody else's orders.
 """
 
 import logging
 import random
+import threading
 from collections import defaultdict
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from datetime import timedelta
 from functools import cache
 
@@ -34,6 +47,12 @@ log = logging.getLogger(__name__)
 BATCH = 100
 MAX_ATTEMPTS = 8
 ROWS_PER_TRANSACTION = 20
+# How long the rows of a provider whose group is still going are put back for.
+BUSY_DELAY = timedelta(seconds=5)
+
+# The groups running in this process: (kind, method, group key) -> its future.
+_running: dict[tuple, Future] = {}
+_running_lock = threading.Lock()
 
 
 def backoff(attempts: int) -> timedelta:
@@ -77,7 +96,11 @@ def _advance(kind, method: str, rows: list, now) -> dict:
         return {row.pk: Outcome(error=error) for row in rows}
 
 
-def _pass(kind, rows: list, now, method: str, group_key, is_order: bool) -> int:
+def _pass(kind, rows: list, now, method: str, group_key, is_order: bool, inline: bool) -> list[Future]:
+    """Step the rows; returns the futures of the groups handed to threads (database-only kinds: none).
+
+    `inline`: a single group is stepped in this thread (a direct call that waits anyway).
+    """
     groups = defaultdict(list)
     for row in rows:
         groups[group_key(row)].append(row)
@@ -89,19 +112,25 @@ def _pass(kind, rows: list, now, method: str, group_key, is_order: bool) -> int:
                 chunk = group[start : start + ROWS_PER_TRANSACTION]
                 with transaction.atomic():
                     _advance_and_settle(kind, method, chunk, now, is_order)
-        return len(rows)
-    # Network steps run outside any transaction, one group (one provider) per thread at once, so
-    # that a slow provider does not hold up the others; only their results are written together.
-    groups_list = list(groups.values())
-    results: Iterable[dict]  # settled as each group's steps end
-    if len(groups_list) > 1:
-        results = _threads().map(lambda group: _advance_in_thread(kind, method, group, now), groups_list)
-    else:
-        results = [_advance(kind, method, groups_list[0], now)] if groups_list else []
-    for group, outcomes in zip(groups_list, results, strict=True):
-        with transaction.atomic():
-            _settle_all(group, outcomes, now, is_order=is_order)
-    return len(rows)
+        return []
+    # Network steps run outside any transaction, one group (one provider) per thread, each
+    # settling its own rows as soon as its steps end: a slow provider holds up nobody else.
+    if inline and len(groups) == 1:
+        _step_group(kind, method, rows, now, is_order)
+        return []
+    started, busy = [], []
+    for key, group in groups.items():
+        with _running_lock:
+            running = _running.get((kind.name, method, key))
+            if running is not None and not running.done():
+                busy += group
+                continue
+            future = _threads().submit(_group_in_thread, kind, method, group, now, is_order)
+            _running[kind.name, method, key] = future
+        started.append(future)
+    if busy:
+        release_many([(row, now + BUSY_DELAY, None) for row in busy])
+    return started
 
 
 @cache
@@ -109,20 +138,33 @@ def _threads() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=settings.WORKER_THREADS, thread_name_prefix="smmpanel-step")
 
 
-def _advance_in_thread(kind, method: str, rows: list, now) -> dict:
+def _group_in_thread(kind, method: str, rows: list, now, is_order: bool) -> None:
     close_old_connections()  # a pool thread keeps its connection between passes: drop it if it went bad
-    return _advance(kind, method, rows, now)
+    _step_group(kind, method, rows, now, is_order)
+
+
+def _step_group(kind, method: str, rows: list, now, is_order: bool) -> None:
+    try:
+        outcomes = _advance(kind, method, rows, now)
+        with transaction.atomic():
+            _settle_all(rows, outcomes, now, is_order=is_order)
+    except Exception:  # the database went away: the rows' leases run out and they are due again
+        log.exception("%s: settling %d rows failed", kind.name, len(rows))
 
 
 def _advance_and_settle(kind, method, rows, now, is_order) -> None:
     _settle_all(rows, _advance(kind, method, rows, now), now, is_order=is_order)
 
 
-def run_once(now=None, batch: int = BATCH) -> int:
-    """Process what is due now; returns how many rows were handled."""
+def run_once(now=None, batch: int = BATCH, wait: float | None = None) -> int:
+    """Process what is due now; returns how many rows were handled.
+
+    Waits for the groups it handed to threads at most `wait` seconds (None: until all have ended).
+    """
     now = now or timezone.now()
     lease = settings.WORKER_LEASE_SECONDS
     handled = 0
+    started: list[Future] = []
     for name in fulfilment_kinds.driven():
         if not Service.objects.filter(fulfilment=name).exists():
             # Nothing of this kind can be due; and its claim would read every due row of the
@@ -132,17 +174,27 @@ def run_once(now=None, batch: int = BATCH) -> int:
         orders = Order.objects.filter(service__fulfilment=name).exclude(status__in=FINAL)
         orders = orders.select_related("service", *kind.order_related)
         claimed = claim_due(orders, now, lease, batch)
-        handled += _pass(kind, claimed, now, "advance_orders", kind.group_key, is_order=True)
+        started += _pass(kind, claimed, now, "advance_orders", kind.group_key, is_order=True, inline=wait is None)
+        handled += len(claimed)
 
         refills = Refill.objects.filter(order__service__fulfilment=name, status__in=Refill.OPEN)
         refills = refills.select_related("order__service", *(f"order__{r}" for r in kind.order_related))
         claimed = claim_due(refills, now, lease, batch)
-        handled += _pass(
-            kind, claimed, now, "advance_refills", lambda r, kind=kind: kind.group_key(r.order), is_order=False
+        started += _pass(
+            kind,
+            claimed,
+            now,
+            "advance_refills",
+            lambda r, kind=kind: kind.group_key(r.order),
+            is_order=False,
+            inline=wait is None,
         )
-    # Pending payments whose webhook has not come: asked about at their gateway.
+        handled += len(claimed)
+    # Pending payments whose webhook has not come: asked about at their gateway (while provider groups run).
     handled += payments.run_once(now, lease)
     _dashboard(now)
+    if started:
+        wait_for(started, timeout=wait)
     return handled
 
 

@@ -60,6 +60,7 @@ class Migration(migrations.Migration):
                     ("cancel refused upstream", "Cancel Refused Upstream"),
                     ("refill sent upstream", "Refill Sent Upstream"),
                     ("resend", "Resend"),
+                    ("add not placed", "Add Not Placed"),
                 ],
                 max_length=40,
             ),
@@ -100,6 +101,7 @@ class Migration(migrations.Migration):
                             "cancel refused upstream",
                             "refill sent upstream",
                             "resend",
+                            "add not placed",
                         ],
                     )
                 ),

@@ -19,6 +19,12 @@ web processes). What it takes care of:
 - **Its children die with it**, even when it is killed with SIGKILL: they ask
   Linux for SIGTERM when their parent dies (PR_SET_PDEATHSIG), and gunicorn's
   workers leave when their master goes.
+- **The API outlives the worker.** A background worker that dies (killed, out
+  of memory) is started again, after 1 s, and twice as long each time it dies
+  again right after starting (up to a minute), each time said in the log.
+  Only a worker that dies at once, five times in a row, stops `serve`, with a
+  message saying so: that one will not run until someone looks. gunicorn
+  dying stops `serve` (exit status 1), the worker with it.
 - **Where it listens.** Another address than the loopback without
   SITE_URL or ALLOWED_HOSTS would answer only local host names: it says what
   to set and exits instead.
@@ -102,6 +108,86 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class WorkerKeeper:
+    """Keeps the background worker running: started again when it dies, later each time it dies at once."""
+
+    def __init__(self, start, say, *, delay: float = 1.0, max_delay: float = 60.0, quick: float = 10.0, limit: int = 5):
+        self.start, self.say = start, say
+        self.delay, self.max_delay, self.quick, self.limit = delay, max_delay, quick, limit
+        self.process = start()
+        self.started = time.monotonic()
+        self.quick_deaths = 0  # in a row
+        self.restart_at = 0.0
+
+    def check(self) -> str | None:
+        """Restart the worker if it is due; returns why to give up when it keeps dying at once (else None)."""
+        now = time.monotonic()
+        if self.process is None:
+            if now >= self.restart_at:
+                self.process, self.started = self.start(), now
+                self.say(f"worker started again (pid {self.process.pid})")
+            return None
+        code = self.process.poll()
+        if code is None:
+            return None
+        ran = now - self.started
+        self.quick_deaths = self.quick_deaths + 1 if ran < self.quick else 0
+        how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        if self.quick_deaths >= self.limit:
+            return (
+                f"the worker died {self.quick_deaths} times in a row within {self.quick:g} s of starting "
+                f"(last: {how}): stopping. Its messages above say why; `smmpanel worker` runs it alone."
+            )
+        wait = min(self.max_delay, self.delay * 2 ** max(0, self.quick_deaths - 1))
+        self.say(f"the worker stopped after {ran:.0f} s ({how}); starting it again in {wait:g} s")
+        self.process, self.restart_at = None, now + wait
+        return None
+
+    def children(self) -> list:
+        return [self.process] if self.process is not None else []
+
+
+def web_command(opts, fd: int) -> list[str]:
+    """gunicorn's command line, serving the listening socket `fd`."""
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "smmpanel.wsgi:application",
+        "--bind",
+        f"fd://{fd}",
+        "--workers",
+        str(opts["workers"]),
+        "--worker-class",
+        opts["worker_class"],
+        "--graceful-timeout",
+        "10",
+        # Under gevent, connections take turns after each request (smmpanel/gunicorn_conf.py).
+        "--config",
+        "python:smmpanel.gunicorn_conf",
+    ]
+    if opts["worker_class"] == "gevent":
+        command += ["--worker-connections", str(opts["connections"])]
+    else:
+        command += ["--threads", str(opts["threads"])]
+    if opts["access_log"]:
+        command += ["--access-logfile", "-"]
+    return command
+
+
+def stop_all(children: list) -> None:
+    """SIGTERM to every child still running, then up to 15 s for them all to end (SIGKILL after)."""
+    for c in children:
+        if c.poll() is None:
+            c.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for c in children:
+        try:
+            c.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            c.kill()
+
+
 class Command(BaseCommand):
     help = "Apply migrations, then serve the panel with gunicorn and run the worker alongside."
 
@@ -121,6 +207,12 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=8, help="gthread: threads per process (default 8)")
         parser.add_argument("--no-worker", action="store_true", help="serve only; run `smmpanel worker` elsewhere")
         parser.add_argument("--access-log", action="store_true", help="log every request to stdout")
+        parser.add_argument(
+            "--worker-restart-delay",
+            type=float,
+            default=1.0,
+            help="seconds before a dead worker is started again, doubled while it dies at once (default 1)",
+        )
 
     def handle(self, *args, **opts):
         host, port = opts["host"], opts["port"]
@@ -141,40 +233,30 @@ class Command(BaseCommand):
             if close_pool is not None:
                 close_pool()
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="smmpanel.settings")
-        web_cmd = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "smmpanel.wsgi:application",
-            "--bind",
-            f"fd://{listener.fileno()}",
-            "--workers",
-            str(opts["workers"]),
-            "--worker-class",
-            opts["worker_class"],
-            "--graceful-timeout",
-            "10",
-            # Under gevent, connections take turns after each request (smmpanel/gunicorn_conf.py).
-            "--config",
-            "python:smmpanel.gunicorn_conf",
-        ]
-        if opts["worker_class"] == "gevent":
-            web_cmd += ["--worker-connections", str(opts["connections"])]
-        else:
-            web_cmd += ["--threads", str(opts["threads"])]
-        if opts["access_log"]:
-            web_cmd += ["--access-logfile", "-"]
         me = os.getpid()
-        children = [subprocess.Popen(web_cmd, env=env, pass_fds=[listener.fileno()], preexec_fn=die_with(me))]
+        web_cmd = web_command(opts, listener.fileno())
+        web = subprocess.Popen(web_cmd, env=env, pass_fds=[listener.fileno()], preexec_fn=die_with(me))
         listener.close()  # gunicorn has its own copy
+        keeper = None
         if not opts["no_worker"]:
-            children.append(
-                subprocess.Popen([sys.executable, "-m", "smmpanel", "worker"], env=env, preexec_fn=die_with(me))
+            keeper = WorkerKeeper(
+                lambda: subprocess.Popen(
+                    [sys.executable, "-m", "smmpanel", "worker"], env=env, preexec_fn=die_with(me)
+                ),
+                self._say,
+                delay=opts["worker_restart_delay"],
             )
         shown = f"[{host}]" if ":" in host else host
         self.stdout.write(f"smmpanel serving on http://{shown}:{port}/ (API: /api/v2)")
         self.stdout.flush()
+        self._supervise(web, keeper)
 
+    def _say(self, text: str) -> None:
+        self.stdout.write(f"smmpanel serve: {text}")
+        self.stdout.flush()
+
+    def _supervise(self, web, keeper: WorkerKeeper | None) -> None:
+        """Run until asked to stop, until gunicorn dies, or until the worker keeps dying at once."""
         stopping = False
 
         def stop(signum, frame):
@@ -183,20 +265,14 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        give_up = None
         try:
-            # Run until asked to stop or until one of the two dies (then stop the other).
-            while not stopping and all(c.poll() is None for c in children):
+            while not stopping and web.poll() is None and give_up is None:
+                give_up = keeper.check() if keeper is not None else None
                 time.sleep(0.2)
         finally:
-            for c in children:
-                if c.poll() is None:
-                    c.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 15
-            for c in children:
-                try:
-                    c.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    c.kill()
-        codes = [c.returncode for c in children]
-        if not stopping and any(codes):
+            stop_all([web, *(keeper.children() if keeper is not None else [])])
+        if give_up is not None:
+            raise CommandError(give_up)
+        if not stopping and web.returncode:
             raise SystemExit(1)

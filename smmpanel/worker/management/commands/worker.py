@@ -20,6 +20,9 @@ from smmpanel.worker.loop import run_once
 
 # How often a worker clears out what has expired (idempotency keys older than a day).
 HOUSEKEEPING_SECONDS = 600
+# How long a pass waits for the provider groups it started: a slow provider's group goes on
+# after it, and the next pass (simulated orders, other providers) starts on time.
+PASS_WAIT_SECONDS = 1.0
 
 
 class Command(BaseCommand):
@@ -46,7 +49,7 @@ class Command(BaseCommand):
         while not self.stopping:
             close_old_connections()
             try:
-                handled = run_once()
+                handled = run_once(wait=PASS_WAIT_SECONDS)
                 if time.monotonic() - tidied > HOUSEKEEPING_SECONDS:
                     delete_expired(timezone.now())
                     tidied = time.monotonic()
