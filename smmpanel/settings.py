@@ -138,6 +138,7 @@ INSTALLED_APPS = [
     "smmpanel.worker",
     "smmpanel.demo",
     "smmpanel.web",
+    "smmpanel.tickets",
     "django_htmx",
     "axes",
     "csp",
@@ -441,3 +442,8 @@ SIGNUPS_PER_ADDRESS = os.environ.get("SIGNUPS_PER_ADDRESS", "10/h").strip()
 PASSWORD_RESETS_PER_ADDRESS = os.environ.get("PASSWORD_RESETS_PER_ADDRESS", "10/h").strip()
 LOGIN_FAILURES_PER_ADDRESS = os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "100/h").strip()
 API_KEY_FAILURES_PER_ADDRESS = os.environ.get("API_KEY_FAILURES_PER_ADDRESS", "30/m").strip()
+
+# Support tickets (smmpanel/tickets/limits.py): tickets a customer may have open (not closed) at
+# once, and new messages (tickets and replies) per customer, in the rate syntax; empty: no limit.
+TICKETS_OPEN_MAX = int(os.environ.get("TICKETS_OPEN_MAX", "5"))
+TICKET_MESSAGES_PER_CUSTOMER = os.environ.get("TICKET_MESSAGES_PER_CUSTOMER", "10/h").strip()
