@@ -22,5 +22,5 @@ def answered(ticket, message, link: str) -> None:
     body = render_to_string("tickets/answer_email.txt", context)
     try:
         send_mail(subject, body, None, [user.email])
-    except Exception:  # noqa: BLE001 - a mail server's fault must not turn the saved answer into an error page
+    except Exception:  # a mail server's fault must not turn the saved answer into an error page
         log.exception("the answer to ticket #%s could not be mailed", ticket.pk)

@@ -8,79 +8,165 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0003_email_verified'),
-        ('orders', '0005_order_resend_permission'),
+        ("accounts", "0003_email_verified"),
+        ("orders", "0005_order_resend_permission"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Ticket',
+            name="Ticket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('order', 'Order'), ('payment', 'Payment'), ('service', 'Service'), ('other', 'Other')], max_length=10)),
-                ('request', models.CharField(blank=True, choices=[('refill', 'Refill'), ('cancel', 'Cancel'), ('speed_up', 'Speed up'), ('other', 'Other')], default='', max_length=10)),
-                ('payment_ref', models.CharField(blank=True, default='', help_text="The payment's id or transaction, as typed.", max_length=100)),
-                ('state', models.CharField(choices=[('open', 'Open'), ('answered', 'Answered'), ('closed', 'Closed')], default='open', max_length=10)),
-                ('unread', models.BooleanField(default=False, help_text='The customer has not yet read the latest answer.')),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('updated', models.DateTimeField(auto_now_add=True, help_text='The latest message or change of state.')),
-                ('account', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='tickets', to='accounts.account')),
-                ('orders', models.ManyToManyField(blank=True, related_name='tickets', to='orders.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("order", "Order"),
+                            ("payment", "Payment"),
+                            ("service", "Service"),
+                            ("other", "Other"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "request",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("refill", "Refill"),
+                            ("cancel", "Cancel"),
+                            ("speed_up", "Speed up"),
+                            ("other", "Other"),
+                        ],
+                        default="",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "payment_ref",
+                    models.CharField(
+                        blank=True, default="", help_text="The payment's id or transaction, as typed.", max_length=100
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("open", "Open"), ("answered", "Answered"), ("closed", "Closed")],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "unread",
+                    models.BooleanField(default=False, help_text="The customer has not yet read the latest answer."),
+                ),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "updated",
+                    models.DateTimeField(auto_now_add=True, help_text="The latest message or change of state."),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="tickets",
+                        to="accounts.account",
+                    ),
+                ),
+                ("orders", models.ManyToManyField(blank=True, related_name="tickets", to="orders.order")),
             ],
         ),
         migrations.CreateModel(
-            name='TicketMessage',
+            name="TicketMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_staff', models.BooleanField(default=False)),
-                ('body', models.TextField()),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('staff', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='tickets.ticket')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("from_staff", models.BooleanField(default=False)),
+                ("body", models.TextField()),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "staff",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="messages", to="tickets.ticket"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['account', '-id'], name='ticket_account_recent'),
+            model_name="ticket",
+            index=models.Index(fields=["account", "-id"], name="ticket_account_recent"),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(condition=models.Q(('unread', True)), fields=['account'], name='ticket_unread'),
+            model_name="ticket",
+            index=models.Index(condition=models.Q(("unread", True)), fields=["account"], name="ticket_unread"),
         ),
         migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['account', 'state'], name='ticket_account_state'),
+            model_name="ticket",
+            index=models.Index(fields=["account", "state"], name="ticket_account_state"),
         ),
         migrations.AddConstraint(
-            model_name='ticket',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['order', 'payment', 'service', 'other'])), name='ticket_kind_known'),
+            model_name="ticket",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["order", "payment", "service", "other"])), name="ticket_kind_known"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ticket',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['open', 'answered', 'closed'])), name='ticket_state_known'),
+            model_name="ticket",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("state__in", ["open", "answered", "closed"])), name="ticket_state_known"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ticket',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'order'), ('request__in', ['refill', 'cancel', 'speed_up', 'other'])), ('request', ''), _connector='OR'), name='ticket_request_only_about_orders'),
+            model_name="ticket",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "order"), ("request__in", ["refill", "cancel", "speed_up", "other"])),
+                    ("request", ""),
+                    _connector="OR",
+                ),
+                name="ticket_request_only_about_orders",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ticket',
-            constraint=models.CheckConstraint(condition=models.Q(('kind', 'payment'), ('payment_ref', ''), _connector='OR'), name='ticket_payment_ref_only_about_payments'),
+            model_name="ticket",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind", "payment"), ("payment_ref", ""), _connector="OR"),
+                name="ticket_payment_ref_only_about_payments",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ticketmessage',
-            constraint=models.CheckConstraint(condition=models.Q(django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('body'), 5000), django.db.models.lookups.GreaterThan(django.db.models.functions.text.Length('body'), 0)), name='ticket_message_body_length'),
+            model_name="ticketmessage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length("body"), 5000),
+                    django.db.models.lookups.GreaterThan(django.db.models.functions.text.Length("body"), 0),
+                ),
+                name="ticket_message_body_length",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='ticketmessage',
-            constraint=models.CheckConstraint(condition=models.Q(('from_staff', True), ('staff__isnull', True), _connector='OR'), name='ticket_message_staff_only_on_answers'),
+            model_name="ticketmessage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("from_staff", True), ("staff__isnull", True), _connector="OR"),
+                name="ticket_message_staff_only_on_answers",
+            ),
         ),
     ]

@@ -16,9 +16,7 @@ class NewTicketForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
     request = forms.ChoiceField(label=_("Request"), required=False, choices=[("", "—"), *Request.choices])
-    payment_ref = forms.CharField(
-        label=_("Payment id or transaction"), required=False, max_length=PAYMENT_REF_MAX
-    )
+    payment_ref = forms.CharField(label=_("Payment id or transaction"), required=False, max_length=PAYMENT_REF_MAX)
     body = forms.CharField(
         label=_("Message"), max_length=BODY_MAX, widget=forms.Textarea(attrs={"rows": 6, "maxlength": BODY_MAX})
     )
