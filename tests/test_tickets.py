@@ -228,3 +228,14 @@ def test_ticket_opened_is_sent_after_the_commit_and_a_failing_receiver_breaks_no
     ticket = Ticket.objects.get()
     assert response.status_code == 302
     assert heard == [(ticket.pk, "order", [order.pk])]
+
+
+def test_the_menus_unread_count_costs_a_page_one_query_on_tickets(shopper, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    services.open_ticket(shopper.account.pk, "other", "Hi")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("web:orders")).status_code == 200
+    on_tickets = [q["sql"] for q in queries.captured_queries if "tickets_ticket" in q["sql"]]
+    assert len(on_tickets) == 1 and "COUNT(" in on_tickets[0].upper()
