@@ -239,3 +239,24 @@ def test_the_menus_unread_count_costs_a_page_one_query_on_tickets(shopper, clien
         assert client.get(reverse("web:orders")).status_code == 200
     on_tickets = [q["sql"] for q in queries.captured_queries if "tickets_ticket" in q["sql"]]
     assert len(on_tickets) == 1 and "COUNT(" in on_tickets[0].upper()
+
+
+def test_an_orders_page_links_to_a_new_ticket_with_the_order_filled_in(shopper, client, shop):
+    order = shop(shopper)
+    page = client.get(reverse("web:order", args=[order.pk])).content.decode()
+    link = f"{NEW}?order={order.pk}"
+    assert f'href="{link}"' in page
+    form = client.get(link).content.decode()
+    assert re.search(rf'name="order_ids" value="{order.pk}"', form)
+
+
+def test_a_customer_without_an_e_mail_gets_the_answer_in_the_thread_only(
+    customer, client, django_user_model, django_capture_on_commit_callbacks
+):
+    quiet = customer("0")
+    client.force_login(quiet.user)
+    ticket = services.open_ticket(quiet.account.pk, "other", "Hi")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.answer(ticket.pk, django_user_model.objects.create_user("support", is_staff=True), "Hello")
+    assert mail.outbox == []
+    assert unread_in_menu(client) == 1

@@ -45,7 +45,10 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def ticket_new(request: HttpRequest) -> HttpResponse:
-    form = NewTicketForm(request.POST or None, initial={"kind": request.GET.get("kind", Kind.ORDER)})
+    # From an order's page ("Ask about this order"): that order's id filled in.
+    order_id = parse_id(request.GET.get("order", ""))
+    initial = {"kind": Kind.ORDER, "order_ids": str(order_id) if order_id else ""}
+    form = NewTicketForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
