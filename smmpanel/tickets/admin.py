@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.template.defaultfilters import linebreaks_filter
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -81,7 +82,7 @@ class TicketAdmin(admin.ModelAdmin):
                 (
                     (
                         self._author(message, ticket),
-                        message.created.strftime("%Y-%m-%d %H:%M"),
+                        localtime(message.created).strftime("%Y-%m-%d %H:%M"),
                         linebreaks_filter(message.body, autoescape=True),
                     )
                     for message in rows

@@ -143,7 +143,8 @@ def close_by_customer(account_id: int, ticket_id: int) -> None:
 
 def answer(ticket_id: int, staff, body: str, *, link: str = "") -> TicketMessage:
     """A staff answer: in the thread, the ticket "answered" and unread for its customer, who is mailed
-    (after the commit; `link` is the ticket's address in the panel)."""
+    (after the commit; `link` is the ticket's address in the panel). An answer to a closed ticket
+    opens it again, as answered: the customer may reply to it."""
     body = clean_body(body)
     with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
