@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "smmpanel.worker",
     "smmpanel.demo",
     "smmpanel.web",
+    "smmpanel.tickets",
     "django_htmx",
     "axes",
     "csp",
@@ -469,3 +470,8 @@ STRIPE_WEBHOOK_TOLERANCE = 300
 # The worker asks a gateway about a pending payment this often (less often as it ages), for this long.
 PAYMENTS_POLL_SECONDS = float(os.environ.get("PAYMENTS_POLL_SECONDS", "60"))
 PAYMENTS_POLL_DAYS = 7
+
+# Support tickets (smmpanel/tickets/limits.py): tickets a customer may have open (not closed) at
+# once, and new messages (tickets and replies) per customer, in the rate syntax; empty: no limit.
+TICKETS_OPEN_MAX = int(os.environ.get("TICKETS_OPEN_MAX", "5"))
+TICKET_MESSAGES_PER_CUSTOMER = os.environ.get("TICKET_MESSAGES_PER_CUSTOMER", "10/h").strip()

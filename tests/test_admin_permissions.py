@@ -35,6 +35,7 @@ from smmpanel.orders import services
 from smmpanel.orders.models import Status
 from smmpanel.orders.validation import validate_order
 from smmpanel.providers.models import Provider, ProviderService, UpstreamOrder, UpstreamRefill
+from smmpanel.tickets import services as tickets
 
 from .conftest import new_link
 from .fake_provider import fake_provider
@@ -137,6 +138,8 @@ def panel(db, customer, service, upstream):
     services.apply_status(done.pk, Status.COMPLETED, actor="provider")
     refill = services.request_refill(cust.account.pk, done.pk)
     UpstreamRefill.objects.create(refill=refill, provider=provider, upstream_id="5", sent_at=timezone.now())
+
+    tickets.open_ticket(cust.account.pk, "order", "Refill, please.", order_ids=[refilled.pk], request="refill")
 
     seen = {
         "user_agent": "test",

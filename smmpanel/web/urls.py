@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from smmpanel.web.views import account, apikey, funds, home, neworder, orders, payments, services
+from smmpanel.web.views import account, apikey, funds, home, neworder, orders, payments, services, tickets
 
 app_name = "web"
 
@@ -47,4 +47,10 @@ urlpatterns = [
     path("api/", apikey.key_page, name="api-key"),
     path("api/key/new/", apikey.regenerate, name="api-key-new"),
     path("api/docs/", apikey.docs, name="api-docs"),
+    # Support tickets (views/tickets.py).
+    path("tickets/", tickets.ticket_list, name="tickets"),
+    path("tickets/new/", tickets.ticket_new, name="ticket-new"),
+    path("tickets/<int:pk>/", tickets.ticket_detail, name="ticket"),
+    path("tickets/<int:pk>/reply/", tickets.ticket_reply, name="ticket-reply"),
+    path("tickets/<int:pk>/close/", tickets.ticket_close, name="ticket-close"),
 ]

@@ -30,6 +30,8 @@ CUSTOMER_PAGES = [
     "/api/",
     "/api/docs/",
     "/settings/",
+    "/tickets/",
+    "/tickets/new/",
 ]
 ADMIN_PAGES = ["/admin/", "/admin/orders/order/", "/admin/accounts/account/", "/admin/catalog/service/"]
 _numbers = itertools.count(1)
