@@ -137,6 +137,8 @@ INSTALLED_APPS = [
     "smmpanel.api",
     "smmpanel.worker",
     "smmpanel.demo",
+    "smmpanel.updates",
+    "smmpanel.averagetime",
     "smmpanel.web",
     "django_htmx",
     "axes",
