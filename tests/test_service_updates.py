@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from smmpanel.catalog.models import Category, Service
 from smmpanel.providers.catalog import sync_services
@@ -175,13 +176,18 @@ def test_a_provider_resync_records_new_services_prices_limits_and_services_gone_
 
 
 def test_an_update_is_part_of_its_changes_transaction(service):
-    svc = service(rate="1")
-    with pytest.raises(ZeroDivisionError), transaction.atomic():
-        with recording(Service.objects.filter(pk=svc.pk), Source.BULK):
-            Service.objects.filter(pk=svc.pk).update(rate=Decimal("2"))
-        1 / 0  # the change fails after it was recorded: neither stays
+    svc = service(rate="1", min=10, max=100)
+
+    def reprice_then_fail():
+        with transaction.atomic():
+            with recording(Service.objects.filter(pk=svc.pk), Source.BULK):
+                Service.objects.filter(pk=svc.pk).update(rate=Decimal("2"))
+            Service.objects.filter(pk=svc.pk).update(min=F("max") + 1)  # refused: min above max
+
+    with pytest.raises(IntegrityError):
+        reprice_then_fail()
     assert Service.objects.get(pk=svc.pk).rate == Decimal("1.00000")
-    assert not ServiceUpdate.objects.exists()
+    assert not ServiceUpdate.objects.exists()  # recorded, then rolled back with the change
 
 
 def test_the_database_refuses_an_update_that_contradicts_itself(service):

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from smmpanel.averagetime import job as average_time
 from smmpanel.catalog.models import Service
 from smmpanel.fulfilment import registry
 from smmpanel.fulfilment.base import Outcome, StepError
@@ -137,4 +138,6 @@ def run_once(now=None, batch: int = BATCH) -> int:
         handled += _pass(
             kind, claimed, now, "advance_refills", lambda r, kind=kind: kind.group_key(r.order), is_order=False
         )
+    # Jobs of their own, after the orders: each claims its row, so one worker at a time does it.
+    handled += average_time.run_due(now)
     return handled
