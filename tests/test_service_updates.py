@@ -5,12 +5,14 @@ The provider is a real HTTP server on 127.0.0.1 (tests/fake_provider.py) answeri
 as the API v2 spec shows; the admin is posted to as a browser would.
 """
 
+import threading
+import time
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from smmpanel.catalog.models import Category, Service
@@ -272,3 +274,59 @@ def test_the_owner_hides_an_entry_and_shows_it_again_and_a_view_only_user_cannot
     assert client.get(UPDATES_ADMIN).status_code == 200
     client.post(UPDATES_ADMIN, {"action": "hide", "_selected_action": [entry.pk]})
     assert not ServiceUpdate.objects.get(pk=entry.pk).hidden
+
+
+# --- two changes at once -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_that_waited_for_another_records_from_what_that_one_left(service):
+    """PostgreSQL: the second change's `before` is read under the row's lock, so it waits for the first to
+    commit and records 2 → 3, not the 1 → 3 it would have read meanwhile (which would say "up" for a cut, too)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite: one writer at a time (BEGIN IMMEDIATE), so two changes cannot interleave")
+    svc = service(rate="1")
+    first_changed, first_may_commit = threading.Event(), threading.Event()
+    errors: list[Exception] = []
+
+    def change(rate: str, before_commit=None) -> None:
+        try:
+            with transaction.atomic():
+                with recording(Service.objects.filter(pk=svc.pk), Source.ADMIN):
+                    Service.objects.filter(pk=svc.pk).update(rate=Decimal(rate))
+                if before_commit:
+                    before_commit()
+        except Exception as e:  # noqa: BLE001 - reported by the test below
+            errors.append(e)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def hold() -> None:
+        first_changed.set()
+        first_may_commit.wait(30)
+
+    first = threading.Thread(target=change, args=("2", hold))
+    first.start()
+    assert first_changed.wait(30)
+    second = threading.Thread(target=change, args=("3",))
+    second.start()
+    deadline = time.monotonic() + 30
+    while not waiting_for_a_lock():
+        assert time.monotonic() < deadline, "the second change never waited for the first's lock"
+        time.sleep(0.01)
+    first_may_commit.set()
+    first.join(30)
+    second.join(30)
+    assert errors == []
+    assert [(u.old_rate, u.new_rate) for u in ServiceUpdate.objects.order_by("id")] == [
+        (Decimal("1.00000"), Decimal("2.00000")),
+        (Decimal("2.00000"), Decimal("3.00000")),
+    ]
+
+
+def waiting_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
