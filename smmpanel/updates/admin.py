@@ -15,18 +15,18 @@ from smmpanel.updates.text import change_text
 
 @admin.register(ServiceUpdate)
 class ServiceUpdateAdmin(admin.ModelAdmin):
-    list_display = ["created", "service", "kind", "change", "source", "hidden"]
+    list_display = ["created", "service", "kind", "details", "source", "hidden"]
     list_filter = ["kind", "source", "hidden"]
     list_select_related = ["service"]
     search_fields = ["service__name", "=service__id"]
     date_hierarchy = "created"
     actions = ["hide", "show"]
-    fields = ["service", "kind", "change", "source", "created", "hidden"]
-    readonly_fields = ["service", "kind", "change", "source", "created"]
+    fields = ["service", "kind", "details", "source", "created", "hidden"]
+    readonly_fields = ["service", "kind", "details", "source", "created"]
     show_full_result_count = False  # a long history: no second COUNT per page
 
-    @admin.display(description=_("change"))
-    def change(self, update):
+    @admin.display(description=_("details"))
+    def details(self, update):
         return change_text(update)
 
     def has_add_permission(self, request):
