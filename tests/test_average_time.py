@@ -129,6 +129,20 @@ def test_the_job_runs_once_per_period_and_a_worker_whose_claim_ran_out_writes_no
     assert due == taken_over + job.PERIOD
 
 
+def test_a_round_goes_over_the_services_a_chunk_per_pass_then_waits_a_period(shop):
+    cust, service = shop
+    for svc in [service(fulfilment="manual") for _ in range(3)]:
+        for minutes in (10, 20, 30):
+            done(cust, svc, minutes=minutes)
+    now = timezone.now()
+    assert job.run_due(now, chunk=2) == 2
+    assert AverageTime.objects.count() == 2
+    assert job.run_due(now, chunk=2) == 1  # due again at once, for the rest
+    assert AverageTime.objects.filter(seconds=1200).count() == 3
+    assert job.run_due(now, chunk=2) == 0  # the round is done: due again in a period
+    assert job.run_due(now + job.PERIOD, chunk=2) == 2
+
+
 def test_the_job_row_is_made_on_first_need_and_only_once(db):
     AverageTimeJob.objects.all().delete()
     now = timezone.now()

@@ -8,11 +8,13 @@ orders: "not enough data" (seconds None). Drip-feed orders (their runs wait
 on purpose) and a subscription's own orders are left out; Partial and
 Canceled orders did not complete.
 
-Each service's orders are read through the partial index on completed orders
-by (service, finished_at), a few rows each, outside any transaction. The
-results are written in one short transaction that first checks the job's
-claim still holds (a worker whose lease ran out meanwhile writes nothing),
-and only where a value changed.
+Every PERIOD the job goes over the active services by id, CHUNK of them per
+claim (one per worker pass, so that a pass stays short). Each service's
+orders are read through the partial index on completed orders by (service,
+finished_at), a few rows each, outside any transaction. A chunk's results are
+written in one short transaction that first checks the job's claim still
+holds (a worker whose lease ran out meanwhile writes nothing), and only where
+a value changed.
 """
 
 import logging
@@ -33,23 +35,29 @@ log = logging.getLogger(__name__)
 PERIOD = timedelta(minutes=10)  # how often the averages are computed again
 LAST_ORDERS = 10
 MIN_ORDERS = 3
+CHUNK = 500  # services per pass: 0.27–0.36 s of a pass on SQLite (2,000 services, 20 completed orders each)
 MAX_SECONDS = 2**31 - 1  # the column's range on PostgreSQL (a 1-unit order of a month, scaled, is more)
 
 
-def run_due(now=None) -> int:
-    """Compute every active service's average if the job is due and this worker claims it; how many were
-    computed (0: not due, or another worker holds it)."""
+def run_due(now=None, chunk: int = CHUNK) -> int:
+    """Compute the next `chunk` active services' averages if the job is due and this worker claims it; how
+    many services were done (0: not due, or another worker holds it). A round over every service is done
+    a chunk per pass (so a pass stays short, the orders' next pass soon), then waits PERIOD."""
     now = now or timezone.now()
     job = claim(now)
     if job is None:
         return 0
+    ids = list(
+        Service.objects.filter(active=True, pk__gt=job.next_after).order_by("pk").values_list("pk", flat=True)[:chunk]
+    )
+    next_after = ids[-1] if len(ids) == chunk else 0  # 0: the round ends with this chunk
     try:
-        averages = compute(Service.objects.filter(active=True), now)
+        averages = compute(Service.objects.filter(pk__in=ids), now)
     except Exception:  # the orders' pass must go on: try again next period
         log.exception("computing the average times failed")
         release(job, now + PERIOD)
         return 0
-    return len(averages) if finish(job, averages, now) else 0
+    return len(ids) if finish(job, averages, now, next_after) else 0
 
 
 def claim(now) -> AverageTimeJob | None:
@@ -64,16 +72,21 @@ def claim(now) -> AverageTimeJob | None:
     return claimed[0] if claimed else None
 
 
-def finish(job: AverageTimeJob, averages: list[AverageTime], now) -> bool:
-    """Store the averages and make the job due again in PERIOD, if `job`'s claim still holds (the fencing
-    token): False, writing nothing, when its lease ran out and another worker took the job over."""
+def finish(job: AverageTimeJob, averages: list[AverageTime], now, next_after: int = 0) -> bool:
+    """Store the averages and make the job due again (at once for the chunk after service `next_after`;
+    in PERIOD when 0, the round done), if `job`'s claim still holds (the fencing token): False, writing
+    nothing, when its lease ran out and another worker took the job over."""
     with transaction.atomic():
         if not AverageTimeJob.objects.select_for_update().filter(pk=JOB_ID, claim_token=job.claim_token).exists():
             log.warning("average times: the claim ran out before they were written; another worker's stand")
             return False
         store(averages)
-        AverageTimeJob.objects.filter(pk=JOB_ID).update(last_run=now)
-        release(job, now + PERIOD)
+        if next_after:
+            AverageTimeJob.objects.filter(pk=JOB_ID).update(next_after=next_after)
+            release(job, now)
+        else:
+            AverageTimeJob.objects.filter(pk=JOB_ID).update(next_after=0, last_run=now)
+            release(job, now + PERIOD)
     return True
 
 
@@ -106,8 +119,8 @@ def compute(services, now) -> list[AverageTime]:
 
 def store(averages: list[AverageTime]) -> None:
     """Write the rows whose values changed (one upsert)."""
-    # Every row at once (one per service: a small table), not `IN (…)` thousands of ids.
-    known = {a.service_id: (a.seconds, a.orders, a.per_1000) for a in AverageTime.objects.all()}
+    ids = [a.service_id for a in averages]  # a chunk's: a few hundred at most
+    known = {a.service_id: (a.seconds, a.orders, a.per_1000) for a in AverageTime.objects.filter(service_id__in=ids)}
     changed = [a for a in averages if known.get(a.service_id) != (a.seconds, a.orders, a.per_1000)]
     if changed:
         AverageTime.objects.bulk_create(

@@ -33,7 +33,9 @@ class AverageTime(models.Model):
 class AverageTimeJob(Claimable):
     """The job's single row (id 1, the database refuses another): when it is next due, who holds it."""
 
-    last_run = models.DateTimeField(null=True, blank=True)
+    last_run = models.DateTimeField(null=True, blank=True, help_text="When a round over every service last ended.")
+    # A round goes over the services in chunks, one per claim: the last service id done (0: a new round).
+    next_after = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=JOB_ID), name="averagetimejob_single_row")]
