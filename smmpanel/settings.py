@@ -138,6 +138,8 @@ INSTALLED_APPS = [
     "smmpanel.api",
     "smmpanel.worker",
     "smmpanel.demo",
+    "smmpanel.updates",
+    "smmpanel.averagetime",
     "smmpanel.web",
     "smmpanel.tickets",
     "django_htmx",

@@ -25,6 +25,7 @@ class FakeProvider(ThreadingHTTPServer):
     def __init__(self):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[str] = []
+        self.services = [dict(item) for item in SERVICES]  # a test may change its catalog
         self.placed: dict[int, int] = {}  # upstream id -> quantity
         self.ids = count(9000)
         self.lock = threading.Lock()
@@ -40,7 +41,7 @@ class FakeProvider(ThreadingHTTPServer):
             if action == "balance":
                 return {"balance": "100.84292", "currency": "USD"}
             if action == "services":
-                return SERVICES
+                return self.services
             if action == "add":
                 upstream_id = next(self.ids)
                 self.placed[upstream_id] = int(fields.get("quantity") or 1)

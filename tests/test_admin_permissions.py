@@ -36,6 +36,7 @@ from smmpanel.orders.models import Status
 from smmpanel.orders.validation import validate_order
 from smmpanel.providers.models import Provider, ProviderService, UpstreamOrder, UpstreamRefill
 from smmpanel.tickets import services as tickets
+from smmpanel.updates.models import Kind, ServiceUpdate, Source
 
 from .conftest import new_link
 from .fake_provider import fake_provider
@@ -109,6 +110,9 @@ def panel(db, customer, service, upstream):
     )
     forwarded = service(rate="2", fulfilment="provider", refill=True)
     ProviderService.objects.create(service=forwarded, provider=provider, upstream_service="1")
+    # One service update shown and one hidden: for Hide and Show each to have one to act on.
+    ServiceUpdate.objects.create(service=manual, kind=Kind.ENABLED, source=Source.ADMIN)
+    ServiceUpdate.objects.create(service=manual, kind=Kind.DISABLED, source=Source.ADMIN, hidden=True)
 
     def place(svc):
         return services.place_order(cust.account.pk, validate_order(svc, {"link": new_link(), "quantity": "1000"}))

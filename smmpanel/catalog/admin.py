@@ -8,6 +8,10 @@ the services' kinds (`owner_edited`: a provider's keeps it on the next re-sync).
 
 Every action requires catalog.change_category or catalog.change_service.
 
+Every change customers care about (new, price, limits, enabled / disabled) is
+recorded as a service update in the change's transaction (smmpanel.updates.record):
+"admin" for the change form and the list's editable columns, "bulk" for the actions.
+
 Bulk price change: every selected service's rate × (1 + percent/100), rounded
 up to the money's 5 places (so a rise never rounds to nothing) and never below
 zero; the same rounding as a provider's markup.
@@ -27,6 +31,8 @@ from smmpanel.adminkit import action_page
 from smmpanel.catalog import fulfilment_kinds
 from smmpanel.catalog.models import Category, Service
 from smmpanel.ledger.money import MAX_AMOUNT, PLACES, ZERO
+from smmpanel.updates.models import Source
+from smmpanel.updates.record import record, recording, snapshot
 
 MAX_PERCENT = Decimal(10000)
 
@@ -49,9 +55,11 @@ def _owner_edited(services, fields) -> None:
 
 
 def _set_active(modeladmin, request, services, active: bool) -> None:
-    services = list(services)
     with transaction.atomic():
-        Service.objects.filter(pk__in=[s.pk for s in services]).update(active=active)
+        services = list(services)
+        chosen = Service.objects.filter(pk__in=[s.pk for s in services])
+        with recording(chosen, Source.BULK):
+            chosen.update(active=active)
         _owner_edited(services, ["active"])
     text = (
         ngettext("%(n)d service enabled.", "%(n)d services enabled.", len(services))
@@ -166,6 +174,12 @@ class ServiceAdmin(admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return _inlines()
 
+    def save_model(self, request, obj, form, change):
+        # The change form and the list's editable columns both save here, in the admin's transaction.
+        before = snapshot(Service.objects.filter(pk=obj.pk)) if change else {}
+        super().save_model(request, obj, form, change)
+        record(before, snapshot(Service.objects.filter(pk=obj.pk)), Source.ADMIN)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         # After the inlines (the provider inline's own keep_* boxes would overwrite it), and reached
@@ -190,9 +204,10 @@ class ServiceAdmin(admin.ModelAdmin):
             with transaction.atomic():
                 # Locked as plain rows (the list's joins would put provider rows on the nullable side).
                 services = list(Service.objects.select_for_update().filter(pk__in=queryset.values("pk")))
-                for service in services:
-                    service.rate = changed_rate(service.rate, percent)
-                Service.objects.bulk_update(services, ["rate"])
+                with recording(Service.objects.filter(pk__in=[s.pk for s in services]), Source.BULK):
+                    for service in services:
+                        service.rate = changed_rate(service.rate, percent)
+                    Service.objects.bulk_update(services, ["rate"])
                 _owner_edited(services, ["rate"])
             self.message_user(
                 request,

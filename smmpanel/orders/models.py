@@ -165,6 +165,11 @@ class Order(Claimable):
             # The owner's dashboard sums the last 30 days by day and status (smmpanel/dashboard/stats.py):
             # with the summed columns in the index, PostgreSQL answers from the index alone.
             models.Index(fields=["created", "status", "paid_by_parent", "charge", "refunded"], name="order_created"),
+            # Each service's average time (smmpanel/worker/average_time.py): its last completed orders. Partial,
+            # so an order writes to it once, when it completes.
+            models.Index(
+                fields=["service", "-finished_at"], condition=Q(status="Completed"), name="order_service_completed"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -18,6 +18,8 @@ Rules a re-sync follows (the owner's view: README, "Providers (reselling)"):
   when it comes back it is re-activated only if a sync had deactivated it;
 - keep_rate / keep_name (the owner edited them) leave the local rate / name alone,
   while the upstream values are still recorded (a kept rate now below cost is reported);
+- what customers care about (a new service, a price, min/max, on/off) is recorded as a
+  service update in the sync's transaction (smmpanel.updates.record);
 - a service's category is set when it is created, and moved only when the
   provider moves it or a prefix is given (the owner may file services their own way).
 
@@ -40,6 +42,8 @@ from smmpanel.client import ApiError, BadResponse, Client, TransportError
 from smmpanel.ledger.money import MAX_AMOUNT, PLACES
 from smmpanel.providers.connection import calling
 from smmpanel.providers.models import Provider, ProviderService
+from smmpanel.updates.models import Source
+from smmpanel.updates.record import recording
 
 log = logging.getLogger(__name__)
 
@@ -460,7 +464,9 @@ def sync_services(
     with transaction.atomic():
         # One sync of a provider at a time (on SQLite the write transaction serializes anyway).
         locked = Provider.objects.select_for_update().get(pk=provider.pk)
-        _Sync(locked, items, markup, category_prefix, now, report).run()
+        # What customers care about (new services, prices, limits, on/off) becomes service updates here.
+        with recording(Service.objects.filter(upstream__provider=locked), Source.SYNC, now):
+            _Sync(locked, items, markup, category_prefix, now, report).run()
     log.info("%s", report.summary())
     return report
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from smmpanel.web.views import account, apikey, funds, home, neworder, orders, payments, services, tickets
+from smmpanel.web.views import account, apikey, funds, home, neworder, orders, payments, services, tickets, updates
 
 app_name = "web"
 
@@ -23,6 +23,8 @@ urlpatterns = [
     path("settings/", account.settings, name="settings"),
     # The catalog (views/services.py).
     path("services/", services.catalog, name="services"),
+    # What changed in it (views/updates.py).
+    path("updates/", updates.updates, name="updates"),
     # Placing orders (views/neworder.py).
     path("order/", neworder.new_order, name="new-order"),
     path("order/fields/", neworder.service_fields, name="order-fields"),

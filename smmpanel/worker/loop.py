@@ -39,8 +39,8 @@ from smmpanel.catalog.models import Service
 from smmpanel.fulfilment.base import Outcome, StepError
 from smmpanel.orders import services
 from smmpanel.orders.models import FINAL, Order, Refill
+from smmpanel.worker import average_time, payments
 from smmpanel.worker import dashboard as dashboard_jobs
-from smmpanel.worker import payments
 from smmpanel.worker.claims import claim_due, release_many
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,8 @@ def run_once(now=None, batch: int = BATCH, wait: float | None = None) -> int:
     # Pending payments whose webhook has not come: asked about at their gateway (while provider groups run).
     handled += payments.run_once(now, lease)
     _dashboard(now)
+    # Jobs of their own: each claims its row, so one worker at a time does it.
+    handled += average_time.run_due(now)
     if started:
         wait_for(started, timeout=wait)
     return handled

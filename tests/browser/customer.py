@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 PASSWORD = "a-Long-browser-passw0rd"
 
 # Pages anyone reaches, then every page a signed-in customer reaches from the menu (and the order's own page).
-ANONYMOUS_PAGES = ["/", "/signup/", "/login/", "/password/reset/", "/services/", "/api/docs/"]
+ANONYMOUS_PAGES = ["/", "/signup/", "/login/", "/password/reset/", "/services/", "/updates/", "/api/docs/"]
 CUSTOMER_PAGES = [
     "/order/",
     "/order/mass/",
@@ -24,6 +24,7 @@ CUSTOMER_PAGES = [
     "/subscriptions/",
     "/dripfeed/",
     "/services/",
+    "/updates/",
     "/funds/",
     "/funds/add/",
     "/funds/payments/",
@@ -33,7 +34,13 @@ CUSTOMER_PAGES = [
     "/tickets/",
     "/tickets/new/",
 ]
-ADMIN_PAGES = ["/admin/", "/admin/orders/order/", "/admin/accounts/account/", "/admin/catalog/service/"]
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/orders/order/",
+    "/admin/accounts/account/",
+    "/admin/catalog/service/",
+    "/admin/updates/serviceupdate/",
+]
 _numbers = itertools.count(1)
 
 

@@ -27,7 +27,8 @@ def _matching(query: str):
             match |= Q(pk=service_id)
         services = services.filter(match)
     # The catalog's own order: categories by position, services by position within each.
-    return services.order_by("category__position", "category_id", "position", "id")
+    # With each one's average time as the worker last computed it (smmpanel/averagetime): one join.
+    return services.select_related("average_time").order_by("category__position", "category_id", "position", "id")
 
 
 def catalog(request):
