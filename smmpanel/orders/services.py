@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from smmpanel import fastsql
 from smmpanel.accounts import verification
+from smmpanel.alerts import services as alerts
 from smmpanel.ledger import services as ledger
 from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5
 from smmpanel.orders import selectors
@@ -335,11 +336,14 @@ def flag_attention(order_id: int, reason: str, *, actor=Actor.WORKER, lease=None
         order = _locked(Order, order_id, lease)
         if order.is_final:
             return order
+        newly = not order.needs_attention
         order.needs_attention = True
         order.attention_note = str(reason)[:500]
         order.due_at = None
         order.save(update_fields=["needs_attention", "attention_note", "due_at", "updated"])
-        record(order.pk, "needs attention", actor, message=reason, user=user)
+        event = record(order.pk, "needs attention", actor, message=reason, user=user)
+        if newly and actor != Actor.ADMIN:  # the owner hears of it (not of what a person flagged themselves)
+            alerts.order_needs_attention(order.pk, str(reason), event.pk)
         return order
 
 
@@ -383,7 +387,9 @@ def request_cancel(account_id: int, raw_id, *, actor=Actor.API) -> Order:
             order.needs_attention = True
             order.attention_note = "The customer asked to cancel this order."
         order.save()
-        record(order.pk, "cancel requested", actor)
+        event = record(order.pk, "cancel requested", actor)
+        if order.needs_attention and not order.service.kind.worker_driven:
+            alerts.order_needs_attention(order.pk, order.attention_note, event.pk)
     return order
 
 
@@ -398,11 +404,11 @@ def request_refill(account_id: int, raw_id, *, actor=Actor.API) -> Refill:
     try:
         with transaction.atomic():
             refill = Refill.objects.create(order=order, account_id=account_id, due_at=_due(order.service, now))
-            record(order.pk, "refill requested", actor, refill_id=refill.pk)
+            event = record(order.pk, "refill requested", actor, refill_id=refill.pk)
             if not order.service.kind.worker_driven:  # a person does the refill: they have to see it
-                Order.objects.filter(pk=order.pk).update(
-                    needs_attention=True, attention_note=f"Refill #{refill.pk} asked for."
-                )
+                note = f"Refill #{refill.pk} asked for."
+                Order.objects.filter(pk=order.pk).update(needs_attention=True, attention_note=note)
+                alerts.order_needs_attention(order.pk, note, event.pk)
     except IntegrityError:
         raise OrderError("refill_open") from None
     return refill

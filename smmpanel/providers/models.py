@@ -30,6 +30,14 @@ class Provider(models.Model):
         max_digits=24, decimal_places=5, null=True, blank=True, help_text="Our balance there, last seen."
     )
     balance_checked_at = models.DateTimeField(null=True, blank=True)
+    low_balance_alert = models.DecimalField(
+        max_digits=24,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        help_text="Alert the owner when our balance there falls below this (in the provider's currency; "
+        "the worker asks it every few minutes). Empty: no alert.",
+    )
     max_concurrent = models.PositiveSmallIntegerField(
         default=4, help_text="Requests in flight at once to this provider (per worker process)."
     )
