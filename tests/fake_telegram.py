@@ -30,6 +30,8 @@ class FakeTelegram(ThreadingHTTPServer):
         self.refusals: list[int] = []  # retry_after of the next calls to refuse
         self.ids = count(1)
         self.lock = threading.Lock()
+        # A test's gate: each call waits at it until as many calls arrived (tests' race controls).
+        self.gate: threading.Barrier | None = None
 
     @property
     def base(self) -> str:
@@ -40,6 +42,8 @@ class FakeTelegram(ThreadingHTTPServer):
             self.refusals.append(retry_after)
 
     def answer(self, path: str, body: dict) -> tuple[int, dict]:
+        if self.gate is not None:
+            self.gate.wait()
         with self.lock:
             self.calls += 1
             if path != f"/bot{self.token}/sendMessage":

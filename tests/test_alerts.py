@@ -104,9 +104,7 @@ def test_five_hundred_orders_flagged_at_once_are_one_mail_and_one_telegram_messa
     assert len(mail.outbox) == 1 and len(telegram.messages) == 1
 
 
-def test_an_order_is_told_once_per_time_it_needs_attention_and_not_when_a_person_flags_it(
-    telegram, customer, service
-):
+def test_an_order_is_told_once_per_time_it_needs_attention_and_not_when_a_person_flags_it(telegram, customer, service):
     first, second = manual_orders(customer, service, 2)
     services.flag_attention(first, "provider gave no clear answer")
     services.flag_attention(first, "provider gave no clear answer")  # still the same trouble
@@ -172,29 +170,43 @@ def test_a_wrong_bot_token_is_retried_with_back_off_and_never_shown(telegram, se
     assert len(telegram.messages) == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_workers_delivering_at_once_send_each_batch_once(telegram, customer, service):
-    ids = manual_orders(customer, service, 50)
-    for pk in ids:
-        services.flag_attention(pk, "stuck upstream")
-    jobs.ensure_duties(timezone.now())
-    now = later()
+def in_two_threads(work) -> None:
     barrier = threading.Barrier(2)
 
-    def deliver(_):
+    def run():
         try:
             barrier.wait()
-            return jobs.run_once(now, ensure=False)
+            work()
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(2)]
+    threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_delivering_at_once_send_each_batch_once(telegram, customer, service):
+    for pk in manual_orders(customer, service, 50):
+        services.flag_attention(pk, "stuck upstream")
+    jobs.ensure_duties(timezone.now())
+    now = later()
+    in_two_threads(lambda: jobs.run_once(now, ensure=False))
     assert len(telegram.messages) == 1 and len(mail.outbox) == 1
     assert told([m["text"] for m in telegram.messages], ATTENTION) == 50
+
+
+@pytest.mark.django_db(transaction=True)
+def test_control_without_the_claim_two_senders_send_the_same_batch_twice(telegram, customer, service):
+    for pk in manual_orders(customer, service, 50):
+        services.flag_attention(pk, "stuck upstream")
+    jobs.ensure_duties(timezone.now())
+    duty = Duty.objects.get(name="channel:telegram")
+    telegram.gate = threading.Barrier(2, timeout=10)  # both sends in flight before either is marked
+    in_two_threads(lambda: jobs.deliver(duty, "telegram", later(), time.monotonic()))
+    assert len(telegram.messages) == 2  # what the claim (above) prevents
 
 
 # --- what the worker checks -----------------------------------------------------------------------
@@ -234,7 +246,7 @@ def test_a_provider_failing_repeatedly_is_told_once(telegram):
 
 
 def test_orders_unchanged_for_a_day_are_told_stuck_once(telegram, customer, service):
-    stuck, fresh = manual_orders(customer, service, 2)
+    stuck, _fresh = manual_orders(customer, service, 2)
     Order.objects.filter(pk=stuck).update(updated=timezone.now() - timedelta(hours=25))
     now = later()
     jobs.run_once(now)
@@ -313,8 +325,13 @@ def test_two_worker_processes_tell_each_alert_once(panel_server, workers_databas
         }
         server.env = env
         workers = [
-            subprocess.Popen([str(PYTHON), "-m", "smmpanel", "worker"], cwd=REPO, env=env,
-                             stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"w{i}.log", "wb"))  # noqa: SIM115
+            subprocess.Popen(
+                [str(PYTHON), "-m", "smmpanel", "worker"],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=open(tmp_path / f"w{i}.log", "wb"),  # noqa: SIM115 - read on failure, closed with the process
+            )
             for i in range(2)
         ]
         try:

@@ -42,7 +42,7 @@ def compose(alerts: list) -> tuple[str, str]:
     headlines = [headline(kind, len(group)) for kind, group in groups.items()]
     subject = f"[{settings.SITE_NAME}] " + "; ".join(headlines)
     sections = []
-    for (kind, group), title in zip(groups.items(), headlines, strict=True):
+    for group, title in zip(groups.values(), headlines, strict=True):
         lines = [f"{title}:"]
         for alert in group[:SHOWN]:
             lines.append(f"- {alert.text}" + (f" {link(alert.url)}" if alert.url else ""))

@@ -69,8 +69,8 @@ class Telegram:
             raise ChannelError(f"telegram: unreadable answer (HTTP {response.status_code})")
         if answer.get("ok") is True:
             return
-        parameters = answer.get("parameters") if isinstance(answer.get("parameters"), dict) else {}
-        retry_after = parameters.get("retry_after")
+        parameters = answer.get("parameters")
+        retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
         words = str(answer.get("description", ""))[:200].replace(token, "…")
         raise ChannelError(
             f"telegram: {answer.get('error_code', response.status_code)} {words}",

@@ -162,8 +162,7 @@ def check_provider(duty: Duty, arg: str, now, started: float):
             raise_alert(
                 Alert.Kind.PROVIDER_BALANCE,
                 f"provider-balance:{provider.pk}:{state['low_since']}",
-                f"Provider {provider.name}: our balance is {provider.balance}{currency}, "
-                f"below {threshold}{currency}",
+                f"Provider {provider.name}: our balance is {provider.balance}{currency}, below {threshold}{currency}",
                 reverse("admin:providers_provider_change", args=[provider.pk]),
                 subject_id=provider.pk,
             )

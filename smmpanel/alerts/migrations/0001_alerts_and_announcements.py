@@ -5,75 +5,104 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=40)),
-                ('key', models.CharField(help_text='The same trouble is recorded once.', max_length=200, unique=True)),
-                ('subject_id', models.BigIntegerField(blank=True, null=True)),
-                ('text', models.CharField(max_length=1000)),
-                ('url', models.CharField(blank=True, max_length=500)),
-                ('created', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=40)),
+                ("key", models.CharField(help_text="The same trouble is recorded once.", max_length=200, unique=True)),
+                ("subject_id", models.BigIntegerField(blank=True, null=True)),
+                ("text", models.CharField(max_length=1000)),
+                ("url", models.CharField(blank=True, max_length=500)),
+                ("created", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['kind', 'subject_id'], name='alert_by_subject')],
+                "ordering": ["-id"],
+                "indexes": [models.Index(fields=["kind", "subject_id"], name="alert_by_subject")],
             },
         ),
         migrations.CreateModel(
-            name='Announcement',
+            name="Announcement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.TextField(max_length=2000, verbose_name='text')),
-                ('active', models.BooleanField(default=True, verbose_name='active')),
-                ('starts', models.DateTimeField(blank=True, help_text='Empty: at once.', null=True, verbose_name='starts')),
-                ('expires', models.DateTimeField(blank=True, help_text='Empty: until turned off.', null=True, verbose_name='expires')),
-                ('created', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("text", models.TextField(max_length=2000, verbose_name="text")),
+                ("active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "starts",
+                    models.DateTimeField(blank=True, help_text="Empty: at once.", null=True, verbose_name="starts"),
+                ),
+                (
+                    "expires",
+                    models.DateTimeField(
+                        blank=True, help_text="Empty: until turned off.", null=True, verbose_name="expires"
+                    ),
+                ),
+                ("created", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'announcement',
-                'verbose_name_plural': 'announcements',
-                'ordering': ['-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('starts__isnull', True), ('expires__isnull', True), ('expires__gt', models.F('starts')), _connector='OR'), name='announcement_expires_after_start')],
+                "verbose_name": "announcement",
+                "verbose_name_plural": "announcements",
+                "ordering": ["-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("starts__isnull", True),
+                            ("expires__isnull", True),
+                            ("expires__gt", models.F("starts")),
+                            _connector="OR",
+                        ),
+                        name="announcement_expires_after_start",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Duty',
+            name="Duty",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, unique=True)),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
-                ('locked_until', models.DateTimeField(blank=True, null=True)),
-                ('claim_token', models.BigIntegerField(blank=True, null=True)),
-                ('attempts', models.PositiveIntegerField(default=0, help_text='Failures in a row.')),
-                ('last_error', models.CharField(blank=True, max_length=500)),
-                ('state', models.JSONField(blank=True, default=dict)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=60, unique=True)),
+                ("due_at", models.DateTimeField(blank=True, null=True)),
+                ("locked_until", models.DateTimeField(blank=True, null=True)),
+                ("claim_token", models.BigIntegerField(blank=True, null=True)),
+                ("attempts", models.PositiveIntegerField(default=0, help_text="Failures in a row.")),
+                ("last_error", models.CharField(blank=True, max_length=500)),
+                ("state", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'verbose_name_plural': 'duties',
-                'indexes': [models.Index(condition=models.Q(('due_at__isnull', False)), fields=['due_at'], name='duty_due')],
+                "verbose_name_plural": "duties",
+                "indexes": [
+                    models.Index(condition=models.Q(("due_at__isnull", False)), fields=["due_at"], name="duty_due")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(max_length=20)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('alert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='alerts.alert')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("channel", models.CharField(max_length=20)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="deliveries", to="alerts.alert"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'deliveries',
-                'indexes': [models.Index(condition=models.Q(('delivered_at__isnull', True)), fields=['channel', 'id'], name='delivery_pending')],
-                'constraints': [models.UniqueConstraint(fields=('alert', 'channel'), name='one_delivery_per_channel')],
+                "verbose_name_plural": "deliveries",
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("delivered_at__isnull", True)),
+                        fields=["channel", "id"],
+                        name="delivery_pending",
+                    )
+                ],
+                "constraints": [models.UniqueConstraint(fields=("alert", "channel"), name="one_delivery_per_channel")],
             },
         ),
     ]

@@ -4,15 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('providers', '0003_provider_action_permissions'),
+        ("providers", "0003_provider_action_permissions"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='provider',
-            name='low_balance_alert',
-            field=models.DecimalField(blank=True, decimal_places=5, help_text="Alert the owner when our balance there falls below this (in the provider's currency; the worker asks it every few minutes). Empty: no alert.", max_digits=24, null=True),
+            model_name="provider",
+            name="low_balance_alert",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=5,
+                help_text="Alert the owner when our balance there falls below this (in the provider's currency; the worker asks it every few minutes). Empty: no alert.",
+                max_digits=24,
+                null=True,
+            ),
         ),
     ]
