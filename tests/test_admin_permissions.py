@@ -31,6 +31,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from smmpanel.alerts.models import Announcement, Duty
 from smmpanel.orders import services
 from smmpanel.orders.models import Status
 from smmpanel.orders.validation import validate_order
@@ -149,6 +150,8 @@ def panel(db, customer, service, upstream):
     AccessAttemptExpiration.objects.create(access_attempt=attempt, expires_at=timezone.now() + timedelta(hours=1))
     AccessLog.objects.create(**seen)
     AccessFailureLog.objects.create(**seen)
+    Announcement.objects.create(text="Slow today.")
+    Duty.objects.create(name="stuck-orders", due_at=timezone.now())  # alerts: the flag above made an Alert
     return SimpleNamespace(owner=owner, viewer=viewer, nobody=nobody, provider=provider)
 
 
