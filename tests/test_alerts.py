@@ -246,8 +246,10 @@ def test_a_provider_failing_repeatedly_is_told_once(telegram):
 
 
 def test_orders_unchanged_for_a_day_are_told_stuck_once(telegram, customer, service):
-    stuck, _fresh = manual_orders(customer, service, 2)
-    Order.objects.filter(pk=stuck).update(updated=timezone.now() - timedelta(hours=25))
+    stuck, _fresh, waiting_dripfeed = manual_orders(customer, service, 3)
+    day_ago = timezone.now() - timedelta(hours=25)
+    Order.objects.filter(pk=stuck).update(updated=day_ago)
+    Order.objects.filter(pk=waiting_dripfeed).update(updated=day_ago, runs=5, interval=2880, due_at=later(3600))
     now = later()
     jobs.run_once(now)
     [alert] = Alert.objects.filter(kind="order-stuck")

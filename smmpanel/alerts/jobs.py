@@ -12,7 +12,9 @@
   again). ALERTS_PROVIDER_FAILURES failed checks in a row: one alert per episode (re-armed by a
   check that works). The episode lives in the duty's `state`, written under the claim's token.
 - "stuck-orders": every ten minutes, orders Pending / In progress / Processing with no change
-  for STUCK_HOURS, each told once per time it is stuck (the alerts batch them into one line).
+  for STUCK_HOURS, each told once per time it is stuck (the alerts batch them into one line); a
+  drip-feed only when its next step is that much overdue (it waits unchanged between runs). Until
+  each service's average completion time is known, STUCK_HOURS is the one measure for all.
 
 Orders needing attention are recorded where they are flagged (smmpanel/orders/services.py), not
 here: the same transaction, one INSERT, and no scan.
@@ -24,7 +26,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -64,30 +66,40 @@ def ensure_duties(now) -> None:
 
 
 def run_once(now=None, *, ensure: bool = True) -> int:
-    """Do the alert duties due now; returns how many were done."""
+    """Do the alert duties due now; returns how many were done.
+
+    The channels are claimed and sent first, on a lease of their own, so that slow providers
+    checked after them never eat into the time a send has.
+    """
     now = now or timezone.now()
     if ensure:
         ensure_duties(now)
-    started = time.monotonic()
-    claimed = claim_due(Duty.objects.all(), now, lease_seconds(), 50)
-    claimed.sort(key=lambda duty: not duty.name.startswith("channel:"))  # sends first, while the lease is young
-    for duty in claimed:
-        kind, _, arg = duty.name.partition(":")
-        try:
-            next_due = RUNNERS[kind](duty, arg, now, started)
-        except Exception as e:  # one duty's failure must not stop the others
-            attempts = duty.attempts + 1
-            if not isinstance(e, channels.ChannelError | ProviderError):
-                log.exception("alert duty %s failed", duty.name)
-            retry_after = getattr(e, "retry_after", None)
-            wait = timedelta(seconds=retry_after) if retry_after is not None else backoff(attempts)
-            Duty.objects.filter(pk=duty.pk, claim_token=duty.claim_token).update(last_error=str(e)[:500])
-            release(duty, now + wait, attempts=attempts)
-        else:
-            if duty.attempts:
-                Duty.objects.filter(pk=duty.pk, claim_token=duty.claim_token).update(last_error="")
-            release(duty, next_due, attempts=0)
-    return len(claimed)
+    done = 0
+    for duties in (Duty.objects.filter(name__startswith="channel:"), Duty.objects.exclude(name__startswith="channel:")):
+        started = time.monotonic()
+        claimed = claim_due(duties, now, lease_seconds(), 50)
+        for duty in claimed:
+            _run(duty, now, started)
+        done += len(claimed)
+    return done
+
+
+def _run(duty: Duty, now, started: float) -> None:
+    kind, _, arg = duty.name.partition(":")
+    try:
+        next_due = RUNNERS[kind](duty, arg, now, started)
+    except Exception as e:  # one duty's failure must not stop the others
+        attempts = duty.attempts + 1
+        if not isinstance(e, channels.ChannelError | ProviderError):
+            log.exception("alert duty %s failed", duty.name)
+        retry_after = getattr(e, "retry_after", None)
+        wait = timedelta(seconds=retry_after) if retry_after is not None else backoff(attempts)
+        Duty.objects.filter(pk=duty.pk, claim_token=duty.claim_token).update(last_error=str(e)[:500])
+        release(duty, now + wait, attempts=attempts)
+    else:
+        if duty.attempts:
+            Duty.objects.filter(pk=duty.pk, claim_token=duty.claim_token).update(last_error="")
+        release(duty, next_due, attempts=0)
 
 
 # --- channels -----------------------------------------------------------------------------------
@@ -183,6 +195,8 @@ def stuck_orders(duty: Duty, arg: str, now, started: float):
     told = Alert.objects.filter(kind=Alert.Kind.ORDER_STUCK, subject_id=OuterRef("pk"), created__gt=OuterRef("updated"))
     stuck = (
         Order.objects.filter(status__in=STUCK_STATUSES, needs_attention=False, updated__lt=cutoff)
+        # A drip-feed waits its interval between runs unchanged: stuck only when its next step is overdue.
+        .filter(Q(runs__isnull=True) | Q(runs=0) | Q(due_at__lt=cutoff))
         .exclude(Exists(told))
         .order_by("id")
         .values_list("pk", "status", "updated")[:STUCK_LIMIT]
