@@ -7,6 +7,7 @@ in two real `smmpanel worker` processes on SQLite and PostgreSQL.
 """
 
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -27,7 +28,7 @@ from smmpanel.orders.models import Actor, Order
 from smmpanel.orders.validation import validate_order
 from smmpanel.providers.models import Provider
 
-from .conftest import PYTHON, REPO, new_link
+from .conftest import PYTHON, REPO, PanelServer, new_link
 from .fake_provider import fake_provider
 from .fake_telegram import CHAT_ID, TOKEN, fake_telegram
 
@@ -295,25 +296,33 @@ svc = Service.objects.create(name="Manual", category=Category.objects.get_or_cre
                              rate=Decimal(1), min=1, max=10, fulfilment="manual")
 from django.db import transaction
 orders = [services.place_order(account.pk, validate_order(svc, {"link": f"https://x.test/{uuid.uuid4().hex}",
-                                                               "quantity": "1"})) for i in range(N)]
-with transaction.atomic():  # flagged together, as a pass of the worker flags a provider's batch
-    for order in orders:
-        services.flag_attention(order.pk, "the provider is down")
+                                                               "quantity": "1"})) for i in range(200)]
+for wave in (orders[:120], orders[120:]):  # the second while the workers may be sending the first
+    with transaction.atomic():  # flagged together, as a pass of the worker flags a provider's batch
+        for order in wave:
+            services.flag_attention(order.pk, "the provider is down")
 print(json.dumps({}))
 """
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def workers_database(request, tmp_path):
+def workers_server(request, tmp_path, sqlite_template) -> PanelServer:
+    """A migrated database of the test's own (a copy of the SQLite template, or a throwaway PostgreSQL
+    database) and the means to run commands on it; no web server: only workers are needed."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'alerts.sqlite3'}"
-    return request.getfixturevalue("throwaway_postgres_db")
+        path = tmp_path / "alerts.sqlite3"
+        shutil.copyfile(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("throwaway_postgres_db")
+    (tmp_path / "data").mkdir()
+    return PanelServer(url, tmp_path / "data")
 
 
-def test_two_worker_processes_tell_each_alert_once(panel_server, workers_database, tmp_path):
+def test_two_worker_processes_tell_each_alert_once(workers_server, tmp_path):
     mails = tmp_path / "mails"
+    server = workers_server
     with fake_telegram() as telegram:
-        server = panel_server(workers_database)
         env = {
             **server.env,
             "TELEGRAM_API_BASE": telegram.base,
@@ -337,14 +346,14 @@ def test_two_worker_processes_tell_each_alert_once(panel_server, workers_databas
             for i in range(2)
         ]
         try:
-            server.python(FLAG.replace("N)", "120)"))
-            server.python(FLAG.replace("N)", "80)"))  # a second wave while the first may be going out
+            server.python(FLAG)
             deadline = time.monotonic() + 60
             while server.sql("SELECT count(*) FROM alerts_delivery WHERE delivered_at IS NULL")[0][0] or (
                 server.sql("SELECT count(*) FROM alerts_delivery")[0][0] < 400
             ):
                 assert time.monotonic() < deadline, [p.read_text() for p in tmp_path.glob("w*.log")]
                 time.sleep(0.2)
+            assert all(worker.poll() is None for worker in workers)  # both ran all along
         finally:
             for worker in workers:
                 worker.terminate()

@@ -56,6 +56,10 @@ class Provider(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(currency_rate__gt=0), name="provider_currency_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(low_balance_alert__isnull=True) | Q(low_balance_alert__gte=0),
+                name="provider_low_balance_alert_not_negative",
+            ),
         ]
 
     def __str__(self) -> str:
