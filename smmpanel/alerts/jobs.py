@@ -122,7 +122,8 @@ def deliver(duty: Duty, name: str, now, started: float):
     transport.send(*batch.compose(alerts))
     ids = [alert.pk for alert in alerts]
     with transaction.atomic():
-        held = Duty.objects.select_for_update().filter(pk=duty.pk, claim_token=duty.claim_token).exists()
+        mine = Duty.objects.select_for_update().filter(pk=duty.pk, claim_token=duty.claim_token)
+        held = bool(list(mine.values_list("pk", flat=True)))  # read under lock: no claim can take it meanwhile
         if held:
             for start in range(0, len(ids), 500):
                 Delivery.objects.filter(channel=name, alert_id__in=ids[start : start + 500]).update(
@@ -130,7 +131,7 @@ def deliver(duty: Duty, name: str, now, started: float):
                 )
     if not held:
         log.warning("alerts on %s sent after the lease ran out: they may be sent once more", name)
-    return timezone.now() + timedelta(seconds=settings.ALERTS_BATCH_SECONDS or IDLE_SECONDS)
+    return now + timedelta(seconds=settings.ALERTS_BATCH_SECONDS or IDLE_SECONDS)
 
 
 # --- providers ----------------------------------------------------------------------------------
