@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "smmpanel.payments",
     "smmpanel.api",
     "smmpanel.worker",
+    "smmpanel.alerts",
     "smmpanel.demo",
     "smmpanel.updates",
     "smmpanel.averagetime",
@@ -332,6 +333,8 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "").strip() or (
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
 )
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+if os.environ.get("EMAIL_FILE_PATH"):  # for EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend
+    EMAIL_FILE_PATH = os.environ["EMAIL_FILE_PATH"]
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", not env_bool("EMAIL_USE_SSL"))  # STARTTLS unless implicit TLS is asked
@@ -392,6 +395,22 @@ WORKER_LEASE_SECONDS = float(os.environ.get("WORKER_LEASE_SECONDS", "60"))
 PROVIDER_SYNC_SECONDS = float(os.environ.get("PROVIDER_SYNC_SECONDS", "15"))
 # Providers a worker talks to at once (one thread each; each provider's own limits apply within).
 WORKER_THREADS = int(os.environ.get("WORKER_THREADS", "4"))
+
+# Alerts to the owner (smmpanel/alerts): by mail to ALERTS_EMAIL (comma-separated; empty: the
+# superusers' addresses, else ADMINS; "off": no mail) and by Telegram when a bot token and a chat
+# id are set. The worker sends what piled up at most every ALERTS_BATCH_SECONDS, as one message.
+ALERTS_EMAIL = env_list("ALERTS_EMAIL", [])
+TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+TELEGRAM_CHAT_ID = os.environ.get("TELEGRAM_CHAT_ID", "").strip()
+TELEGRAM_API_BASE = os.environ.get("TELEGRAM_API_BASE", "").strip() or "https://api.telegram.org"
+ALERTS_BATCH_SECONDS = float(os.environ.get("ALERTS_BATCH_SECONDS", "30"))
+ALERTS_SEND_TIMEOUT = float(os.environ.get("ALERTS_SEND_TIMEOUT", "10"))
+# Providers are asked for our balance (and so seen failing) every ALERTS_PROVIDER_CHECK_SECONDS;
+# ALERTS_PROVIDER_FAILURES failed checks in a row are an alert.
+ALERTS_PROVIDER_CHECK_SECONDS = float(os.environ.get("ALERTS_PROVIDER_CHECK_SECONDS", "300"))
+ALERTS_PROVIDER_FAILURES = int(os.environ.get("ALERTS_PROVIDER_FAILURES", "3"))
+# An order Pending / In progress / Processing with no change for this long is reported stuck.
+STUCK_HOURS = float(os.environ.get("STUCK_HOURS", "24"))
 
 # Django's cache: Redis when REDIS_URL is set (e.g. redis://127.0.0.1:6379/0), shared by
 # every process; otherwise one in-memory cache per process. The API rate limit counts in it.

@@ -31,14 +31,18 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
+from smmpanel.alerts.models import Announcement, Duty
 from smmpanel.orders import services
 from smmpanel.orders.models import Status
 from smmpanel.orders.validation import validate_order
+from smmpanel.payments import services as payments
+from smmpanel.payments.models import Gateway, Notification, Payment
 from smmpanel.providers.models import Provider, ProviderService, UpstreamOrder, UpstreamRefill
 from smmpanel.tickets import services as tickets
 from smmpanel.updates.models import Kind, ServiceUpdate, Source
 
 from .conftest import new_link
+from .fake_gateways.stripe import FakeStripe
 from .fake_provider import fake_provider
 
 KEY = f"pk-{uuid.uuid4().hex}-SECRET"
@@ -52,6 +56,7 @@ CONFIRMED = {
     "status": "Completed",
     "start_count": "1",
     "remains": "0",
+    "reason": "Nothing arrived.",  # rejecting a manual transfer
 }
 
 
@@ -92,7 +97,14 @@ def upstream():
 
 
 @pytest.fixture
-def panel(db, customer, service, upstream):
+def cards():
+    """The fake Stripe, taking only keys that hold KEY."""
+    with FakeStripe(secret_key=f"sk_test_{KEY}", webhook_secret=f"whsec_{KEY}") as fake:
+        yield fake
+
+
+@pytest.fixture
+def panel(db, customer, service, upstream, cards, settings):
     """A row of every model the admin shows, a provider at `upstream` whose key is KEY, and three staff users."""
     users = get_user_model()
     owner = users.objects.create_superuser("owner", "owner@example.com", "pw-owner-1")
@@ -145,6 +157,22 @@ def panel(db, customer, service, upstream):
 
     tickets.open_ticket(cust.account.pk, "order", "Refill, please.", order_ids=[refilled.pk], request="refill")
 
+    # Payments: a card gateway (the fake Stripe) whose keys hold KEY, so the key search covers them too, with
+    # a payment paid there whose webhook was lost ("Ask the gateway again" finds it); a manual transfer waiting
+    # for the owner's approval, another set aside for the owner to settle; a notification.
+    settings.STRIPE_API_BASE = cards.base_url
+    Gateway.objects.create(
+        name="cards", kind="stripe", enabled=True, api_key=cards.secret_key, webhook_secret=cards.webhook_secret
+    )
+    card_payment = payments.start_payment(cust.account, "cards", "10", return_url_base="https://panel.example.com")
+    cards.drop_webhooks = True
+    cards.pay(card_payment.external_id)
+    bank = Gateway.objects.create(name="bank", kind="manual", enabled=True, instructions="IBAN XX00 0000")
+    transfer = payments.submit_manual(cust.account, "bank", "10", "REF-1")
+    odd = payments.submit_manual(cust.account, "bank", "12", "REF-2")
+    Payment.objects.filter(pk=odd.pk).update(needs_attention=True, attention_reason="11 USD arrived, not 12")
+    Notification.objects.create(gateway=bank, payment=transfer, body="{}", result="refused: a test's")
+
     seen = {
         "user_agent": "test",
         "ip_address": "10.1.2.3",
@@ -156,6 +184,8 @@ def panel(db, customer, service, upstream):
     AccessAttemptExpiration.objects.create(access_attempt=attempt, expires_at=timezone.now() + timedelta(hours=1))
     AccessLog.objects.create(**seen)
     AccessFailureLog.objects.create(**seen)
+    Announcement.objects.create(text="Slow today.")
+    Duty.objects.create(name="stuck-orders", due_at=timezone.now())  # alerts: the flag above made an Alert
     return SimpleNamespace(owner=owner, viewer=viewer, nobody=nobody, provider=provider)
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from smmpanel import fastsql
 from smmpanel.accounts import verification
 from smmpanel.accounts.models import Account
+from smmpanel.alerts import services as alerts
 from smmpanel.ledger import services as ledger
 from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5, shown_money
 from smmpanel.orders import selectors
@@ -336,11 +337,14 @@ def flag_attention(order_id: int, reason: str, *, actor=Actor.WORKER, lease=None
         order = _locked(Order, order_id, lease)
         if order.is_final:
             return order
+        newly = not order.needs_attention
         order.needs_attention = True
         order.attention_note = str(reason)[:500]
         order.due_at = None
         order.save(update_fields=["needs_attention", "attention_note", "due_at", "updated"])
-        record(order.pk, Action.NEEDS_ATTENTION, actor, message=reason, user=user)
+        event = record(order.pk, Action.NEEDS_ATTENTION, actor, message=reason, user=user)
+        if newly and actor != Actor.ADMIN:  # the owner hears of it (not of what a person flagged themselves)
+            alerts.order_needs_attention(order.pk, str(reason), event.pk)
         return order
 
 
@@ -376,10 +380,13 @@ def request_cancel(account_id: int, raw_id, *, actor=Actor.API) -> Order:
             raise refusal
         order.cancel_requested_at = timezone.now()
         # What the request does is the kind's to say: the worker looks now, or a person is asked to.
-        for field, value in order.service.kind.cancel_requested(order, order.cancel_requested_at).items():
+        changes = order.service.kind.cancel_requested(order, order.cancel_requested_at)
+        for field, value in changes.items():
             setattr(order, field, value)
         order.save()
-        record(order.pk, Action.CANCEL_REQUESTED, actor)
+        event = record(order.pk, Action.CANCEL_REQUESTED, actor)
+        if changes.get("needs_attention"):  # the kind asked a person to do it: the owner hears of it
+            alerts.order_needs_attention(order.pk, order.attention_note, event.pk)
     return order
 
 
@@ -394,10 +401,12 @@ def request_refill(account_id: int, raw_id, *, actor=Actor.API) -> Refill:
     try:
         with transaction.atomic():
             refill = Refill.objects.create(order=order, account_id=account_id, due_at=_due(order.service, now))
-            record(order.pk, Action.REFILL_REQUESTED, actor, refill_id=refill.pk)
+            event = record(order.pk, Action.REFILL_REQUESTED, actor, refill_id=refill.pk)
             changes = order.service.kind.refill_requested(order, refill)  # e.g. a person is asked to
             if changes:
                 Order.objects.filter(pk=order.pk).update(**changes)
+                if changes.get("needs_attention"):  # the owner hears of it
+                    alerts.order_needs_attention(order.pk, changes.get("attention_note", ""), event.pk)
     except IntegrityError:
         raise OrderError("refill_open") from None
     return refill

@@ -21,7 +21,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from smmpanel.adminkit import HistoryAdmin, action_page
+from smmpanel.adminkit import HistoryAdmin, SecretsAdmin, action_page
 from smmpanel.ledger.money import MAX_AMOUNT
 from smmpanel.orders.admin import CustomerFilter
 from smmpanel.payments import registry, services
@@ -97,8 +97,10 @@ class GatewayBonusInline(admin.TabularInline):
 
 
 @admin.register(Gateway)
-class GatewayAdmin(admin.ModelAdmin):
+class GatewayAdmin(SecretsAdmin):
     form = GatewayForm
+    # Where a key would show read-only (a view-only page), where the keys come from is shown instead.
+    secret_fields = dict.fromkeys(SECRETS, "keys")
     inlines = [GatewayBonusInline]
     list_display = ["name", "display_name", "kind", "enabled", "position", "min_amount", "max_amount", "keys"]
     list_editable = ["enabled", "position"]
@@ -120,12 +122,6 @@ class GatewayAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # payments point at their gateway: disable it instead
 
-    def get_fields(self, request, obj=None):
-        fields = list(super().get_fields(request, obj))
-        if self.has_change_permission(request, obj):
-            return fields
-        # A view-only page shows every field as text: the secrets' boxes are left out, where they come from shown.
-        return [f for f in fields if f not in SECRETS] + ["keys"]
 
 
 # --- payments -------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from smmpanel.accounts.models import Account
+from smmpanel.alerts import services as alerts
+from smmpanel.alerts.models import Alert
 from smmpanel.ledger import services as ledger
 from smmpanel.ledger.models import Kind as LedgerKind
 from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5, shown_money
@@ -150,8 +152,22 @@ def _credit(payment: Payment, deposit: Decimal, received: Decimal | None, memo: 
 
 def _flag(payment: Payment, reason: str, **changes) -> None:
     """Set the payment aside for the owner (unless it is credited already: then the reason is moot)."""
-    Payment.objects.filter(pk=payment.pk).exclude(ledger__kind=LedgerKind.DEPOSIT).update(
-        needs_attention=True, attention_reason=reason[:500], due_at=None, updated=timezone.now(), **changes
+    if (
+        Payment.objects.filter(pk=payment.pk)
+        .exclude(ledger__kind=LedgerKind.DEPOSIT)
+        .update(needs_attention=True, attention_reason=reason[:500], due_at=None, updated=timezone.now(), **changes)
+    ):
+        _tell_owner(payment.pk, reason)
+
+
+def _tell_owner(payment_id: int, reason: str) -> None:
+    """The owner hears of a payment set aside, once per payment and reason (in the same transaction)."""
+    alerts.raise_alert(
+        Alert.Kind.PAYMENT,
+        f"payment:{payment_id}:{reason[:150]}",
+        f"Payment #{payment_id} needs attention: {reason}",
+        f"/admin/payments/payment/{payment_id}/change/",
+        subject_id=payment_id,
     )
 
 
@@ -246,7 +262,14 @@ def apply(gateway: Gateway, verdict: base.Verdict, note: Notification | None = N
     if payment is None:
         if note is not None:
             note.needs_attention = True
-        return f"needs attention: unknown payment ({verdict.event}, id {verdict.payment_id}, {verdict.external_id})"
+        words = f"unknown payment ({verdict.event}, id {verdict.payment_id}, {verdict.external_id})"
+        alerts.raise_alert(
+            Alert.Kind.PAYMENT,
+            f"notification:{gateway.pk}:{verdict.event}:{verdict.payment_id}:{verdict.external_id}",
+            f"{gateway.label}: a verified notification about an {words}",
+            "/admin/payments/notification/",
+        )
+        return f"needs attention: {words}"
     if note is not None:
         note.payment = payment
     if verdict.external_ref and not payment.external_ref:
@@ -362,10 +385,11 @@ def settle_attention(payment_id: int, user, credit_amount=None) -> bool:
 
 def give_up_polling(payment_id: int) -> None:
     """The gateway never gave a final answer in PAYMENTS_POLL_DAYS: the owner looks (nothing credited)."""
-    days = settings.PAYMENTS_POLL_DAYS
-    Payment.objects.filter(pk=payment_id, state__in=OPEN).update(
-        needs_attention=True, attention_reason=f"No final answer from the gateway in {days} days", due_at=None
-    )
+    reason = f"No final answer from the gateway in {settings.PAYMENTS_POLL_DAYS} days"
+    if Payment.objects.filter(pk=payment_id, state__in=OPEN).update(
+        needs_attention=True, attention_reason=reason, due_at=None
+    ):
+        _tell_owner(payment_id, reason)
 
 
 # --- notifications ----------------------------------------------------------------------------------

@@ -30,6 +30,14 @@ class Provider(models.Model):
         max_digits=24, decimal_places=5, null=True, blank=True, help_text="Our balance there, last seen."
     )
     balance_checked_at = models.DateTimeField(null=True, blank=True)
+    low_balance_alert = models.DecimalField(
+        max_digits=24,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        help_text="Alert the owner when our balance there falls below this (in the provider's currency; "
+        "the worker asks it every few minutes). Empty: no alert.",
+    )
     max_concurrent = models.PositiveSmallIntegerField(
         default=4, help_text="Requests in flight at once to this provider (per worker process)."
     )
@@ -48,6 +56,10 @@ class Provider(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(currency_rate__gt=0), name="provider_currency_rate_positive"),
+            models.CheckConstraint(
+                condition=Q(low_balance_alert__isnull=True) | Q(low_balance_alert__gte=0),
+                name="provider_low_balance_alert_not_negative",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,6 +15,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from smmpanel.accounts.models import Account
+from smmpanel.alerts import services as alerts
+from smmpanel.alerts.models import Alert
 from smmpanel.orders.models import Order
 from smmpanel.tickets import limits, notify, signals
 from smmpanel.tickets.errors import TicketError
@@ -92,6 +94,13 @@ def open_ticket(
         if ids:
             ticket.orders.set(ids)
         TicketMessage.objects.create(ticket=ticket, body=body)
+        alerts.raise_alert(
+            Alert.Kind.TICKET,
+            f"ticket:{ticket.pk}",
+            f"Ticket #{ticket.pk} ({ticket.get_kind_display()}) opened",
+            f"/admin/tickets/ticket/{ticket.pk}/change/",
+            subject_id=ticket.pk,
+        )
         signals.send_after_commit(signals.ticket_opened, ticket=ticket)
     return ticket
 

@@ -3,19 +3,23 @@
 Run as many as you like, on as many machines as share the database: rows are
 claimed (see smmpanel/worker/claims.py), never taken twice. SIGTERM or Ctrl-C
 finish the current pass and exit cleanly. Every ten minutes it also clears
-out what has expired (idempotency keys older than a day).
+out what has expired (idempotency keys older than a day). The owner's alerts (smmpanel/worker/alerts.py)
+are sent and checked by a thread of their own, so that a slow mail server, Telegram or provider
+never holds up the orders.
 """
 
 import logging
 import signal
+import threading
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from smmpanel.orders.idempotency import delete_expired
+from smmpanel.worker import alerts as alert_jobs
 from smmpanel.worker.loop import run_once
 
 # How often a worker clears out what has expired (idempotency keys older than a day).
@@ -43,7 +47,10 @@ class Command(BaseCommand):
         poll = opts["poll"] if opts["poll"] is not None else settings.WORKER_POLL_SECONDS
         if opts["once"]:
             self.stdout.write(f"handled {run_once()}")
+            alert_jobs.run_once()
             return
+        alerts = threading.Thread(target=self.alerts, args=(poll,), name="smmpanel-alerts", daemon=True)
+        alerts.start()
         self.stdout.write("smmpanel worker started")
         tidied = 0.0
         while not self.stopping:
@@ -61,4 +68,22 @@ class Command(BaseCommand):
                 deadline = time.monotonic() + poll
                 while not self.stopping and time.monotonic() < deadline:
                     time.sleep(min(0.1, poll))
+        alerts.join(alert_jobs.lease_seconds())
         self.stdout.write("smmpanel worker stopped")
+
+    def alerts(self, poll: float) -> None:
+        """The alerts' own loop (a thread): their duties when due, until the worker stops."""
+        ensured = 0.0
+        while not self.stopping:
+            close_old_connections()
+            try:
+                ensure = time.monotonic() - ensured > 30  # new providers and channels get their duties
+                alert_jobs.run_once(ensure=ensure)
+                if ensure:
+                    ensured = time.monotonic()
+            except Exception as e:  # the database may be restarting: wait, do not die
+                logging.getLogger("smmpanel.alerts").exception("alerts pass failed: %s", e)
+            deadline = time.monotonic() + poll
+            while not self.stopping and time.monotonic() < deadline:
+                time.sleep(min(0.1, poll))
+        connections.close_all()  # this thread's own connection

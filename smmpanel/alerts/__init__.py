@@ -1,0 +1,1 @@
+"""The owner hears about trouble first: alerts recorded once, delivered batched by mail and Telegram; announcements."""
