@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from smmpanel.orders.models import Order
-from smmpanel.providers.models import UpstreamOrder
+from smmpanel.providers.models import Provider, UpstreamOrder
 
 from .conftest import PYTHON, REPO, money_is_conserved
 from .reselling import a_links, drive, imported_catalog, link, next_number, settled  # noqa: F401 - imported_catalog is the `imported` fixture
@@ -39,7 +39,11 @@ MIX = [  # (catalog key, fields) — every kind of order A sells, drip-feed and 
 
 
 def test_two_hundred_mixed_orders_all_end_and_both_ledgers_add_up(imported, provider_panel, customer, api):
-    _, local = imported
+    provider, local = imported
+    # Each request to A has a deadline, connect to last byte (3 s in `imported`, for the faults' tests). Here,
+    # on a machine busy with the rest of the suite, A may take longer than that to answer 200 orders, and a late
+    # answer to an add is rightly "no clear answer": this test is about scale, not deadlines.
+    Provider.objects.filter(pk=provider.pk).update(timeout_seconds=30)
     provider_panel.run_worker()
     # B's customers see A's services under A's names, at B's prices.
     buyer = customer("1000")
@@ -57,7 +61,8 @@ def test_two_hundred_mixed_orders_all_end_and_both_ledgers_add_up(imported, prov
         pks.append(body["order"])
     drive(settled(pks), timeout=240)
     orders = Order.objects.filter(pk__in=pks)
-    assert not orders.filter(needs_attention=True).exists()
+    waiting = list(orders.filter(needs_attention=True).values_list("pk", "type", "attention_note"))
+    assert not waiting, waiting
     assert set(orders.values_list("status", flat=True)) == {"Completed"}
     # Each order exactly once at A.
     held = a_links(provider_panel)

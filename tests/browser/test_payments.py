@@ -13,9 +13,10 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DESKTOP, PHONE, _new_page, _postgres_database
+from tests.browser.conftest import DESKTOP, PHONE, _new_page
 from tests.browser.customer import log_in_as_owner, new_username, sign_up
 from tests.browser.panel import LivePanel, database_is_postgres
+from tests.conftest import throwaway_database
 from tests.fake_gateways.stripe import FakeStripe
 
 ENABLE_MANUAL = "from smmpanel.demo.seed import seed_gateways; seed_gateways(); print('{}')"
@@ -42,7 +43,7 @@ def paying_panel(request, tmp_path_factory, fake_stripe_live) -> Iterator[LivePa
             panel.stop()
 
     if database_is_postgres():
-        with _postgres_database(request.getfixturevalue("postgres_admin_url")) as url:
+        with throwaway_database(request.getfixturevalue("postgres_admin_url"), prefix="smmpanel_browser") as url:
             yield from running(url)
     else:
         yield from running(f"sqlite:///{data_dir}/panel.sqlite3")
