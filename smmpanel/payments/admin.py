@@ -123,7 +123,6 @@ class GatewayAdmin(SecretsAdmin):
         return False  # payments point at their gateway: disable it instead
 
 
-
 # --- payments -------------------------------------------------------------------------------------
 
 
