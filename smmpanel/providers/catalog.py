@@ -33,6 +33,7 @@ from typing import NamedTuple, cast
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from smmpanel.catalog.models import Category, Service
 from smmpanel.catalog.order_types import ORDER_TYPES, QTY_ONE
@@ -203,7 +204,8 @@ class SyncReport:
             if getattr(self, name)
         ]
         counts.append(f"{self.unchanged} unchanged")
-        return f"provider {self.provider}: {self.listed} services listed; " + ", ".join(counts)
+        listed = ngettext("%(n)d service listed", "%(n)d services listed", self.listed) % {"n": self.listed}
+        return f"provider {self.provider}: {listed}; " + ", ".join(counts)
 
     def __str__(self) -> str:
         lines = [self.summary()]
