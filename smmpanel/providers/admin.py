@@ -23,17 +23,24 @@ from smmpanel.providers.models import Provider, UpstreamOrder, UpstreamRefill
 
 class ProviderForm(forms.ModelForm):
     api_url = forms.URLField(
-        max_length=500, assume_scheme="https", help_text="The provider's API v2 endpoint, e.g. https://x.com/api/v2"
+        label="API URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text="The provider's API v2 endpoint, e.g. https://x.com/api/v2",
     )
-    api_key = forms.CharField(
-        widget=forms.PasswordInput(render_value=False),
-        required=False,
-        help_text="Leave empty to keep the current key.",
-    )
+    api_key = forms.CharField(label="API key", widget=forms.PasswordInput(render_value=False), required=False)
 
     class Meta:
         model = Provider
         fields = "__all__"  # noqa: DJ007 - the admin form: every field, as a ModelAdmin shows them
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.api_key:
+            # Only a provider that has a key can keep it; a new one must be given one.
+            self.fields["api_key"].help_text = "Leave empty to keep the current key."
+        else:
+            self.fields["api_key"].required = True
 
     def clean_api_key(self):
         key = self.cleaned_data.get("api_key", "").strip()
