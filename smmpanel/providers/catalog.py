@@ -32,6 +32,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation, loc
 from typing import NamedTuple, cast
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import ngettext
 
@@ -244,6 +245,11 @@ def _category_name(prefix: str, upstream_category: str) -> str:
     return (prefix + (upstream_category or NO_CATEGORY))[:CATEGORY_MAX]
 
 
+def _after_the_last_category() -> int:
+    last = Category.objects.aggregate(last=Max("position"))["last"]
+    return 0 if last is None else last + 1
+
+
 class _Sync:
     """One sync's state: the provider (locked), its known services, the categories, the report."""
 
@@ -258,7 +264,9 @@ class _Sync:
 
     def category(self, name: str) -> Category:
         if name not in self.categories:
-            self.categories[name], _ = Category.objects.get_or_create(name=name)
+            # A new category goes after every existing one, not at position 0 among the owner's own.
+            after_the_last = {"position": _after_the_last_category}
+            self.categories[name], _ = Category.objects.get_or_create(name=name, defaults=after_the_last)
         return self.categories[name]
 
     def run(self) -> None:
