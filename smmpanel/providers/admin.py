@@ -75,16 +75,17 @@ class SyncServicesForm(forms.Form):
 class ProviderAdmin(SecretsAdmin):
     form = ProviderForm
     secret_fields = {"api_key": "key_hint"}
+    # What an owner scans first (is it on, is there money, how much it sells) before the long URL, at 1280 px.
     list_display = [
         "name",
-        "api_url",
-        "key_hint",
         "enabled",
-        "currency",
-        "currency_rate",
         "balance",
+        "currency",
         "balance_checked_at",
         "services_count",
+        "currency_rate",
+        "key_hint",
+        "api_url",
     ]
     list_filter = ["enabled"]
     search_fields = ["name", "api_url"]
