@@ -30,6 +30,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.timezone import localtime
@@ -37,6 +38,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from smmpanel.adminkit import HistoryAdmin, action_page, has_permission
+from smmpanel.ledger.admincolumns import MoneyColumns
+from smmpanel.ledger.money import shown_money
 from smmpanel.orders import selectors, services
 from smmpanel.orders.errors import OrderError
 from smmpanel.orders.models import Actor, Order, OrderEvent, Refill, Status
@@ -87,7 +90,7 @@ class InputFilter(admin.SimpleListFilter):
     """A list filter typed in rather than picked: a list of every choice would not fit on a big panel."""
 
     template = "admin/orders/input_filter.html"
-    placeholder = ""
+    placeholder: str | Promise = ""
 
     def lookups(self, request, model_admin):
         return [("", "")]  # one dummy choice: Django hides a filter without any
@@ -199,7 +202,7 @@ class Tally:
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(MoneyColumns, admin.ModelAdmin):
     # What an owner scans first comes first, so that it fits at 1280 px: state and money before who and what.
     list_display = [
         "id",
@@ -428,7 +431,8 @@ class OrderAdmin(admin.ModelAdmin):
         tally = self._apply(request, queryset, target, "Canceled and refunded in the admin.")
         after = Order.objects.filter(pk__in=tally.changed).values_list("id", "refunded")
         refunded = sum((paid_back - before[pk] for pk, paid_back in after), start=Decimal(0))
-        tally.report(self, request, gettext("Canceled, %(amount)s USD refunded in all") % {"amount": f"{refunded:.5f}"})
+        said = gettext("Canceled, %(amount)s USD refunded in all") % {"amount": shown_money(refunded)}
+        tally.report(self, request, said)
         return None
 
     @admin.action(description=_("Mark Completed"), permissions=["change"])

@@ -22,6 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from smmpanel.adminkit import HistoryAdmin, action_page
+from smmpanel.ledger.admincolumns import MoneyColumns
 from smmpanel.ledger.money import MAX_AMOUNT
 from smmpanel.orders.admin import CustomerFilter
 from smmpanel.payments import registry, services
@@ -97,7 +98,7 @@ class GatewayBonusInline(admin.TabularInline):
 
 
 @admin.register(Gateway)
-class GatewayAdmin(admin.ModelAdmin):
+class GatewayAdmin(MoneyColumns, admin.ModelAdmin):
     form = GatewayForm
     inlines = [GatewayBonusInline]
     list_display = ["name", "display_name", "kind", "enabled", "position", "min_amount", "max_amount", "keys"]
@@ -228,7 +229,7 @@ def _ids(ids: list[int]) -> str:
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(MoneyColumns, admin.ModelAdmin):
     list_display = [
         "id",
         "created",

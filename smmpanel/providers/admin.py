@@ -17,6 +17,7 @@ from django.db.models import Count
 from django.template.defaultfilters import linebreaksbr
 
 from smmpanel.adminkit import SecretsAdmin, action_page, has_permission
+from smmpanel.ledger.admincolumns import MoneyColumns
 from smmpanel.providers import catalog
 from smmpanel.providers.models import Provider, UpstreamOrder, UpstreamRefill
 
@@ -72,7 +73,8 @@ class SyncServicesForm(forms.Form):
 
 
 @admin.register(Provider)
-class ProviderAdmin(SecretsAdmin):
+class ProviderAdmin(MoneyColumns, SecretsAdmin):
+    money_fields = ("balance",)
     form = ProviderForm
     secret_fields = {"api_key": "key_hint"}
     # What an owner scans first (is it on, is there money, how much it sells) before the long URL, at 1280 px.
