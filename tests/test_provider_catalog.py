@@ -537,6 +537,7 @@ def test_string_ids_and_odd_spellings_from_a_provider_are_imported(db, fixed_pan
         "no maximum quantity",
         "without a readable id, name or rate",
     ]
+    assert "1 item" in [line.name for line in report.skipped]  # one unreadable item, said in the singular
 
 
 def test_numbers_our_columns_cannot_hold_are_skipped_or_clamped_not_a_crash(db, fixed_panel):

@@ -466,7 +466,13 @@ def sync_services(
         raise ProviderError(f"provider {provider.name} listed no services; nothing changed")
     report = SyncReport(provider=provider.name, listed=len(items) + unreadable)
     if unreadable:
-        report.skipped.append(Line(None, f"{unreadable} item(s)", "without a readable id, name or rate"))
+        report.skipped.append(
+            Line(
+                None,
+                ngettext("%(n)d item", "%(n)d items", unreadable) % {"n": unreadable},
+                "without a readable id, name or rate",
+            )
+        )
     with transaction.atomic():
         # One sync of a provider at a time (on SQLite the write transaction serializes anyway).
         locked = Provider.objects.select_for_update().get(pk=provider.pk)
