@@ -6,7 +6,8 @@ The rules every admin here keeps (tests/test_admin_permissions.py walks the whol
 - every action declares `permissions` (Django offers an action without them to anyone who may view
   the list); "change" where the action only does what the change form could, a permission of its own
   (`has_permission`) where it does more: sends money or requests to a provider, sets prices;
-- a secret (a provider's key, a gateway's key) never renders, for anyone: `SecretsAdmin`.
+- a secret (a provider's key, a gateway's key) never renders, for anyone: `SecretsAdmin`;
+- money in a list reads as on the panel's pages: smmpanel.ledger.admincolumns.MoneyColumns.
 """
 
 from django import forms

@@ -314,6 +314,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
+# Dates as the panel's pages write them ("2026-12-06 01:15"), in the admin too: see smmpanel.formats.
+FORMAT_MODULE_PATH = ["smmpanel.formats"]
 USE_TZ = True
 
 STATIC_URL = "/static/"

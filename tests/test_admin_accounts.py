@@ -59,7 +59,7 @@ def test_an_adjustment_below_zero_is_refused_with_the_balance_in_words(owner_cli
     cust = customer("2")
     response = change_balance(owner_client, cust.account, "-3", memo="chargeback")
     assert response.status_code == 200  # the form again, with the error
-    assert "The balance is 2.00000 USD: it cannot go below zero." in response.content.decode()
+    assert "The balance is 2.00 USD: it cannot go below zero." in response.content.decode()
     assert cust.balance() == Decimal("2.00000")
     assert len(rows_of(cust)) == 1
 

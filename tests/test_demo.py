@@ -85,7 +85,7 @@ def test_demo_then_serve_lists_services_and_completes_an_order(tmp_path):
 @pytest.mark.django_db
 def test_demo_refuses_a_database_holding_other_data_unless_forced(customer):
     customer(username="a-real-customer")
-    with pytest.raises(CommandError, match=r"1 user\(s\) besides the demo's.*--force"):
+    with pytest.raises(CommandError, match=r"1 user besides the demo's.*--force"):
         call_command("demo", stdout=io.StringIO())
     assert not get_user_model().objects.filter(username="admin").exists()  # nothing was seeded
     out = io.StringIO()
@@ -184,3 +184,46 @@ def test_the_demo_takes_a_manual_transfer_from_the_customer_to_the_owners_approv
     data = {"action": "approve_transfers", "_selected_action": [payment.pk], "apply": "1"}
     assert client.post("/admin/payments/payment/", data).status_code == 302
     assert Account.objects.get(user__username="demo").balance == Decimal(1025)
+
+
+@pytest.mark.django_db
+def test_demo_with_history_places_a_month_of_orders_in_every_status_and_the_ledger_adds_up():
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from smmpanel.accounts.models import Account
+    from smmpanel.demo.seed import DEMO_BALANCE
+    from smmpanel.ledger.models import LedgerEntry
+    from smmpanel.orders.models import Order, Status
+
+    out = io.StringIO()
+    call_command("demo", "--with-history", stdout=out)
+    assert "History: " in out.getvalue()
+    account = Account.objects.get(user__username="demo")
+    orders = Order.objects.filter(account=account)
+    assert set(orders.values_list("status", flat=True)) >= {
+        Status.PENDING,
+        Status.IN_PROGRESS,
+        Status.PROCESSING,
+        Status.COMPLETED,
+        Status.PARTIAL,
+        Status.CANCELED,
+    }
+    now = timezone.now()
+    created = list(orders.values_list("created", flat=True))
+    assert all(now - timedelta(days=30) <= when <= now for when in created)
+    assert len({timezone.localdate(when) for when in created}) >= 28  # spread over the month, not one day
+    # The ledger adds up: the balance is the ledger's sum, and the deposit less what the orders kept.
+    entries = LedgerEntry.objects.filter(account=account)
+    assert account.balance == entries.aggregate(s=Sum("amount"))["s"]
+    kept = sum((o.charge - o.refunded for o in orders), Decimal(0))
+    assert kept > 0 and account.balance == DEMO_BALANCE - kept
+    assert entries.filter(kind="refund").exists()
+
+    count = orders.count()
+    again = io.StringIO()
+    call_command("demo", "--with-history", stdout=again)
+    assert "none added" in again.getvalue() and orders.count() == count  # a second month is never added

@@ -378,6 +378,17 @@ def test_the_owner_s_rate_survives_a_resync_and_a_rate_below_cost_is_reported(pr
     assert default.rate == Decimal("1.05")
 
 
+def test_imported_categories_go_after_the_owners_own(provider, provider_panel, upstream):
+    Category.objects.create(name="Mine first", position=0)
+    Category.objects.create(name="Mine last", position=5)
+    sync_services(provider, markup_percent="0", category_prefix="A · ")
+    names = list(Category.objects.values_list("name", flat=True))  # in the order the panel lists them
+    assert names[:2] == ["Mine first", "Mine last"]
+    imported = Category.objects.filter(name__startswith="A · ")
+    assert imported.exists() and all(c.position > 5 for c in imported)
+    assert len({c.position for c in imported}) == imported.count()  # each after the one before
+
+
 def test_categories_follow_the_provider_under_the_prefix_unless_the_owner_refiled_a_service(
     provider, provider_panel, upstream
 ):
@@ -526,6 +537,7 @@ def test_string_ids_and_odd_spellings_from_a_provider_are_imported(db, fixed_pan
         "no maximum quantity",
         "without a readable id, name or rate",
     ]
+    assert "1 item" in [line.name for line in report.skipped]  # one unreadable item, said in the singular
 
 
 def test_numbers_our_columns_cannot_hold_are_skipped_or_clamped_not_a_crash(db, fixed_panel):

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 
 from smmpanel.accounts.models import Account
 from smmpanel.api.views import ACTIONS as API_ACTIONS
@@ -245,3 +246,24 @@ def test_the_docs_list_the_api_s_refusals_in_its_exact_words(client):
     for text in ("Invalid API key", "Not enough funds on balance", "Quantity less than minimal N", "Bad link"):
         assert f"<code>{text}</code>" in body
     assert "You have active order with this link. Please wait until order being completed." in body
+
+
+def test_the_docs_offer_the_client_as_a_download_that_python_imports(client, tmp_path):
+    page = client.get(reverse("web:api-docs")).content.decode()
+    assert "pip install smmpanel" not in page  # not published: the page says how to get it instead
+    assert f'href="{reverse("web:api-client")}"' in page and "PYTHONPATH=smmpanel-client.zip" in page
+    download = client.get(reverse("web:api-client"))
+    assert download["Content-Type"] == "application/zip"
+    archive = tmp_path / "smmpanel-client.zip"
+    archive.write_bytes(download.content)
+    # A fresh interpreter importing the client from the zip alone (first on its path), as the page says.
+    script = (
+        f"import sys; sys.path.insert(0, {str(archive)!r})\n"
+        "import smmpanel, smmpanel.client as c\n"
+        f"assert c.__file__.startswith({str(archive)!r}), c.__file__\n"
+        "assert not hasattr(smmpanel, 'settings')\n"
+        "print(c.parse_id('12'), c.Client('https://panel.example/api/v2', 'k').__class__.__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["12", "Client"]

@@ -11,6 +11,8 @@ from django.test.utils import CaptureQueriesContext
 
 from smmpanel.ledger.models import Kind, LedgerEntry
 from smmpanel.ledger.services import adjust, deposit
+from smmpanel.orders import services
+from smmpanel.orders.models import Status
 from smmpanel.paging import PAGE_SIZE
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +153,15 @@ def test_the_csv_gives_times_in_the_customer_s_time_zone(client, customer):
     response = client.get("/funds/ledger.csv")
     assert csv_rows(response)[0]["time"] == "2026-03-02T08:15:00+09:00"
     assert 'filename="ledger-' in response["Content-Disposition"]
+
+
+def test_a_refund_says_why_once(client, customer, service, place):
+    cust = customer("10")
+    order_id = place(cust, service(rate="2", min=100, max=1000), quantity=500)
+    services.apply_status(order_id, Status.CANCELED)
+    client.force_login(cust.user)
+    body = client.get("/funds/").content.decode()
+    refund = LedgerEntry.objects.get(order_id=order_id, kind=Kind.REFUND)
+    row = body.split(f'id="entry-{refund.pk}"')[1].split("</tr>")[0]
+    assert f"Order #{order_id}: canceled" in row
+    assert row.count("canceled") == 1

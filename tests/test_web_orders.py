@@ -252,6 +252,14 @@ def test_a_drip_feed_order_shows_its_runs(shopper, client, service):
     assert '<progress value="1" max="3"></progress> 1 of 3' in listing
 
 
+def test_a_drip_feed_order_says_its_runs_and_interval_in_plain_words(shopper, client, service):
+    svc = service(rate="1", min=10, max=1000, dripfeed=True)
+    every_minute = order(shopper, svc, quantity="100", runs="3", interval="1")
+    hourly = order(shopper, svc, quantity="100", runs="2", interval="60")
+    assert "3 runs, every 1 minute<" in client.get(reverse("web:order", args=[every_minute.pk])).content.decode()
+    assert "2 runs, every 60 minutes<" in client.get(reverse("web:order", args=[hourly.pk])).content.decode()
+
+
 def test_a_subscription_shows_its_posts_and_what_they_cost(shopper, client, service):
     svc = service("Subscriptions", rate="1", min=10, max=1000)
     sub = order(shopper, svc, username="nasa", min="100", max="100", delay="0")  # pays per post

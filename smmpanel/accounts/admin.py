@@ -32,8 +32,9 @@ from smmpanel.accounts.models import Account
 from smmpanel.accounts.services import account_for, create_customer
 from smmpanel.adminkit import action_page
 from smmpanel.ledger import services as ledger
+from smmpanel.ledger.admincolumns import MoneyColumns
 from smmpanel.ledger.models import Kind, LedgerEntry
-from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5
+from smmpanel.ledger.money import MAX_AMOUNT, ZERO, round5, shown_money
 
 RECENT_LEDGER_ROWS = 50
 
@@ -79,7 +80,7 @@ class BalanceForm(forms.ModelForm):
         if balance + amount < 0:
             self.add_error(
                 "amount",
-                gettext("The balance is %(balance)s USD: it cannot go below zero.") % {"balance": balance},
+                gettext("The balance is %(balance)s USD: it cannot go below zero.") % {"balance": shown_money(balance)},
             )
         return data
 
@@ -152,7 +153,7 @@ def _ledger_table(account: Account) -> str:
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(MoneyColumns, admin.ModelAdmin):
     form = BalanceForm
     list_display = ["user", "email", "balance", "api_key_hint", "created"]
     search_fields = ["user__username", "user__email"]
@@ -204,7 +205,11 @@ class AccountAdmin(admin.ModelAdmin):
         messages.success(
             request,
             gettext("%(kind)s of %(amount)s USD written to the ledger; the balance is %(balance)s USD.")
-            % {"kind": entry.get_kind_display(), "amount": entry.amount, "balance": entry.balance_after},
+            % {
+                "kind": entry.get_kind_display(),
+                "amount": shown_money(entry.amount),
+                "balance": shown_money(entry.balance_after),
+            },
         )
 
     def save_related(self, request, form, formsets, change):

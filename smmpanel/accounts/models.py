@@ -5,6 +5,7 @@ from django.db import models
 
 from smmpanel.accounts.keys import generate_key, hash_key
 from smmpanel.ledger.fields import MoneyField
+from smmpanel.ledger.money import shown_money
 
 
 class Account(models.Model):
@@ -38,7 +39,7 @@ class Account(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user.username} ({self.balance} USD)"
+        return f"{self.user.username} ({shown_money(self.balance)} USD)"
 
     def regenerate_api_key(self) -> str:
         """Give the account a new key, invalidating the old one; returns the key (shown once)."""

@@ -157,7 +157,7 @@ class ServiceAdmin(admin.ModelAdmin):
         "dripfeed",
     ]
     list_select_related = ["category", "upstream__provider"]
-    search_fields = ["name", "description", "=id"]
+    search_fields = ["name", "description", "category__name", "=id"]
     actions = ["enable", "disable", "change_price"]
     fieldsets = [
         (None, {"fields": ["name", "category", "type", "description", "active", "position"]}),

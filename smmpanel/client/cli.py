@@ -221,7 +221,9 @@ def main(argv: list[str] | None = None, prog: str = "smmpanel client") -> int:
     except KeyboardInterrupt:
         return 130
     if args.action == "services" and client.last_skipped:
-        print(f"note: {client.last_skipped} service(s) without an id, a name or a rate left out", file=sys.stderr)
+        skipped = client.last_skipped
+        services = "service" if skipped == 1 else "services"  # the client is standalone: no Django ngettext
+        print(f"note: {skipped} {services} without an id, a name or a rate left out", file=sys.stderr)
     if getattr(args, "table", False):
         print(table(_rows(args.action, result)))
     else:

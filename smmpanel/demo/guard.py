@@ -8,6 +8,7 @@ under an https SITE_URL (a deployment, not a try-out).
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils.translation import ngettext
 
 from smmpanel.catalog.models import Category, Service
 from smmpanel.demo.seed import CATALOG, DEMO_ADMIN, DEMO_CUSTOMER
@@ -21,14 +22,44 @@ def reasons_to_refuse() -> list[str]:
     demo_users = {DEMO_CUSTOMER[0], DEMO_ADMIN[0]}
     others = get_user_model().objects.exclude(username__in=demo_users)
     if others.exists():
-        reasons.append(f"the database has {others.count()} user(s) besides the demo's")
+        n = others.count()
+        reasons.append(
+            ngettext(
+                "the database has %(n)d user besides the demo's", "the database has %(n)d users besides the demo's", n
+            )
+            % {"n": n}
+        )
     services = Service.objects.exclude(name__in=[row[1] for row in CATALOG])
     if services.exists():
-        reasons.append(f"the database has {services.count()} service(s) besides the demo catalog")
+        n = services.count()
+        reasons.append(
+            ngettext(
+                "the database has %(n)d service besides the demo catalog",
+                "the database has %(n)d services besides the demo catalog",
+                n,
+            )
+            % {"n": n}
+        )
     categories = Category.objects.exclude(name__in=[row[0] for row in CATALOG])
     if categories.exists():
-        reasons.append(f"the database has {categories.count()} categor(ies) besides the demo's")
+        n = categories.count()
+        reasons.append(
+            ngettext(
+                "the database has %(n)d category besides the demo's",
+                "the database has %(n)d categories besides the demo's",
+                n,
+            )
+            % {"n": n}
+        )
     orders = Order.objects.exclude(account__user__username=DEMO_CUSTOMER[0])
     if orders.exists():
-        reasons.append(f"the database has {orders.count()} order(s) of customers other than the demo's")
+        n = orders.count()
+        reasons.append(
+            ngettext(
+                "the database has %(n)d order of customers other than the demo's",
+                "the database has %(n)d orders of customers other than the demo's",
+                n,
+            )
+            % {"n": n}
+        )
     return reasons

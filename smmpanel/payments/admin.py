@@ -22,6 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from smmpanel.adminkit import HistoryAdmin, SecretsAdmin, action_page
+from smmpanel.ledger.admincolumns import MoneyColumns
 from smmpanel.ledger.money import MAX_AMOUNT
 from smmpanel.orders.admin import CustomerFilter
 from smmpanel.payments import registry, services
@@ -97,7 +98,7 @@ class GatewayBonusInline(admin.TabularInline):
 
 
 @admin.register(Gateway)
-class GatewayAdmin(SecretsAdmin):
+class GatewayAdmin(MoneyColumns, SecretsAdmin):
     form = GatewayForm
     # Where a key would show read-only (a view-only page), where the keys come from is shown instead.
     secret_fields = dict.fromkeys(SECRETS, "keys")
@@ -223,7 +224,7 @@ def _ids(ids: list[int]) -> str:
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(MoneyColumns, admin.ModelAdmin):
     list_display = [
         "id",
         "created",

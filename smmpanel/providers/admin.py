@@ -17,23 +17,31 @@ from django.db.models import Count
 from django.template.defaultfilters import linebreaksbr
 
 from smmpanel.adminkit import SecretsAdmin, action_page, has_permission
+from smmpanel.ledger.admincolumns import MoneyColumns
 from smmpanel.providers import catalog
 from smmpanel.providers.models import Provider, UpstreamOrder, UpstreamRefill
 
 
 class ProviderForm(forms.ModelForm):
     api_url = forms.URLField(
-        max_length=500, assume_scheme="https", help_text="The provider's API v2 endpoint, e.g. https://x.com/api/v2"
+        label="API URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text="The provider's API v2 endpoint, e.g. https://x.com/api/v2",
     )
-    api_key = forms.CharField(
-        widget=forms.PasswordInput(render_value=False),
-        required=False,
-        help_text="Leave empty to keep the current key.",
-    )
+    api_key = forms.CharField(label="API key", widget=forms.PasswordInput(render_value=False), required=False)
 
     class Meta:
         model = Provider
         fields = "__all__"  # noqa: DJ007 - the admin form: every field, as a ModelAdmin shows them
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.api_key:
+            # Only a provider that has a key can keep it; a new one must be given one.
+            self.fields["api_key"].help_text = "Leave empty to keep the current key."
+        else:
+            self.fields["api_key"].required = True
 
     def clean_api_key(self):
         key = self.cleaned_data.get("api_key", "").strip()
@@ -65,19 +73,21 @@ class SyncServicesForm(forms.Form):
 
 
 @admin.register(Provider)
-class ProviderAdmin(SecretsAdmin):
+class ProviderAdmin(MoneyColumns, SecretsAdmin):
+    money_fields = ("balance",)
     form = ProviderForm
     secret_fields = {"api_key": "key_hint"}
+    # What an owner scans first (is it on, is there money, how much it sells) before the long URL, at 1280 px.
     list_display = [
         "name",
-        "api_url",
-        "key_hint",
         "enabled",
-        "currency",
-        "currency_rate",
         "balance",
+        "currency",
         "balance_checked_at",
         "services_count",
+        "currency_rate",
+        "key_hint",
+        "api_url",
     ]
     list_filter = ["enabled"]
     search_fields = ["name", "api_url"]

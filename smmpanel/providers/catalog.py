@@ -34,7 +34,9 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation, loc
 from typing import NamedTuple, cast
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from smmpanel.catalog.models import Category, Service
 from smmpanel.catalog.order_types import ORDER_TYPES, QTY_ONE
@@ -207,7 +209,8 @@ class SyncReport:
             if getattr(self, name)
         ]
         counts.append(f"{self.unchanged} unchanged")
-        return f"provider {self.provider}: {self.listed} services listed; " + ", ".join(counts)
+        listed = ngettext("%(n)d service listed", "%(n)d services listed", self.listed) % {"n": self.listed}
+        return f"provider {self.provider}: {listed}; " + ", ".join(counts)
 
     def __str__(self) -> str:
         lines = [self.summary()]
@@ -246,6 +249,11 @@ def _category_name(prefix: str, upstream_category: str) -> str:
     return (prefix + (upstream_category or NO_CATEGORY))[:CATEGORY_MAX]
 
 
+def _after_the_last_category() -> int:
+    last = Category.objects.aggregate(last=Max("position"))["last"]
+    return 0 if last is None else last + 1
+
+
 class _Sync:
     """One sync's state: the provider (locked), its known services, the categories, the report."""
 
@@ -260,7 +268,9 @@ class _Sync:
 
     def category(self, name: str) -> Category:
         if name not in self.categories:
-            self.categories[name], _ = Category.objects.get_or_create(name=name)
+            # A new category goes after every existing one, not at position 0 among the owner's own.
+            after_the_last = {"position": _after_the_last_category}
+            self.categories[name], _ = Category.objects.get_or_create(name=name, defaults=after_the_last)
         return self.categories[name]
 
     def run(self) -> None:
@@ -460,7 +470,13 @@ def sync_services(
         raise ProviderError(f"provider {provider.name} listed no services; nothing changed")
     report = SyncReport(provider=provider.name, listed=len(items) + unreadable)
     if unreadable:
-        report.skipped.append(Line(None, f"{unreadable} item(s)", "without a readable id, name or rate"))
+        report.skipped.append(
+            Line(
+                None,
+                ngettext("%(n)d item", "%(n)d items", unreadable) % {"n": unreadable},
+                "without a readable id, name or rate",
+            )
+        )
     with transaction.atomic():
         # One sync of a provider at a time (on SQLite the write transaction serializes anyway).
         locked = Provider.objects.select_for_update().get(pk=provider.pk)

@@ -49,6 +49,7 @@ urlpatterns = [
     path("api/", apikey.key_page, name="api-key"),
     path("api/key/new/", apikey.regenerate, name="api-key-new"),
     path("api/docs/", apikey.docs, name="api-docs"),
+    path("api/smmpanel-client.zip", apikey.client_download, name="api-client"),
     # Support tickets (views/tickets.py).
     path("tickets/", tickets.ticket_list, name="tickets"),
     path("tickets/new/", tickets.ticket_new, name="ticket-new"),

@@ -75,3 +75,52 @@ def test_on_a_phone_no_page_is_wider_than_the_screen(phone, live_panel):
 def test_on_a_phone_the_owners_dashboard_is_no_wider_than_the_screen(phone, live_panel):
     log_in_as_owner(phone, live_panel, f"owner_{new_username()}")
     assert too_wide_on(phone, ["/admin/"]) == {}
+
+
+# What each list keeps in view on a phone (the other columns are on the row's own page, or on a wider screen).
+PHONE_COLUMNS = {
+    "/funds/": ["Date", "Kind", "Amount", "Balance"],
+    "/subscriptions/": ["ID", "Username", "Posts", "Charge", "Status"],
+    "/dripfeed/": ["ID", "Runs", "Charge", "Status"],
+    "/orders/": ["ID", "Link", "Charge", "Status"],
+}
+
+
+def _seed_lists(live_panel, username: str) -> None:
+    """A subscription with a dozen posts and a drip-feed order for the customer, placed as the API places them."""
+    sub_id, drip_id = live_panel.catalog[catalog.SUBSCRIPTION], live_panel.catalog[catalog.SLOW]
+    live_panel.server.python(f"""
+import json
+from django.contrib.auth import get_user_model
+from smmpanel.accounts.services import account_for
+from smmpanel.catalog.models import Service
+from smmpanel.orders import services
+from smmpanel.orders.validation import validate_order
+account = account_for(get_user_model().objects.get(username={username!r}))
+fields = {{"username": "a_rather_long_username_{username}", "min": "100", "max": "100", "delay": "0"}}
+sub = services.place_order(account.pk, validate_order(Service.objects.get(pk={sub_id}), fields))
+for n in range(1, 13):
+    services.add_post_order(sub.pk, number=n, old=False, link=f"https://x.com/{username}/{{n}}", quantity=100)
+drip = {{"link": "https://x.com/{username}/drip", "quantity": "100", "runs": "3", "interval": "60"}}
+services.place_order(account.pk, validate_order(Service.objects.get(pk={drip_id}), drip))
+print(json.dumps({{}}))
+""")
+
+
+def test_on_a_phone_every_list_shows_its_chosen_columns_whole(phone, live_panel):
+    """No list hides the columns that matter past the edge of its box, nor squeezes a cell to a letter per line."""
+    username = new_username()
+    sign_up(phone, username)
+    live_panel.credit(username, "50")
+    _seed_lists(live_panel, username)
+    for path, wanted in PHONE_COLUMNS.items():
+        assert phone.goto(path).status == 200, path
+        box = phone.locator(".table-wrap").first
+        # The table fits its box: nothing to scroll to sideways, so every shown column is whole on screen.
+        overflow = box.evaluate("e => e.scrollWidth - e.clientWidth")
+        assert overflow <= 0, f"{path}: the table is {overflow}px wider than its box"
+        shown = [h.strip() for h in box.locator("th:visible").all_inner_texts()]
+        assert shown == wanted, path
+        # Every visible cell holds its words on as few lines as they need: a badge or a number on one line.
+        for cell in box.locator("td:visible .badge, td.num:visible").all():
+            assert cell.evaluate("e => e.getClientRects().length <= 1 && e.scrollWidth <= e.clientWidth + 1"), path

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django import forms
 from django.db import transaction
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from smmpanel.accounts.models import Account
@@ -140,7 +140,7 @@ def error_text(error: OrderError, field: str | None) -> str:
 def _delay_label(minutes: int) -> str:
     if minutes == 0:
         return gettext("No delay")
-    return gettext("%(minutes)d minutes") % {"minutes": minutes}
+    return ngettext("%(minutes)d minute", "%(minutes)d minutes", minutes) % {"minutes": minutes}
 
 
 def _field(name: str, kind: str | None, service: Service) -> forms.Field:

@@ -15,12 +15,13 @@ import secrets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from smmpanel.web import apidocs
+from smmpanel.web import apidocs, clientzip
 from smmpanel.web.context import customer_account
 from smmpanel.web.forms.account import NewKeyForm
 
@@ -63,3 +64,10 @@ def regenerate(request):
 
 def docs(request):
     return render(request, "web/apidocs.html", apidocs.page(_api_url(request)))
+
+
+def client_download(request):
+    """The Python client the docs' examples use, as a zip to put on the path (it is not on PyPI)."""
+    response = HttpResponse(clientzip.client_zip(), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{clientzip.FILENAME}"'
+    return response

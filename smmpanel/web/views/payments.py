@@ -22,6 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 
 from smmpanel.ids import parse_id
@@ -126,7 +127,8 @@ def _submit_manual(request: HttpRequest, account, quote: Payment) -> HttpRespons
     if not reference:
         return _manual_page(request, quote, {"reference": _("Enter the transfer's reference.")}, 400, token)
     if len(reference) > MAX_REFERENCE:
-        too_long = _("At most %(n)d characters.") % {"n": MAX_REFERENCE}
+        too_long = ngettext("At most %(n)d character.", "At most %(n)d characters.", MAX_REFERENCE)
+        too_long %= {"n": MAX_REFERENCE}
         return _manual_page(request, quote, {"reference": too_long}, 400, token)
     made = []
 
