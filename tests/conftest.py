@@ -125,6 +125,20 @@ def no_per_address_limits():
         os.environ[name] = ""
 
 
+@pytest.fixture(autouse=True)
+def empty_local_cache():
+    """Each test starts with an empty in-process cache: the cache lives as long as the process (an xdist
+    worker runs hundreds of tests), the database only as long as the test, and what one test left cached
+    (the dashboard's sums, a rate limit's count) must not answer for the next one. Redis, where a test
+    sets it, is that test's to clear."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    cache = caches["default"]
+    if isinstance(cache, LocMemCache):
+        cache.clear()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def no_connection_pool_in_the_test_process():
     """In this process, a connection per thread, as Django's test tools expect (PostgreSQL runs).
