@@ -100,6 +100,15 @@ def test_the_add_funds_page_lists_the_enabled_gateways_with_limits_fee_and_bonus
     assert 'name="gateway" id="gateway-stripe" value="stripe"' in body
 
 
+def test_the_add_funds_form_may_lead_to_the_gateways_checkout_pages_and_nowhere_else(client, shopper, stripe, manual):
+    """The post ends in a redirect to the gateway's page, which a browser checks against form-action."""
+    policy = client.get("/funds/add/")["Content-Security-Policy"]
+    form_action = next(d for d in policy.split(";") if d.strip().startswith("form-action")).split()[1:]
+    assert set(form_action) == {"'self'", "https://checkout.stripe.com", stripe.base_url}
+    # Every other page keeps 'self' alone.
+    assert "checkout.stripe.com" not in client.get("/funds/")["Content-Security-Policy"]
+
+
 def test_without_any_gateway_the_panel_says_to_ask_the_owner(client, shopper):
     assert "contact the panel's owner" in client.get("/funds/add/").content.decode()
     funds = client.get("/funds/").content.decode()

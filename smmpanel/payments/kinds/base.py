@@ -9,6 +9,7 @@ applies them (and the ledger's constraints make applying one twice a no-op).
 
 from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -71,6 +72,19 @@ class Kind:
     hosted = True
     # The request headers worth recording with a notification (the signature's).
     recorded_headers: tuple[str, ...] = ()
+    # Where the customer pays: the gateway's own checkout pages, and the setting naming its API, whose
+    # origin serves them in a sandbox (and in the tests' fakes). The Add funds page's Content-Security-
+    # Policy lets its form lead there (form-action covers the redirect after the post).
+    checkout_origins: tuple[str, ...] = ()
+    api_base_setting = ""
+
+    def payment_page_origins(self) -> list[str]:
+        origins = list(self.checkout_origins)
+        base = getattr(settings, self.api_base_setting, "") if self.api_base_setting else ""
+        if base:
+            parts = urlsplit(base)
+            origins.append(f"{parts.scheme}://{parts.netloc}")
+        return origins
 
     def credentials(self, gateway) -> dict[str, str]:
         """The gateway's keys, each from its environment variable when set, else as stored in the admin."""

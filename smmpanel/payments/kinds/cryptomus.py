@@ -76,6 +76,8 @@ def verdict(data: dict) -> base.Verdict:
 
 class Cryptomus(base.Kind):
     name = "cryptomus"
+    checkout_origins = ("https://pay.cryptomus.com",)
+    api_base_setting = "CRYPTOMUS_API_BASE"
     label = "Crypto (Cryptomus)"
     env = {"merchant_id": "CRYPTOMUS_MERCHANT_ID", "api_key": "CRYPTOMUS_PAYMENT_KEY"}
     recorded_headers = ("Content-Type", "User-Agent")

@@ -58,6 +58,8 @@ def verdict(data: dict) -> base.Verdict:
 
 class NOWPayments(base.Kind):
     name = "nowpayments"
+    checkout_origins = ("https://nowpayments.io",)
+    api_base_setting = "NOWPAYMENTS_API_BASE"
     label = "Crypto (NOWPayments)"
     env = {"api_key": "NOWPAYMENTS_API_KEY", "webhook_secret": "NOWPAYMENTS_IPN_SECRET"}
     recorded_headers = ("x-nowpayments-sig", "Content-Type", "User-Agent")

@@ -109,6 +109,8 @@ def verdict(event_type: str, obj: dict) -> base.Verdict:
 
 class Stripe(base.Kind):
     name = "stripe"
+    checkout_origins = ("https://checkout.stripe.com",)
+    api_base_setting = "STRIPE_API_BASE"
     label = "Card (Stripe)"
     env = {"api_key": "STRIPE_SECRET_KEY", "webhook_secret": "STRIPE_WEBHOOK_SECRET"}
     recorded_headers = ("Stripe-Signature", "Content-Type", "User-Agent")

@@ -53,7 +53,13 @@ def _amount(text: str) -> Decimal | None:
 
 def _add_page(request: HttpRequest, values: dict, errors: dict, status: int = 200) -> HttpResponse:
     context = {"offers": gateway_offers(), "values": values, "errors": errors}
-    return render(request, "web/payments/add.html", context, status=status)
+    response = render(request, "web/payments/add.html", context, status=status)
+    # The form's post ends in a redirect to the gateway's checkout page: the page's Content-Security-Policy
+    # (form-action, which browsers apply to that redirect too) names where the enabled gateways take payments.
+    origins = sorted({o for g in gateways.enabled() for o in registry.get(g.kind).payment_page_origins()})
+    if origins:
+        response._csp_update = {"form-action": origins}  # type: ignore[attr-defined]  # django-csp reads it
+    return response
 
 
 def _manual_page(request: HttpRequest, quote: Payment, errors: dict, status: int = 200, token: str = ""):
