@@ -46,6 +46,9 @@ DATABASE_FIXTURES = frozenset(
 )
 
 
+BROWSER_SHARDS = 2
+
+
 def uses_the_database_under_test(item) -> bool:
     if item.get_closest_marker("own_databases"):
         return False
@@ -70,14 +73,22 @@ def pytest_collection_modifyitems(config, items):
     # Under pytest-xdist (--dist loadgroup) the tests of a module with a module-scoped server (panel A)
     # run on one worker, so that it starts once; the browser tests share one live panel and one chromium,
     # so they go together. Every other test goes wherever a worker is free.
+    # A slow module of that kind may split into XDIST_SHARDS groups (module-level constant): each shard
+    # starts the server once on its worker, and the shards run side by side. The browser tests, minutes
+    # of them, go in BROWSER_SHARDS groups of whole modules (a live panel and a chromium each).
+    seen: dict[str, int] = {}
+    browser_modules: dict[str, int] = {}
     for item in items:
         if item.get_closest_marker("xdist_group"):
             continue
         path = item.nodeid.split("::")[0]
         if path.startswith("tests/browser/"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
+            module = browser_modules.setdefault(path, len(browser_modules))
+            item.add_marker(pytest.mark.xdist_group(f"browser#{module % BROWSER_SHARDS}"))
         elif _shares_a_fixture_across_tests(item):
-            item.add_marker(pytest.mark.xdist_group(path))
+            index = seen[path] = seen.get(path, -1) + 1
+            shards = getattr(item.module, "XDIST_SHARDS", 1)
+            item.add_marker(pytest.mark.xdist_group(path if shards == 1 else f"{path}#{index % shards}"))
 
 
 def _shares_a_fixture_across_tests(item) -> bool:

@@ -37,6 +37,8 @@ MIX = [  # (catalog key, fields) — every kind of order A sells, drip-feed and 
     ),
 ]
 
+XDIST_SHARDS = 2  # its two scenarios take a minute each: one shard each (docs/testing.md)
+
 
 def test_two_hundred_mixed_orders_all_end_and_both_ledgers_add_up(imported, provider_panel, customer, api):
     provider, local = imported

@@ -30,6 +30,8 @@ FAULTS = {
     "odd_shapes": {"spellings": True, "string_ids": True, "numbers": True, "bare_string_errors": True},
 }
 
+XDIST_SHARDS = 3  # ten faults, each ten seconds or more of waiting on panel A: three shards (docs/testing.md)
+
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_under_each_fault_no_order_is_lost_or_placed_twice_and_money_is_conserved(
