@@ -304,37 +304,38 @@ class PaymentAdmin(MoneyColumns, admin.ModelAdmin):
             (tally.done if changed is not False else tally.already).append(payment.pk)
         return tally
 
+    def _confirmed(self, request, queryset, template: str, title: str, done: str, decide, form=None):
+        """The action's confirmation page until the owner applies it (with its form valid, where it has one);
+        then each chosen payment decided by `decide(payment, cleaned form data)` and the outcome reported."""
+        if "apply" not in request.POST or (form is not None and not form.is_valid()):
+            context = {} if form is None else {"form": form}
+            objects = queryset.select_related("account__user", "gateway")
+            return action_page(self, request, template, title, objects, **context)
+        data = {} if form is None else form.cleaned_data
+        self._decide(request, queryset, lambda payment: decide(payment, data)).report(self, request, done)
+        return None
+
     @admin.action(description=_("Approve manual transfers (credit the balance)"), permissions=["approve"])
     def approve_transfers(self, request, queryset):
-        if "apply" not in request.POST:
-            return action_page(
-                self,
-                request,
-                "admin/payments/payment/approve.html",
-                gettext("Approve manual transfers"),
-                queryset.select_related("account__user", "gateway"),
-            )
-        self._decide(request, queryset, lambda p: services.approve_manual(p.pk, request.user)).report(
-            self, request, gettext("Approved and credited")
+        return self._confirmed(
+            request,
+            queryset,
+            "admin/payments/payment/approve.html",
+            gettext("Approve manual transfers"),
+            gettext("Approved and credited"),
+            lambda payment, _data: services.approve_manual(payment.pk, request.user),
         )
-        return None
 
     @admin.action(description=_("Reject manual transfers"), permissions=["approve"])
     def reject_transfers(self, request, queryset):
-        form = RejectForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            reason = form.cleaned_data["reason"]
-            self._decide(request, queryset, lambda p: services.reject_manual(p.pk, request.user, reason)).report(
-                self, request, gettext("Rejected")
-            )
-            return None
-        return action_page(
-            self,
+        return self._confirmed(
             request,
+            queryset,
             "admin/payments/payment/reject.html",
             gettext("Reject manual transfers"),
-            queryset.select_related("account__user", "gateway"),
-            form=form,
+            gettext("Rejected"),
+            lambda payment, data: services.reject_manual(payment.pk, request.user, data["reason"]),
+            form=RejectForm(request.POST if "apply" in request.POST else None),
         )
 
     @admin.action(description=_("Ask the gateway again (applies its verified answer)"), permissions=["settle"])
@@ -358,20 +359,14 @@ class PaymentAdmin(MoneyColumns, admin.ModelAdmin):
 
     @admin.action(description=_("Settle payments needing attention…"), permissions=["settle"])
     def settle(self, request, queryset):
-        form = SettleForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            credit = form.cleaned_data["credit"]
-            self._decide(request, queryset, lambda p: services.settle_attention(p.pk, request.user, credit)).report(
-                self, request, gettext("Settled")
-            )
-            return None
-        return action_page(
-            self,
+        return self._confirmed(
             request,
+            queryset,
             "admin/payments/payment/settle.html",
             gettext("Settle payments needing attention"),
-            queryset.select_related("account__user", "gateway"),
-            form=form,
+            gettext("Settled"),
+            lambda payment, data: services.settle_attention(payment.pk, request.user, data["credit"]),
+            form=SettleForm(request.POST if "apply" in request.POST else None),
         )
 
 
