@@ -19,7 +19,7 @@ import dataclasses
 from functools import cache
 
 import psycopg
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 from smmpanel.compat import PREPARED_CURSORS
 
@@ -36,9 +36,17 @@ def insert_fields(model) -> list:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
+@cache
+def _insert_fields(model) -> tuple:
+    return tuple(insert_fields(model))
+
+
 def prepared_values(instance) -> list:
     """The row's values as the database wants them, defaults and auto_now filled in like a save."""
-    return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in insert_fields(type(instance))]
+    # The connection itself, not the `connection` proxy: each field's conversion asks it several
+    # things, and through the proxy each of those is a lookup of the current thread's connection.
+    db = connections[DEFAULT_DB_ALIAS]
+    return [f.get_db_prep_save(f.pre_save(instance, True), db) for f in _insert_fields(type(instance))]
 
 
 def returns_ids() -> bool:
@@ -58,11 +66,16 @@ def _insert_sql(model, vendor: str) -> str:
 def insert(instance: models.Model) -> None:
     """Insert a new model instance (as `instance.save()` would) and set its primary key."""
     model = type(instance)
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, connection.vendor), prepared_values(instance))
-        instance.pk = cursor.fetchone()[0] if returns_ids() else cursor.lastrowid
+    db = connections[DEFAULT_DB_ALIAS]
+    sql = _insert_sql(model, db.vendor)
+    if returns_ids():
+        instance.pk = run(sql, prepared_values(instance), write=True)[0]
+    else:  # SQLite before 3.35: no RETURNING
+        with connection.cursor() as cursor:
+            cursor.execute(sql, prepared_values(instance))
+            instance.pk = cursor.lastrowid
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = db.alias
 
 
 # --- reading rows into dataclasses ------------------------------------------------------------
@@ -124,10 +137,11 @@ class PreparingCursor(psycopg.Cursor):
         return super().execute(query, params, prepare=True, binary=binary)
 
 
-def prepares() -> bool:
+def prepares(db=None) -> bool:
     """Whether hot_cursor prepares here: PostgreSQL with prepared statements allowed (settings)."""
-    options = connection.settings_dict["OPTIONS"]
-    return connection.vendor == "postgresql" and options.get("prepare_threshold") is not None and PREPARED_CURSORS.on
+    db = connection if db is None else db
+    options = db.settings_dict["OPTIONS"]
+    return db.vendor == "postgresql" and options.get("prepare_threshold") is not None and PREPARED_CURSORS.on
 
 
 def hot_cursor():
@@ -154,3 +168,62 @@ def hot_cursor():
     if not isinstance(cursor.cursor, PreparingCursor):  # Django no longer builds it from cursor_factory
         PREPARED_CURSORS.fail("create_cursor does not use the connection's cursor_factory")
     return cursor
+
+
+# --- the hot statements, straight to the driver ------------------------------------------------
+
+
+def observed(db) -> bool:
+    """Is someone watching this connection's statements (DEBUG's query log, CaptureQueriesContext, an execute wrapper)?"""
+    return db.queries_logged or bool(db.execute_wrappers)
+
+
+@cache
+def _qmark(sql: str) -> str:
+    """The statement in sqlite3's placeholder style (ours are built here: `%s` only, never a literal %)."""
+    if "%%" in sql:
+        raise ValueError("a hot statement must not hold a literal %")
+    return sql.replace("%s", "?")
+
+
+def _driver_cursor(db, sql: str, params):
+    """Run one statement on the connection's driver; the cursor is the driver's."""
+    db.close_if_health_check_failed()  # as Django's cursor() does first
+    db.ensure_connection()
+    raw = db.connection
+    with db.wrap_database_errors:  # driver errors become Django's, and mark the connection as Django does
+        if db.vendor == "sqlite":
+            return raw.execute(_qmark(sql), params)
+        cursor = PreparingCursor(raw) if prepares(db) else raw.cursor()
+        cursor.execute(sql, params)
+        return cursor
+
+
+def run(sql: str, params, fetch: str = "one", *, write: bool = False):
+    """One of the API's hot statements: `fetch` "one" (a row or None), "all" (the rows) or "none".
+
+    Straight to the driver: Django's cursor wrapper, its execute wrappers and
+    its placeholder rewriting cost a `balance` call more than its query (see
+    docs/benchmarks.md), and none of it is needed when nobody watches. When
+    somebody does (DEBUG's query log, assertNumQueries, an execute wrapper),
+    the statement goes through Django's cursor as any other, so what they see
+    is complete. A write is sent this way only inside a transaction: outside
+    one it may wait for SQLite's write lock, which smmpanel.sqlite handles in
+    Django's cursor.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    if observed(db) or (write and not db.in_atomic_block):
+        with hot_cursor() as cursor:
+            cursor.execute(sql, params)
+            return _fetched(cursor, fetch)
+    cursor = _driver_cursor(db, sql, params)
+    with db.wrap_database_errors:
+        return _fetched(cursor, fetch)
+
+
+def _fetched(cursor, fetch: str):
+    if fetch == "one":
+        return cursor.fetchone()
+    if fetch == "all":
+        return cursor.fetchall()
+    return None

@@ -33,8 +33,23 @@ def host_allowed(environ) -> bool:
     DNS-rebinding pages rely on. The Host header, or SERVER_NAME when a client sent none.
     """
     host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    allowed_hosts = settings.ALLOWED_HOSTS
+    known = _answers.get(host)
+    if known is not None and known[0] is allowed_hosts:
+        return known[1]
     domain, _port = split_domain_port(host)
-    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+    allowed = bool(domain) and validate_host(domain, allowed_hosts)
+    if len(_answers) >= MAX_ANSWERS:  # names made up by the thousand cannot grow it
+        _answers.clear()
+    _answers[host] = (allowed_hosts, allowed)
+    return allowed
+
+
+# Each Host header's answer, with the ALLOWED_HOSTS it was given under (a changed setting is a new
+# list: the answer is worked out again). Clients send the same few names, so an API call's check
+# is one dictionary lookup instead of Django's parsing and pattern matching.
+_answers: dict[str, tuple[object, bool]] = {}
+MAX_ANSWERS = 1000
 
 
 def application(environ, start_response):

@@ -23,7 +23,7 @@ from django.db import connection
 
 from smmpanel.accounts.models import Account
 from smmpanel.catalog.models import Service
-from smmpanel.fastsql import RowReader, column, converted, hot_cursor, prepares, read_converters, table
+from smmpanel.fastsql import RowReader, column, converted, prepares, read_converters, run, table
 from smmpanel.orders.models import Order
 
 
@@ -86,9 +86,7 @@ def _account_sql() -> str:
 
 def account_by_key_hash(key_hash: str) -> ApiAccount | None:
     """The active customer whose API key has this digest."""
-    with hot_cursor() as cursor:
-        cursor.execute(_account_sql(), [key_hash])
-        row = cursor.fetchone()
+    row = run(_account_sql(), [key_hash])
     return None if row is None else _accounts().read(row)
 
 
@@ -121,15 +119,13 @@ def account_with_orders(key_hash: str, ids: set[int]) -> ApiAccount | None:
     if not ids:
         account = account_by_key_hash(key_hash)
         return None if account is None else ApiAccount(account.pk, account.balance, [])
-    with hot_cursor() as cursor:
-        if prepares():
-            # One prepared statement for any number of ids: an array literal
-            # goes as an untyped value, which PostgreSQL reads as bigint[] (a
-            # list of ints would be typed by its largest, one statement each).
-            cursor.execute(_account_with_orders_sql(None), ["{" + ",".join(map(str, sorted(ids))) + "}", key_hash])
-        else:
-            cursor.execute(_account_with_orders_sql(len(ids)), [*sorted(ids), key_hash])
-        rows = cursor.fetchall()
+    if prepares():
+        # One prepared statement for any number of ids: an array literal
+        # goes as an untyped value, which PostgreSQL reads as bigint[] (a
+        # list of ints would be typed by its largest, one statement each).
+        rows = run(_account_with_orders_sql(None), ["{" + ",".join(map(str, sorted(ids))) + "}", key_hash], "all")
+    else:
+        rows = run(_account_with_orders_sql(len(ids)), [*sorted(ids), key_hash], "all")
     if not rows:
         return None
     split = len(_accounts().fields)  # the account's columns, then the order's (all NULL: no order)
@@ -149,9 +145,7 @@ def _service_query() -> tuple[str, list, list]:
 def active_service(service_id: int) -> Service | None:
     """The service an `add` asks for, if it is on sale."""
     sql, names, converters = _service_query()
-    with hot_cursor() as cursor:
-        cursor.execute(sql, [service_id])
-        row = cursor.fetchone()
+    row = run(sql, [service_id])
     if row is None:
         return None
     return Service.from_db(connection.alias, names, converted(row, Service._meta.concrete_fields, converters))

@@ -49,6 +49,7 @@ class InDebt(NotEnoughFunds):
 NO_GUARD, FUNDS, CHARGE = "", "funds", "charge"
 
 
+@cache
 def _balance_update_sql(guard: str) -> str:
     Account = _accounts()
     account, balance, pk = fastsql.table(Account), fastsql.column(Account, "balance"), fastsql.column(Account, "id")
@@ -101,16 +102,20 @@ def _refused(account_id: int, guard: str) -> NotEnoughFunds:
     return NotEnoughFunds()
 
 
+@cache
+def _balance_returning_sql(guard: str) -> str:
+    return f"{_balance_update_sql(guard)} RETURNING {fastsql.column(_accounts(), 'balance')}"
+
+
 def _add_to_balance(account_id: int, units: int, guard: str) -> Decimal:
     """balance += amount; with `guard`, only if it stays >= 0. Returns the new balance."""
     sql, params = _balance_update_sql(guard), _balance_params(account_id, units, guard)
+    if fastsql.returns_ids():
+        row = fastsql.run(_balance_returning_sql(guard), params, write=True)
+        if row is None:
+            raise _refused(account_id, guard)
+        return from_units(row[0])
     with connection.cursor() as cursor:
-        if fastsql.returns_ids():
-            cursor.execute(f"{sql} RETURNING {fastsql.column(_accounts(), 'balance')}", params)
-            row = cursor.fetchone()
-            if row is None:
-                raise _refused(account_id, guard)
-            return from_units(row[0])
         cursor.execute(sql, params)  # SQLite before 3.35: no RETURNING
         if not cursor.rowcount:
             raise _refused(account_id, guard)
@@ -129,11 +134,9 @@ def _move(account_id: int, amount: Decimal, kind: str, *, order=None, payment=No
             entry.balance_after = 0  # computed by the statement
             values = fastsql.prepared_values(entry)
             del values[_balance_after_position()]
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    _move_sql_postgresql(guard), _balance_params(account_id, to_units(amount), guard) + values
-                )
-                row = cursor.fetchone()
+            row = fastsql.run(
+                _move_sql_postgresql(guard), _balance_params(account_id, to_units(amount), guard) + values, write=True
+            )
             if row is None:
                 raise _refused(account_id, guard)
             entry.pk, entry.balance_after = row[0], from_units(row[1])
