@@ -1,4 +1,4 @@
-"""Benchmark the API v2 endpoint with wrk, on SQLite and PostgreSQL, next to a bare WSGI handler.
+"""Benchmark the API v2 endpoint with wrk, on SQLite and PostgreSQL, next to a bare and a raw WSGI handler.
 
 For each database this script
   1. sets up a throwaway panel: a fresh data dir (SMMPANEL_DATA_DIR) and, for
@@ -20,11 +20,19 @@ For each database this script
      runs the same wrk load on it (between ``balance`` and ``status``): one
      ``SELECT balance … WHERE api_key_hash=%s`` through Django's connection and
      nothing else, the practical limit;
-  6. prints a table per database (req/s, p50/p99 latency, errors, ratio to the
-     bare handler, CPU per request of the servers / PostgreSQL / wrk, CPU taken
-     by other processes meanwhile) and the targets (balance and status-1 ≥ 60 %
-     of bare, add ≥ 500 orders/s with the ledger exact); ``--markdown`` writes
-     the results into docs/benchmarks.md between its ``bench:results`` markers.
+  6. serves bench/raw_wsgi.py (the same actions with sqlite3 / psycopg alone, no
+     Django: the framework's cost shows against it) with the same gunicorn
+     command line under gevent and under gthread, and runs each action on both
+     right after the panel's run of it; raw's ``add`` places orders for a second
+     customer (``benchraw``), whose ledger is checked the same way (``--no-raw``:
+     without it);
+  7. prints a table per database (req/s, p50/p99 latency, errors, ratio to the
+     bare handler and to the better of the two raw servers, CPU per request of
+     the servers / PostgreSQL / wrk, CPU taken by other processes meanwhile) and
+     the targets (balance and status-1 ≥ 60 % of bare and ≥ 85 % of raw, add
+     ≥ 500 orders/s and ≥ 60 % of raw's orders/s, both ledgers exact);
+     ``--markdown`` writes the results into docs/benchmarks.md between its
+     ``bench:results`` markers.
 
 The servers run from a copy of smmpanel/ taken at start (``--in-place``: the
 tree itself), so edits made by others during a run cannot mix code versions.

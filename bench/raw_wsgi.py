@@ -853,8 +853,13 @@ def parse_form(raw: bytes) -> dict[str, str]:
     except ValueError:
         raise Refused(E_REQUEST) from None
     for name, value in fields.items():
+        # smmpanel.api.params._check: NUL (PostgreSQL refuses it) and lone surrogates (not encodable).
         if "\x00" in value:
             raise Refused(f"Parameter {name[:40]} contains characters that are not allowed")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Refused(f"Parameter {name[:40]} contains characters that are not allowed") from None
     return fields
 
 
