@@ -1,4 +1,4 @@
-"""Benchmark the API v2 endpoint with wrk, on SQLite and PostgreSQL, next to a bare WSGI handler.
+"""Benchmark the API v2 endpoint with wrk, on SQLite and PostgreSQL, next to a bare and a raw WSGI handler.
 
 For each database this script
   1. sets up a throwaway panel: a fresh data dir (SMMPANEL_DATA_DIR) and, for
@@ -20,11 +20,19 @@ For each database this script
      runs the same wrk load on it (between ``balance`` and ``status``): one
      ``SELECT balance … WHERE api_key_hash=%s`` through Django's connection and
      nothing else, the practical limit;
-  6. prints a table per database (req/s, p50/p99 latency, errors, ratio to the
-     bare handler, CPU per request of the servers / PostgreSQL / wrk, CPU taken
-     by other processes meanwhile) and the targets (balance and status-1 ≥ 60 %
-     of bare, add ≥ 500 orders/s with the ledger exact); ``--markdown`` writes
-     the results into docs/benchmarks.md between its ``bench:results`` markers.
+  6. serves bench/raw_wsgi.py (the same actions with sqlite3 / psycopg alone, no
+     Django: the framework's cost shows against it) with the same gunicorn
+     command line under gevent and under gthread, and runs each action on both
+     right after the panel's run of it; raw's ``add`` places orders for a second
+     customer (``benchraw``), whose ledger is checked the same way (``--no-raw``:
+     without it);
+  7. prints a table per database (req/s, p50/p99 latency, errors, ratio to the
+     bare handler and to the better of the two raw servers, CPU per request of
+     the servers / PostgreSQL / wrk, CPU taken by other processes meanwhile) and
+     the targets (balance and status-1 ≥ 60 % of bare and ≥ 85 % of raw, add
+     ≥ 500 orders/s and ≥ 60 % of raw's orders/s, both ledgers exact);
+     ``--markdown`` writes the results into docs/benchmarks.md between its
+     ``bench:results`` markers.
 
 The servers run from a copy of smmpanel/ taken at start (``--in-place``: the
 tree itself), so edits made by others during a run cannot mix code versions.
@@ -92,6 +100,11 @@ ACTIONS = ["services", "balance", "status1", "status100", "add"]
 ORDER = ["balance", "bare", "status1", "services", "status100", "add"]
 TARGET_RATIO = 0.60
 TARGET_ADD = 500.0
+# bench/raw_wsgi.py, the same actions with the database driver alone (issue 17): served by both
+# worker classes, the better one counting; its add places orders for a second customer.
+RAW_CLASSES = ["gevent", "gthread"]
+RAW_TARGETS = {"balance": 0.85, "status1": 0.85, "add": 0.60}
+PANEL_USER, RAW_USER = "bench", "benchraw"
 LOPSIDED = 0.75  # one gunicorn worker doing more than this share of a run's work: see run_wrk
 
 
@@ -345,10 +358,10 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from smmpanel.accounts.models import Account
 from smmpanel.ledger.services import deposit
-user = get_user_model().objects.create_user("bench")
+user = get_user_model().objects.create_user(%(user)r)
 account, _ = Account.objects.get_or_create(user=user)
 key = account.regenerate_api_key()
-deposit(account, Decimal(%r), memo="bench opening balance")
+deposit(account, Decimal(%(initial)r), memo="bench opening balance")
 print("BENCH_JSON", json.dumps({"key": key}))
 """
 
@@ -365,7 +378,7 @@ print("BENCH_JSON", json.dumps({{"service": s.pk}}))
 COUNT_ORDERS = """
 import json
 from smmpanel.orders.models import Order
-print("BENCH_JSON", json.dumps({"orders": Order.objects.filter(account__user__username="bench").count()}))
+print("BENCH_JSON", json.dumps({"orders": Order.objects.filter(account__user__username=%(user)r).count()}))
 """
 
 # The panel prepares its hot reads on PostgreSQL, and a prepared plan is sized
@@ -391,8 +404,8 @@ from decimal import Decimal
 from smmpanel.accounts.models import Account
 from smmpanel.ledger.models import LedgerEntry
 from smmpanel.orders.models import Order
-initial = Decimal(%r)
-account = Account.objects.get(user__username="bench")
+initial = Decimal(%(initial)r)
+account = Account.objects.get(user__username=%(user)r)
 rows = list(LedgerEntry.objects.filter(account=account).values_list("kind", "amount", "order_id"))
 orders = dict(Order.objects.filter(account=account).values_list("id", "charge"))
 refunded = sum(Order.objects.filter(account=account).values_list("refunded", flat=True), Decimal(0))
@@ -418,17 +431,17 @@ print("BENCH_JSON", json.dumps(out))
 """.replace("import json\n", "import json, collections\n", 1)
 
 
-def create_customer(env: dict) -> str:
-    p = run(SMMPANEL + ["user", "create", "bench", "--balance", INITIAL_BALANCE], env, check=False)
+def create_customer(env: dict, user: str = PANEL_USER) -> str:
+    p = run(SMMPANEL + ["user", "create", user, "--balance", INITIAL_BALANCE], env, check=False)
     lines = [ln.strip() for ln in p.stdout.splitlines() if ln.strip()]
     if p.returncode == 0 and lines and re.fullmatch(r"[A-Za-z0-9]{20,200}", lines[-1]):
-        log("customer created with `smmpanel user create`")
+        log(f"customer {user} created with `smmpanel user create`")
         return lines[-1]
     log(
         f"`smmpanel user create` not usable (exit {p.returncode}: {p.stderr.strip().splitlines()[-1:]}); "
         "creating the customer through the models"
     )
-    return shell(CREATE_USER_FALLBACK % INITIAL_BALANCE, env)["key"]
+    return shell(CREATE_USER_FALLBACK % {"initial": INITIAL_BALANCE, "user": user}, env)["key"]
 
 
 # --- wrk ----------------------------------------------------------------------------
@@ -570,6 +583,29 @@ def class_args(server_class: str, args, gunicorn: bool = False) -> list[str]:
     return ["--worker-connections" if gunicorn else "--connections", "1000"]
 
 
+def gunicorn_line(module: str, server_class: str, port: int, args) -> list[str]:
+    """A handler of bench/ (bare_wsgi, raw_wsgi) served by the gunicorn command line `smmpanel serve` runs."""
+    return [
+        PY,
+        "-m",
+        "gunicorn",
+        f"{module}:application",
+        "--pythonpath",
+        str(BENCH_DIR),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        server_class,
+        *class_args(server_class, args, gunicorn=True),
+        "--graceful-timeout",
+        "10",
+        "--config",
+        "python:smmpanel.gunicorn_conf",  # as `smmpanel serve` passes it
+    ]
+
+
 def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -> dict:
     data_dir = workdir / f"{db}-{server_class}"
     data_dir.mkdir()
@@ -642,10 +678,10 @@ def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -
         }
         run_no = iter(range(1, 1000))
 
-        def script_args(action: str) -> list[str]:
+        def script_args(action: str, add_key: str = key) -> list[str]:
             if action == "add":
                 nonce = f"{os.getpid()}-{int(time.time())}-{next(run_no)}"
-                return ["add", key, str(service), str(QUANTITY), nonce]
+                return ["add", add_key, str(service), str(QUANTITY), nonce]
             return ["static", urllib.parse.urlencode(bodies[action])]
 
         def measure(srv: Server, action: str, label: str, warm: bool = True) -> dict:
@@ -679,21 +715,23 @@ def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -
             r["lopsided_retried"] = lopsided_runs
             return r
 
-        def measure_add(warm: bool = True) -> dict:
+        def measure_add(
+            srv: Server = server, add_key: str = key, user: str = PANEL_USER, label: str = "add", warm: bool = True
+        ) -> dict:
             if warm and args.warmup > 0:
-                run_wrk(server, script_args("add"), args, args.warmup)
+                run_wrk(srv, script_args("add", add_key), args, args.warmup)
                 time.sleep(1)
-            before = shell(COUNT_ORDERS, env)["orders"]
+            before = shell(COUNT_ORDERS % {"user": user}, env)["orders"]
             busy = wait_quiet(args.wait_quiet)
-            prof = Profiler(server, args.profile / f"{db}-add.txt", args.duration) if args.profile else None
+            prof = Profiler(srv, args.profile / f"{db}-{label}.txt", args.duration) if args.profile else None
             try:
-                r = run_wrk(server, script_args("add"), args, args.duration)
+                r = run_wrk(srv, script_args("add", add_key), args, args.duration)
             finally:
                 if prof:
                     prof.finish()
             r["busy_before"] = busy
             time.sleep(1.5)  # let requests still in flight when wrk stopped finish
-            after = shell(COUNT_ORDERS, env)["orders"]
+            after = shell(COUNT_ORDERS % {"user": user}, env)["orders"]
             r["placed"] = after - before
             if db == "postgres":
                 shell(ANALYZE_AS_AUTOVACUUM, env)
@@ -701,7 +739,7 @@ def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -
             # requests still in flight when wrk stopped (up to one per connection).
             r["orders_per_s"] = r["orders"] / (r["duration_us"] / 1e6)
             log(
-                f"{db}        add: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms  "
+                f"{db} {label:>10}: {r['rps']:8.0f} req/s  p50 {r['p50_us'] / 1000:6.1f} ms  "
                 f"p99 {r['p99_us'] / 1000:6.1f} ms  errors {r['errors']}  placed {r['placed']} "
                 f"(answers with an order id: {r['orders']})  CPU/req app {r['cpu_app_ms']:.2f} ms "
                 f"db {r['cpu_db_ms']:.2f} wrk {r['cpu_wrk_ms']:.2f}; others used {r['other_busy']:.0%}"
@@ -714,35 +752,36 @@ def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -
             # and `status (1 id)`, so that both ratios compare runs close together in time.
             port = free_port()
             bare = Server(
-                f"{db}-{server_class}-bare",
-                [
-                    PY,
-                    "-m",
-                    "gunicorn",
-                    "bare_wsgi:application",
-                    "--pythonpath",
-                    str(BENCH_DIR),
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    str(args.workers),
-                    "--worker-class",
-                    server_class,
-                    *class_args(server_class, args, gunicorn=True),
-                    "--graceful-timeout",
-                    "10",
-                    "--config",
-                    "python:smmpanel.gunicorn_conf",  # as `smmpanel serve` passes it
-                ],
-                env,
-                port,
-                workdir,
+                f"{db}-{server_class}-bare", gunicorn_line("bare_wsgi", server_class, port, args), env, port, workdir
             )
             servers.append(bare)
             bare.wait_ready(key)
             log(f"{db}: bare handler up on :{port}")
 
+        # The raw handler under both worker classes, started now and idle until their turns (each
+        # right after the panel's run of the same action). Its adds are a second customer's.
+        raw: dict[str, Server] = {}
+        raw_key = None
+        if not args.no_raw:
+            if "add" in args.only:
+                raw_key = create_customer(env, RAW_USER)
+            for raw_class in RAW_CLASSES:
+                port = free_port()
+                srv = Server(
+                    f"{db}-{server_class}-raw-{raw_class}",
+                    gunicorn_line("raw_wsgi", raw_class, port, args),
+                    env,
+                    port,
+                    workdir,
+                )
+                servers.append(srv)
+                raw[raw_class] = srv
+            for raw_class, srv in raw.items():
+                srv.wait_ready(key)
+                log(f"{db}: raw handler ({raw_class}) up on :{srv.port}")
+
         runs: dict[str, list] = collections.defaultdict(list)
+        raw_runs: dict[tuple[str, str], list] = collections.defaultdict(list)
         for rep in range(args.repeat):
             if args.repeat > 1:
                 log(f"{db}: round {rep + 1} of {args.repeat}")
@@ -751,23 +790,42 @@ def bench_database(db: str, args, workdir: Path, server_class: str = "gevent") -
                 if action == "bare":
                     if bare:
                         runs["bare"].append(measure(bare, "balance", "bare", warm))
-                elif action not in args.only:
                     continue
-                elif action == "add":
-                    runs["add"].append(measure_add(warm))
+                if action not in args.only:
+                    continue
+                if action == "add":
+                    runs["add"].append(measure_add(warm=warm))
                 else:
                     runs[action].append(measure(server, action, action, warm))
+                # The raw handler's run of the same action right after, so a noisy moment hits both.
+                for raw_class, srv in raw.items():
+                    label = f"raw-{raw_class[:2]}-{action}"
+                    if action == "add":
+                        assert raw_key is not None
+                        r = measure_add(srv, raw_key, RAW_USER, label, warm)
+                    else:
+                        r = measure(srv, action, label, warm)
+                    raw_runs[(raw_class, action)].append(r)
         for action, rs in runs.items():
             if action == "bare":
                 result["bare"] = median_run(rs)
             else:
                 result["actions"][action] = median_run(rs)
+        if raw:
+            result["raw"] = {
+                raw_class: {a: median_run(raw_runs[(raw_class, a)]) for a in ACTIONS if (raw_class, a) in raw_runs}
+                for raw_class in raw
+            }
         for srv in list(servers):
             srv.stop()
             servers.remove(srv)
         if "add" in args.only:
-            result["ledger"] = shell(LEDGER_CHECK % INITIAL_BALANCE, env)
+            result["ledger"] = shell(LEDGER_CHECK % {"initial": INITIAL_BALANCE, "user": PANEL_USER}, env)
             log(f"{db}: ledger {'exact' if result['ledger']['exact'] else 'NOT EXACT'}: {result['ledger']}")
+            if raw_key:
+                result["raw_ledger"] = shell(LEDGER_CHECK % {"initial": INITIAL_BALANCE, "user": RAW_USER}, env)
+                exact = "exact" if result["raw_ledger"]["exact"] else "NOT EXACT"
+                log(f"{db}: raw's ledger ({RAW_USER}) {exact}: {result['raw_ledger']}")
         # The table lists actions in their usual order, whatever order they ran in.
         result["actions"] = {a: result["actions"][a] for a in ACTIONS if a in result["actions"]}
     finally:
@@ -864,6 +922,35 @@ def ms(us) -> str:
     return f"{us / 1000:.1f}"
 
 
+def measure_of(action: str, r: dict) -> float:
+    """What a run of `action` is compared by: orders answered per second for add, else req/s."""
+    return r["orders_per_s"] if action == "add" else r["rps"]
+
+
+def raw_best(result: dict, action: str) -> tuple[str, dict] | None:
+    """(worker class, run) of the raw handler's better server for `action`, if it was measured."""
+    found = [(c, acts[action]) for c, acts in (result.get("raw") or {}).items() if action in acts]
+    return max(found, key=lambda item: measure_of(action, item[1])) if found else None
+
+
+def vs_raw(result: dict, action: str, r: dict) -> str:
+    best = raw_best(result, action)
+    if best is None or not measure_of(action, best[1]):
+        return ""
+    share = measure_of(action, r) / measure_of(action, best[1])
+    return f"{100 * share:.0f} % (CPU {100 * cpu_total(best[1]) / cpu_total(r):.0f} %)"
+
+
+def run_row(label: str, action: str, r: dict, vs_bare: str, raw_share: str) -> list[str]:
+    errors = str(r["errors"])
+    if r["errors"]:
+        errors += f" (api {r['api_errors']}, http {r['non200']}, socket {r['socket_errors']})"
+    rps = f"{r['rps']:.0f}" + ("*" if is_lopsided(r) else "") + spread(r)
+    if action == "add":
+        rps += f"; {r['orders_per_s']:.0f} orders/s"
+    return [label, rps, ms(r["p50_us"]), ms(r["p99_us"]), errors, vs_bare, raw_share, cpu(r), f"{r['other_busy']:.0%}"]
+
+
 def rows_for(result: dict) -> list[list[str]]:
     bare = result["bare"]
     rows = []
@@ -871,28 +958,17 @@ def rows_for(result: dict) -> list[list[str]]:
         ratio = ""
         if bare and action in ("balance", "status1") and bare["rps"]:
             ratio = f"{100 * r['rps'] / bare['rps']:.0f} % (CPU {100 * cpu_total(bare) / cpu_total(r):.0f} %)"
-        errors = str(r["errors"])
-        if r["errors"]:
-            errors += f" (api {r['api_errors']}, http {r['non200']}, socket {r['socket_errors']})"
-        rps = f"{r['rps']:.0f}" + ("*" if is_lopsided(r) else "") + spread(r)
-        if action == "add":
-            rps += f"; {r['orders_per_s']:.0f} orders/s"
-        rows.append(
-            [LABELS[action], rps, ms(r["p50_us"]), ms(r["p99_us"]), errors, ratio, cpu(r), f"{r['other_busy']:.0%}"]
-        )
+        rows.append(run_row(LABELS[action], action, r, ratio, vs_raw(result, action, r)))
     if bare:
-        rows.append(
-            [
-                "bare WSGI, same read",
-                f"{bare['rps']:.0f}" + ("*" if is_lopsided(bare) else "") + spread(bare),
-                ms(bare["p50_us"]),
-                ms(bare["p99_us"]),
-                str(bare["errors"]),
-                "100 %",
-                cpu(bare),
-                f"{bare['other_busy']:.0%}",
-            ]
-        )
+        rows.append(run_row("bare WSGI, same read", "balance", bare, "100 %", ""))
+    for action in ACTIONS:
+        best = raw_best(result, action)
+        for raw_class, acts in (result.get("raw") or {}).items():
+            if action in acts:
+                r = acts[action]
+                mark = " (best)" if best and best[0] == raw_class and len(result["raw"]) > 1 else ""
+                share = f"{100 * measure_of(action, r) / max(measure_of(action, best[1]), 1e-9):.0f} %{mark}"
+                rows.append(run_row(f"raw {raw_class}: {LABELS[action]}", action, r, "", share if best else ""))
     return rows
 
 
@@ -930,10 +1006,44 @@ def targets(result: dict) -> list[tuple[str, bool | None, str]]:
             f"{api_errors} error answers, {non200} non-200"
         )
         out.append(("ledger exact after add", exact, detail))
+    for action, target in RAW_TARGETS.items():
+        best = raw_best(result, action)
+        if action in acts and best and measure_of(action, best[1]):
+            share = measure_of(action, acts[action]) / measure_of(action, best[1])
+            unit = " (orders/s)" if action == "add" else ""
+            out.append(
+                (
+                    f"{LABELS[action]} ≥ {target:.0%} of raw{unit}",
+                    share >= target,
+                    f"{share:.0%} (raw {best[0]}: {measure_of(action, best[1]):.0f}/s)",
+                )
+            )
+    raw_add = [(c, acts["add"]) for c, acts in (result.get("raw") or {}).items() if "add" in acts]
+    if raw_add:
+        ledger = result.get("raw_ledger") or {}
+        errors = sum(
+            r.get("api_errors_total", r["api_errors"]) + r.get("non200_total", r["non200"]) for _, r in raw_add
+        )
+        detail = (
+            f"{RAW_USER}: balance {ledger.get('balance')} = ledger {ledger.get('ledger_sum')} = initial − charges "
+            f"{ledger.get('expected')}; {ledger.get('orders')} orders, "
+            f"{ledger.get('orders_bad_charge_row')} without exactly one matching charge row; {errors} error answers"
+        )
+        out.append(("raw's ledger exact after its add", bool(ledger.get("exact")) and errors == 0, detail))
     return out
 
 
-HEAD = ["action", "req/s", "p50 ms", "p99 ms", "errors", "vs bare", "CPU ms/req: app / db / wrk", "others' CPU"]
+HEAD = [
+    "action",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "vs bare",
+    "vs raw",
+    "CPU ms/req: app / db / wrk",
+    "others' CPU",
+]
 
 
 def table_text(rows: list[list[str]]) -> str:
@@ -947,7 +1057,7 @@ def table_text(rows: list[list[str]]) -> str:
 
 
 def table_md(rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(HEAD) + " |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| " + " | ".join(HEAD) + " |", "|---" + "|---:" * (len(HEAD) - 1) + "|"]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
@@ -970,18 +1080,27 @@ def settings_line(args) -> str:
         + (f"--threads {args.threads}" if c == "gthread" else "--worker-connections 1000")
         for c in getattr(args, "worker_classes", ["gthread"])
     )
+    raw = ""
+    if not getattr(args, "no_raw", True):
+        raw = f"; raw handler: gunicorn {' and '.join(RAW_CLASSES)}, the same options"
     return (
-        f"gunicorn {classes}; "
+        f"gunicorn {classes}{raw}; "
         f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration:g}s "
         f"(warm-up {args.warmup:g}s per action){rounds}{extra}"
     )
+
+
+def all_runs(res: dict) -> list[dict]:
+    """Every measured run of one database and server: the panel's, bare's, raw's."""
+    raw = [r for acts in (res.get("raw") or {}).values() for r in acts.values()]
+    return [r for r in list(res["actions"].values()) + [res["bare"]] + raw if r]
 
 
 def lopsided(results: list[dict]) -> str:
     """How many runs had one gunicorn worker doing most of the work (see run_wrk)."""
     runs = bad = 0
     for res in results:
-        for r in list(res["actions"].values()) + [res["bare"]]:
+        for r in all_runs(res):
             for split in (r or {}).get("worker_split_all", []):
                 if split:
                     runs += 1
@@ -993,7 +1112,7 @@ def lopsided(results: list[dict]) -> str:
 
 
 def others_range(results: list[dict]) -> str:
-    seen = [r["other_busy"] for res in results for r in list(res["actions"].values()) + [res["bare"]] if r]
+    seen = [r["other_busy"] for res in results for r in all_runs(res)]
     return f"{min(seen):.0%}–{max(seen):.0%}" if seen else "?"
 
 
@@ -1123,6 +1242,9 @@ def parse_args(argv=None):
     p.add_argument("--only", default=",".join(ACTIONS), help=f"actions to run, comma-separated ({','.join(ACTIONS)})")
     p.add_argument("--no-bare", action="store_true", help="skip the bare WSGI handler")
     p.add_argument(
+        "--no-raw", action="store_true", help="skip the raw WSGI handler (bench/raw_wsgi.py, no Django; both classes)"
+    )
+    p.add_argument(
         "--pg-url",
         default="postgres://postgres@127.0.0.1:5432",
         help="PostgreSQL server URL, without a database (default postgres://postgres@127.0.0.1:5432)",
@@ -1183,8 +1305,19 @@ def render_saved(args) -> int:
     """--from-json: print (and with --markdown write) the report of a run saved with --json."""
     saved = json.loads(args.from_json.read_text())
     for k, v in saved.get("args", {}).items():
-        if k in ("workers", "threads", "wrk_threads", "connections", "duration", "warmup", "repeat", "worker_classes"):
+        if k in (
+            "workers",
+            "threads",
+            "wrk_threads",
+            "connections",
+            "duration",
+            "warmup",
+            "repeat",
+            "worker_classes",
+            "no_raw",
+        ):
             setattr(args, k, v)
+    args.no_raw = not any(res.get("raw") for res in saved["results"])
     print(report_text(saved["results"], saved["info"], args))
     if args.markdown:
         write_markdown(report_md(saved["results"], saved["info"], args))
@@ -1221,6 +1354,11 @@ def main(argv=None) -> int:
         return 2
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
+    refused = [name for name in ("API_RATE_LIMIT", "SIGNUP_EMAIL_VERIFICATION") if os.environ.get(name, "").strip()]
+    if refused and not args.no_raw:
+        # Rules with a cost on every call that bench/raw_wsgi.py does not apply: no like-for-like comparison.
+        log(f"{' and '.join(refused)} set: the raw handler does not apply it; measuring without raw")
+        args.no_raw = True
 
     global CODE
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
