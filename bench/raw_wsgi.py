@@ -461,7 +461,8 @@ class SqliteDb:
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
-        self.gevent = cooperative()
+        # RAW_SQLITE_WRITERS=plain: under gevent too, BEGIN and COMMIT block the process (no queue, no threads).
+        self.gevent = cooperative() and os.environ.get("RAW_SQLITE_WRITERS", "queue") != "plain"
         self.sql: dict[str, str] = {}
 
     def _sql(self, sql: str) -> str:

@@ -114,6 +114,8 @@ class RowReader:
         self.row_type, self.model = row_type, model
         self.fields = [meta.pk if name == "pk" else meta.get_field(name) for name in names]
         self.converters = read_converters(model, self.fields)
+        # Only the columns that have converters are touched when a row is read (most have none).
+        self._converting = [(i, f, c) for i, (f, c) in enumerate(zip(self.fields, self.converters, strict=True)) if c]
 
     def columns(self) -> str:
         """The column list of a SELECT, qualified by the model's table."""
@@ -121,7 +123,13 @@ class RowReader:
 
     def read(self, values, **others):
         """A row_type of these values (in `columns` order) and the `others` attributes."""
-        return self.row_type(*converted(values, self.fields, self.converters), **others)
+        if self._converting:
+            db = connections[DEFAULT_DB_ALIAS]
+            values = list(values)
+            for i, field, field_converters in self._converting:
+                for convert in field_converters:
+                    values[i] = convert(values[i], field, db)
+        return self.row_type(*values, **others)
 
 
 class PreparingCursor(psycopg.Cursor):
@@ -139,9 +147,10 @@ class PreparingCursor(psycopg.Cursor):
 
 def prepares(db=None) -> bool:
     """Whether hot_cursor prepares here: PostgreSQL with prepared statements allowed (settings)."""
-    db = connection if db is None else db
-    options = db.settings_dict["OPTIONS"]
-    return db.vendor == "postgresql" and options.get("prepare_threshold") is not None and PREPARED_CURSORS.on
+    db = connections[DEFAULT_DB_ALIAS] if db is None else db
+    if db.vendor != "postgresql":
+        return False
+    return db.settings_dict["OPTIONS"].get("prepare_threshold") is not None and PREPARED_CURSORS.on
 
 
 def hot_cursor():
