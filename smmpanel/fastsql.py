@@ -46,7 +46,8 @@ def prepared_values(instance) -> list:
     # The connection itself, not the `connection` proxy: each field's conversion asks it several
     # things, and through the proxy each of those is a lookup of the current thread's connection.
     db = connections[DEFAULT_DB_ALIAS]
-    return [f.get_db_prep_save(f.pre_save(instance, True), db) for f in _insert_fields(type(instance))]
+    fields = _insert_fields(type(instance))  # type: ignore[arg-type]  # a model class is hashable
+    return [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
 
 
 def returns_ids() -> bool:
@@ -183,7 +184,7 @@ def hot_cursor():
 
 
 def observed(db) -> bool:
-    """Is someone watching this connection's statements (DEBUG's query log, CaptureQueriesContext, an execute wrapper)?"""
+    """Is someone watching this connection's statements (DEBUG's query log, CaptureQueriesContext, a wrapper)?"""
     return db.queries_logged or bool(db.execute_wrappers)
 
 

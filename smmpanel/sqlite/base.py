@@ -7,13 +7,14 @@ shares one thread, it blocks the whole process — every other request waits
 for the lock too, reads included, and 16 concurrent `add` calls stretched a
 `balance` call to ~2 s.
 
-So, under gevent only, a statement that may wait for the lock runs on a
+So, under gevent only, a statement that may wait for the lock waits on a
 native thread of a gevent thread pool while the request's greenlet yields:
-`BEGIN IMMEDIATE` (how every transaction starts here, see settings), any
-write made outside a transaction (it takes the lock itself), and COMMIT
-(with synchronous=FULL it waits for an fsync). Inside a
-transaction the lock is already held and, in WAL mode, reads never wait, so
-everything else runs as usual.
+`BEGIN IMMEDIATE` (how every transaction starts here, see settings) when the
+lock is taken, and any write made outside a transaction (it takes the lock
+itself). Inside a transaction the lock is already held and, in WAL mode,
+reads never wait, so everything else runs as usual, COMMIT included (see
+`_commit`: its fsync is shorter than a hand-over to a thread and back,
+during which the lock stayed held).
 
 Writers also queue before they ask SQLite (`Writers`): SQLite's busy
 handler polls, sleeping 1, 2, 5, 10 … up to 100 ms between tries, so with
@@ -25,7 +26,9 @@ one is done), and the one at its head takes an flock on a file next to the
 database, which the kernel hands to the next process the moment it is
 released (no polling); only then BEGIN IMMEDIATE. So the gunicorn workers
 take turns promptly, and SQLite's busy handler is left to writers outside
-them (the background worker, commands), one thread each.
+them (the background worker, commands), one thread each. When the flock and
+SQLite's lock are free (the usual case), both are taken right here, on the
+hub: a hand-over to a native thread and back cost more than the wait.
 
 Outside gevent (threads, commands, tests) nothing changes.
 
@@ -39,7 +42,6 @@ import os
 import sqlite3
 import sys
 
-from django.db.backends import utils
 from django.db.backends.sqlite3 import base
 
 from smmpanel.compat import SQLITE_BACKEND
@@ -73,16 +75,13 @@ _pools: dict = {}
 def off_the_hub(pool: str, function, *args):
     """Run `function` on a native thread of the named pool; the calling greenlet yields meanwhile.
 
-    Two pools, so that commits never queue behind lock waiters: a greenlet
-    holding the write lock commits on "commit" while up to 8 others wait for
-    that lock on "lock" (more queue, yielding). Were they one pool, its
-    threads could all be waiting for a lock whose holder's commit cannot get
-    a thread: a deadlock until SQLite's busy timeout.
+    One pool, "lock", for what waits for the write lock (up to 8 at once;
+    more queue, yielding). Commits run on the hub (see `_commit`).
     """
     if pool not in _pools:  # made in the worker process, after gunicorn forked it
         from gevent.threadpool import ThreadPool
 
-        _pools[pool] = ThreadPool(8 if pool == "lock" else 2)
+        _pools[pool] = ThreadPool(8)
     return _pools[pool].apply(function, args)
 
 
@@ -192,7 +191,7 @@ class GeventDatabaseWrapper(base.DatabaseWrapper):
         with self.wrap_database_errors:
             raw.execute("PRAGMA busy_timeout = 0")
             try:
-                raw.execute(f"BEGIN {self.transaction_mode or ''}")
+                raw.execute(f"BEGIN {getattr(self, 'transaction_mode', None) or ''}")
             except sqlite3.OperationalError as e:
                 if e.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                     raise
@@ -210,15 +209,16 @@ class GeventDatabaseWrapper(base.DatabaseWrapper):
             writers(self.settings_dict["NAME"]).release()
 
     def _commit(self):
-        # With synchronous=FULL a commit waits for the disk (an fsync, milliseconds):
-        # under gevent, on a native thread, or the whole process would wait with it.
-        if self.connection is not None and cooperative():
-            try:
-                with utils.debug_transaction(self, "COMMIT"), self.wrap_database_errors:  # type: ignore[attr-defined]  # not in django-stubs
-                    return off_the_hub("commit", self.connection.commit)
-            finally:
-                self._done_writing()
-        return super()._commit()  # type: ignore[misc]  # Django's, not in django-stubs
+        # On the hub, not on a native thread: the writers' lock is held until the commit is
+        # done, and a hand-over to a thread and back held it over other greenlets' turns too
+        # (the thread waits for the GIL, the greenlet for its turn after the result), so each
+        # add kept the lock far longer than its fsync. The process waits for the fsync (with
+        # synchronous=FULL; a fraction of a millisecond on an SSD) while the other workers go
+        # on: `add` 622 → 735 orders/s in one run each (docs/benchmarks-journal.md, issue 17).
+        try:
+            return super()._commit()  # type: ignore[misc]  # Django's, not in django-stubs
+        finally:
+            self._done_writing()
 
     def _rollback(self):
         try:
