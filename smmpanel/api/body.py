@@ -102,12 +102,27 @@ def _header_text(value: str | None) -> str | None:
         return value
 
 
-def raw_request(meta, stream) -> RawRequest:
-    """The request from a WSGI environ (or Django's META) and a stream of its body."""
+def media_type(header: str) -> str:
+    """The Content-Type header's media type (Django's parsing; a client sends the same one every time)."""
+    known = _media_types.get(header)
+    if known is not None:
+        return known
     try:
-        content_type, _ = parse_header_parameters(meta.get("CONTENT_TYPE", ""))
+        content_type, _ = parse_header_parameters(header)
     except ValueError:  # a parameter in an unknown charset (RFC 2231)
         raise ApiError("request") from None
+    if len(_media_types) >= 100:  # made-up headers by the thousand cannot grow it
+        _media_types.clear()
+    _media_types[header] = content_type
+    return content_type
+
+
+_media_types: dict[str, str] = {}
+
+
+def raw_request(meta, stream) -> RawRequest:
+    """The request from a WSGI environ (or Django's META) and a stream of its body."""
+    content_type = media_type(meta.get("CONTENT_TYPE", ""))
     body = read_body(meta, stream)
     form = None
     if content_type == "multipart/form-data":

@@ -22,7 +22,9 @@ nothing to do on an API call:
   captures).
 
 So `started()` and `finished()` call the connected receivers for this sender
-themselves, minus those three when they are idle as above. Which receivers
+themselves, minus those three when they are idle as above, and Django's
+close_old_connections as `close_old_connections` here (the same work, with
+half the lookups of the thread's connections). Which receivers
 are connected is read from the signal, so whatever connects or disconnects
 one (a test keeping its transaction's connection open disconnects
 close_old_connections) still steers the API; the filtered list is rebuilt
@@ -42,7 +44,8 @@ from django.core import signals
 from django.core.cache import close_caches
 from django.core.cache.backends.base import BaseCache
 from django.core.handlers.base import reset_urlconf
-from django.db import reset_queries
+from django.db import close_old_connections as django_close_old_connections
+from django.db import connections, reset_queries
 from django.dispatch import Signal, dispatcher
 from django.utils.module_loading import import_string
 
@@ -54,6 +57,23 @@ SENDER = "smmpanel.api.wsgi"
 def caches_close_nothing() -> bool:
     """Is every configured cache backend's close() BaseCache's no-op?"""
     return all(import_string(str(c["BACKEND"])).close is BaseCache.close for c in settings.CACHES.values())
+
+
+def close_old_connections(**kwargs) -> None:
+    """django.db.close_old_connections, as the API calls it: each connection looked up once.
+
+    Django's asks, per alias, whether this thread has the connection and then
+    for it (two lookups in asgiref's context-local storage, each a few
+    microseconds under gevent, twice per call); here each is fetched once.
+    A wrapper that was never connected closes nothing, as in Django's.
+    """
+    for alias in connections:
+        connections[alias].close_if_unusable_or_obsolete()
+
+
+def replacement(receiver):
+    """The function the API calls for this receiver: the same work, done more cheaply where we know how."""
+    return close_old_connections if receiver is django_close_old_connections else receiver
 
 
 def idle(receiver) -> bool:
@@ -90,7 +110,8 @@ class Dispatch:
                 break
             function = receiver() if isinstance(receiver, weakref.ReferenceType) else receiver
             if function is not None and not idle(function):
-                calls.append(receiver)  # type: ignore[union-attr]  # a list until the break above
+                faster = replacement(function)
+                calls.append(receiver if faster is function else faster)  # type: ignore[union-attr]  # a list until the break above
         self._calls = calls
         self._seen = (list(signal.receivers), settings.DEBUG)
 

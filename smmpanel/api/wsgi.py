@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 HEADERS = [("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")]
 STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+# One encoder for every answer: json.dumps makes a new one per call unless every option is its default.
+ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 ratelimit.rule()  # a malformed API_RATE_LIMIT stops the server at start-up, not at the first call
 
@@ -55,7 +57,7 @@ def application(environ, start_response):
         # A request signal's receiver failed (the call itself may have been done: SERVER_FAULT says so).
         log.exception("API v2 request cycle failed")
         status, body, headers = 500, {"error": SERVER_FAULT}, NO_HEADERS
-    data = json.dumps(body, ensure_ascii=False).encode()
+    data = ENCODER.encode(body).encode()
     start_response(STATUS_LINES[status], [*HEADERS, *headers, ("Content-Length", str(len(data)))])
     return [data]
 
