@@ -16,6 +16,7 @@ the first prepared read, and where Django differs the reads are not prepared.
 """
 
 import dataclasses
+import weakref
 from functools import cache
 
 import psycopg
@@ -204,9 +205,21 @@ def _driver_cursor(db, sql: str, params):
     with db.wrap_database_errors:  # driver errors become Django's, and mark the connection as Django does
         if db.vendor == "sqlite":
             return raw.execute(_qmark(sql), params)
-        cursor = PreparingCursor(raw) if prepares(db) else raw.cursor()
+        cursor = _prepared_cursor(raw) if prepares(db) else raw.cursor()
         cursor.execute(sql, params)
         return cursor
+
+
+# One preparing cursor per psycopg connection, made once: a cursor is cheap to run again and not
+# to make (a pooled connection serves one request at a time, so its cursor does too).
+_prepared_cursors: "weakref.WeakKeyDictionary[psycopg.Connection, PreparingCursor]" = weakref.WeakKeyDictionary()
+
+
+def _prepared_cursor(raw) -> PreparingCursor:
+    cursor = _prepared_cursors.get(raw)
+    if cursor is None or cursor.closed:
+        cursor = _prepared_cursors[raw] = PreparingCursor(raw)
+    return cursor
 
 
 def run(sql: str, params, fetch: str = "one", *, write: bool = False):
