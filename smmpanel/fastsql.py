@@ -123,10 +123,10 @@ class RowReader:
         """The column list of a SELECT, qualified by the model's table."""
         return ", ".join(f"{table(self.model)}.{connection.ops.quote_name(f.column)}" for f in self.fields)
 
-    def read(self, values, **others):
-        """A row_type of these values (in `columns` order) and the `others` attributes."""
+    def read(self, values, db=None, **others):
+        """A row_type of these values (in `columns` order) and the `others` attributes; `db`: the connection."""
         if self._converting:
-            db = connections[DEFAULT_DB_ALIAS]
+            db = connections[DEFAULT_DB_ALIAS] if db is None else db
             values = list(values)
             for i, field, field_converters in self._converting:
                 for convert in field_converters:
@@ -222,7 +222,7 @@ def _prepared_cursor(raw) -> PreparingCursor:
     return cursor
 
 
-def run(sql: str, params, fetch: str = "one", *, write: bool = False):
+def run(sql: str, params, fetch: str = "one", *, write: bool = False, db=None):
     """One of the API's hot statements: `fetch` "one" (a row or None), "all" (the rows) or "none".
 
     Straight to the driver: Django's cursor wrapper, its execute wrappers and
@@ -232,9 +232,9 @@ def run(sql: str, params, fetch: str = "one", *, write: bool = False):
     the statement goes through Django's cursor as any other, so what they see
     is complete. A write is sent this way only inside a transaction: outside
     one it may wait for SQLite's write lock, which smmpanel.sqlite handles in
-    Django's cursor.
+    Django's cursor. `db`: the connection, when the caller has it at hand.
     """
-    db = connections[DEFAULT_DB_ALIAS]
+    db = connections[DEFAULT_DB_ALIAS] if db is None else db
     if observed(db) or (write and not db.in_atomic_block):
         with hot_cursor() as cursor:
             cursor.execute(sql, params)

@@ -19,7 +19,7 @@ from decimal import Decimal
 from functools import cache
 
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from smmpanel.accounts.models import Account
 from smmpanel.catalog.models import Service
@@ -86,8 +86,9 @@ def _account_sql() -> str:
 
 def account_by_key_hash(key_hash: str) -> ApiAccount | None:
     """The active customer whose API key has this digest."""
-    row = run(_account_sql(), [key_hash])
-    return None if row is None else _accounts().read(row)
+    db = connections[DEFAULT_DB_ALIAS]
+    row = run(_account_sql(), [key_hash], db=db)
+    return None if row is None else _accounts().read(row, db)
 
 
 @cache
@@ -119,18 +120,20 @@ def account_with_orders(key_hash: str, ids: set[int]) -> ApiAccount | None:
     if not ids:
         account = account_by_key_hash(key_hash)
         return None if account is None else ApiAccount(account.pk, account.balance, [])
-    if prepares():
+    db = connections[DEFAULT_DB_ALIAS]
+    if prepares(db):
         # One prepared statement for any number of ids: an array literal
         # goes as an untyped value, which PostgreSQL reads as bigint[] (a
         # list of ints would be typed by its largest, one statement each).
-        rows = run(_account_with_orders_sql(None), ["{" + ",".join(map(str, sorted(ids))) + "}", key_hash], "all")
+        array = "{" + ",".join(map(str, sorted(ids))) + "}"
+        rows = run(_account_with_orders_sql(None), [array, key_hash], "all", db=db)
     else:
-        rows = run(_account_with_orders_sql(len(ids)), [*sorted(ids), key_hash], "all")
+        rows = run(_account_with_orders_sql(len(ids)), [*sorted(ids), key_hash], "all", db=db)
     if not rows:
         return None
     split = len(_accounts().fields)  # the account's columns, then the order's (all NULL: no order)
-    orders = [_orders().read(row[split:]) for row in rows if row[split] is not None]
-    return _accounts().read(rows[0][:split], orders=orders)
+    orders = [_orders().read(row[split:], db) for row in rows if row[split] is not None]
+    return _accounts().read(rows[0][:split], db, orders=orders)
 
 
 @cache
