@@ -192,6 +192,22 @@ def test_local_host_names_are_answered(api, wsgi_client, customer, host):
     assert json.loads(response.content) == {"balance": "5.00000", "currency": "USD"}
 
 
+@pytest.mark.django_db
+def test_a_host_answered_before_follows_a_changed_allowed_hosts(wsgi_client, customer, settings):
+    """The entry point remembers each Host header's answer: a new ALLOWED_HOSTS must still decide."""
+    cust = customer(balance="5")
+
+    def ask(host):
+        return wsgi_client.post("/api/v2", {"key": cust.key, "action": "balance"}, HTTP_HOST=host).status_code
+
+    settings.ALLOWED_HOSTS = ["panel.example.com"]
+    assert ask("panel.example.com") == 200
+    assert ask("other.example.com") == 400
+    settings.ALLOWED_HOSTS = ["other.example.com"]
+    assert ask("panel.example.com") == 400
+    assert ask("other.example.com") == 200
+
+
 # --- strict booleans and other values ----------------------------------------------------
 
 
