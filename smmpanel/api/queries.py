@@ -20,10 +20,12 @@ from functools import cache
 
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models.options import Options
 
 from smmpanel.accounts.models import Account
 from smmpanel.catalog.models import Service
 from smmpanel.fastsql import RowReader, column, converted, prepares, read_converters, run, table
+from smmpanel.orders import selectors
 from smmpanel.orders.models import Order
 
 
@@ -152,3 +154,58 @@ def active_service(service_id: int) -> Service | None:
     if row is None:
         return None
     return Service.from_db(connection.alias, names, converted(row, Service._meta.concrete_fields, converters))
+
+
+# --- the catalog (`services`) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServiceItem:
+    """What `services` shows of a service on sale."""
+
+    id: int
+    name: str
+    type: str
+    category: str  # its category's name
+    rate: Decimal
+    min: int
+    max: int
+    refill: bool
+    cancel: bool
+    dripfeed: bool
+
+
+# Each ServiceItem field's path from Service, in the dataclass's order.
+SERVICE_ITEM_PATHS = ("id", "name", "type", "category__name", "rate", "min", "max", "refill", "cancel", "dripfeed")
+
+
+@cache
+def _services_query() -> tuple[str, tuple, list, list]:
+    """The catalog's SQL as the ORM writes it for selectors.active_services (its filter, its order), made once.
+
+    Compiling that queryset cost a `services` call 25 times its query; the
+    statement and its parameters never change, so the ORM writes them once and
+    the call runs them (with each column's converters, as the ORM applies them).
+    """
+    queryset = selectors.active_services().values_list(*SERVICE_ITEM_PATHS)
+    sql, params = queryset.query.get_compiler(connection.alias).as_sql()
+    fields = [_field_of(path) for path in SERVICE_ITEM_PATHS]
+    converters = [read_converters(field.model, [field])[0] for field in fields]
+    return sql, tuple(params), fields, converters
+
+
+def _field_of(path: str):
+    """The model field a `__` path from Service names (the last hop's)."""
+    *hops, name = path.split("__")
+    meta: Options = Service._meta
+    for hop in hops:
+        meta = meta.get_field(hop).related_model._meta  # type: ignore[union-attr]  # a relation: a model
+    return meta.get_field(name)
+
+
+def active_service_items() -> list[ServiceItem]:
+    """The catalog on sale, in the owner's order, as `services` shows it."""
+    sql, params, fields, converters = _services_query()
+    db = connections[DEFAULT_DB_ALIAS]
+    rows = run(sql, list(params), "all", db=db)
+    return [ServiceItem(*converted(row, fields, converters)) for row in rows]

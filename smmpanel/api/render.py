@@ -7,11 +7,12 @@ CURRENCY = "USD"
 
 
 def service_item(service) -> dict:
+    """A service on sale (smmpanel.api.queries.ServiceItem) as `services` lists it."""
     return {
         "service": service.id,
         "name": service.name,
         "type": service.type,
-        "category": service.category.name,
+        "category": service.category,
         "rate": format_rate(service.rate),
         "min": str(service.min),
         "max": str(service.max),

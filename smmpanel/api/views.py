@@ -67,7 +67,7 @@ def _required(fields: dict, name: str) -> str:
 
 
 def action_services(account, fields):
-    return [render.service_item(s) for s in selectors.active_services()]
+    return [render.service_item(s) for s in queries.active_service_items()]
 
 
 def action_balance(account, fields):
