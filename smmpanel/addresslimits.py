@@ -15,9 +15,8 @@ import ipaddress
 import threading
 import time
 
-from django.conf import settings
-
 from smmpanel import counters
+from smmpanel.hotsettings import hot
 
 SETTINGS = {
     "signup": "SIGNUPS_PER_ADDRESS",
@@ -32,7 +31,7 @@ _parsed: dict[str, tuple[str, counters.Rule | None]] = {}
 def rule(kind: str) -> counters.Rule | None:
     """The rule in force for `kind` (parsed once per value of its setting; a malformed one is an error)."""
     name = SETTINGS[kind]
-    text = getattr(settings, name)
+    text = getattr(hot, name)
     parsed = _parsed.get(kind)
     if parsed is None or parsed[0] != text:
         parsed = _parsed[kind] = (text, counters.parse_rule(text, name))

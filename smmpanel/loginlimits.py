@@ -16,20 +16,20 @@ checked: the admin's log-in and the panel's alike get HTTP 429 with Retry-After
 (AddressLimitMiddleware).
 """
 
-from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import PermissionDenied
 from django.dispatch import receiver
 from django.shortcuts import render
 
 from smmpanel import addresslimits
+from smmpanel.hotsettings import hot
 
 _REFUSED = "_smmpanel_login_refused_for"  # on the request: seconds until the address may try again
 
 
 def client_address(meta) -> str | None:
     """The client's address from a WSGI environ or Django's request.META."""
-    if settings.SECURE_PROXY_SSL_HEADER:
+    if hot.SECURE_PROXY_SSL_HEADER:
         forwarded = [a.strip() for a in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
         if forwarded:
             return forwarded[-1]

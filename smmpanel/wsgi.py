@@ -16,10 +16,10 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smmpanel.settings")
 site = get_wsgi_application()  # also sets Django up
 
-from django.conf import settings  # noqa: E402
 from django.http.request import split_domain_port, validate_host  # noqa: E402
 
 from smmpanel.api import wsgi as api  # noqa: E402  (needs Django set up)
+from smmpanel.hotsettings import hot  # noqa: E402
 
 API_PATHS = frozenset({"/api/v2", "/api/v2/"})
 BAD_HOST = b'{"error": "Invalid Host header"}'
@@ -33,7 +33,7 @@ def host_allowed(environ) -> bool:
     DNS-rebinding pages rely on. The Host header, or SERVER_NAME when a client sent none.
     """
     host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-    allowed_hosts = settings.ALLOWED_HOSTS
+    allowed_hosts = hot.ALLOWED_HOSTS
     known = _answers.get(host)
     if known is not None and known[0] is allowed_hosts:
         return known[1]

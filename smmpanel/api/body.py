@@ -25,12 +25,13 @@ from django.utils.http import parse_header_parameters
 
 from smmpanel.api.errors import ApiError
 from smmpanel.api.params import RawRequest
+from smmpanel.hotsettings import hot
 
 CHUNK = 64 * 1024
 
 
 def limit() -> int | None:
-    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return hot.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 def declared_length(meta) -> int | None:

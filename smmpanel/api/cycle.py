@@ -50,6 +50,7 @@ from django.dispatch import Signal, dispatcher
 from django.utils.module_loading import import_string
 
 from smmpanel.compat import SIGNALS
+from smmpanel.hotsettings import hot
 
 SENDER = "smmpanel.api.wsgi"
 
@@ -83,7 +84,7 @@ def idle(receiver) -> bool:
     if receiver is close_caches:
         return caches_close_nothing()
     if receiver is reset_queries:
-        return not settings.DEBUG
+        return not hot.DEBUG
     return False
 
 
@@ -113,7 +114,7 @@ class Dispatch:
                 faster = replacement(function)
                 calls.append(receiver if faster is function else faster)  # type: ignore[union-attr]  # a list until the break above
         self._calls = calls
-        self._seen = (list(signal.receivers), settings.DEBUG)
+        self._seen = (list(signal.receivers), hot.DEBUG)
 
     def send(self, **named) -> None:
         signal = self.signal
@@ -122,7 +123,7 @@ class Dispatch:
             return
         seen = self._seen
         # A comparison of a few tuples: cheap, and any connect or disconnect shows in it.
-        if seen is None or signal._dead_receivers or seen[0] != signal.receivers or seen[1] != settings.DEBUG:  # type: ignore[attr-defined]
+        if seen is None or signal._dead_receivers or seen[0] != signal.receivers or seen[1] != hot.DEBUG:  # type: ignore[attr-defined]
             self._rebuild()
         if self._calls is None:
             signal.send(sender=SENDER, **named)

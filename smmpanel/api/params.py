@@ -11,9 +11,8 @@ import json
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from django.conf import settings
-
 from smmpanel.api.errors import ApiError
+from smmpanel.hotsettings import hot
 from smmpanel.ids import parse_id
 
 MAX_IDS = 100
@@ -48,7 +47,7 @@ def parse_form(raw: bytes) -> dict[str, str]:
     except UnicodeDecodeError:
         text = raw.decode("iso-8859-1")
     try:
-        return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS))
+        return dict(parse_qsl(text, keep_blank_values=True, max_num_fields=hot.DATA_UPLOAD_MAX_NUMBER_FIELDS))
     except ValueError:  # more fields than allowed
         raise ApiError("request") from None
 

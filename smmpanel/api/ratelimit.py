@@ -30,11 +30,11 @@ import logging
 import math
 import time
 
-from django.conf import settings
 from django.core.cache import caches
 
 from smmpanel import counters
 from smmpanel.api.errors import ApiError
+from smmpanel.hotsettings import hot
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ _parsed: tuple[str | None, counters.Rule | None] = (None, None)
 def rule() -> counters.Rule | None:
     """The rule in force (parsed once per value of the setting)."""
     global _parsed
-    text = settings.API_RATE_LIMIT
+    text = hot.API_RATE_LIMIT
     if _parsed[0] != text:
         _parsed = (text, counters.parse_rule(text))
     return _parsed[1]
