@@ -83,13 +83,13 @@ def insert(instance: models.Model) -> None:
 # --- reading rows into dataclasses ------------------------------------------------------------
 
 
-def converted(values, fields, converters) -> list:
+def converted(values, fields, converters, db=None) -> list:
     """The row's values as Python's, each through its field's converters (see `read_converters`)."""
-    out = []
-    for value, field, field_converters in zip(values, fields, converters, strict=True):
+    db = connections[DEFAULT_DB_ALIAS] if db is None else db  # the connection itself: converters ask it things
+    out = list(values)
+    for i, (field, field_converters) in enumerate(zip(fields, converters, strict=True)):
         for convert in field_converters:
-            value = convert(value, field, connection)
-        out.append(value)
+            out[i] = convert(out[i], field, db)
     return out
 
 

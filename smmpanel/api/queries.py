@@ -150,10 +150,11 @@ def _service_query() -> tuple[str, list, list]:
 def active_service(service_id: int) -> Service | None:
     """The service an `add` asks for, if it is on sale."""
     sql, names, converters = _service_query()
-    row = run(sql, [service_id])
+    db = connections[DEFAULT_DB_ALIAS]
+    row = run(sql, [service_id], db=db)
     if row is None:
         return None
-    return Service.from_db(connection.alias, names, converted(row, Service._meta.concrete_fields, converters))
+    return Service.from_db(db.alias, names, converted(row, Service._meta.concrete_fields, converters, db))
 
 
 # --- the catalog (`services`) ----------------------------------------------------------------------
@@ -208,4 +209,4 @@ def active_service_items() -> list[ServiceItem]:
     sql, params, fields, converters = _services_query()
     db = connections[DEFAULT_DB_ALIAS]
     rows = run(sql, list(params), "all", db=db)
-    return [ServiceItem(*converted(row, fields, converters)) for row in rows]
+    return [ServiceItem(*converted(row, fields, converters, db)) for row in rows]
