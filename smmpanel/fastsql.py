@@ -184,7 +184,7 @@ def _row_plan(model, vendor: str) -> tuple[dict[str, int], tuple]:
 
 def _filler(entry, db) -> tuple:
     field = entry[0]
-    if not callable(field.default):
+    if not (field.has_default() and callable(field.default)):  # no default (NOT_PROVIDED, a class) is a constant
         prepared = _prepared(entry, field.get_default(), db)
         if isinstance(prepared, _IMMUTABLE):  # PostgreSQL's wrapped ints are ints
             return _CONSTANT, prepared
