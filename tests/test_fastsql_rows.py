@@ -227,3 +227,11 @@ def test_a_debit_for_an_unsaved_order_is_refused(customer):
     cust = customer("10")
     with pytest.raises(ValueError, match="unsaved related object"):
         ledger.debit(cust.account.pk, Decimal(1), Order())
+
+
+def test_only_callable_defaults_are_called_per_row():
+    """Order's params (default=dict) is called for each row; every other default is prepared once."""
+    positions, fillers = fastsql._row_plan(Order, connection.vendor)
+    kinds = {name: fillers[i][0] for name, i in positions.items()}
+    assert {name for name, kind in kinds.items() if kind == fastsql._CALL} == {"params"}
+    assert {name for name, kind in kinds.items() if kind == fastsql._NOW} == {"created", "updated"}
