@@ -122,28 +122,46 @@ def _add_to_balance(account_id: int, units: int, guard: str) -> Decimal:
     return _accounts().objects.filter(pk=account_id).values_list("balance", flat=True).get()
 
 
-def _move(account_id: int, amount: Decimal, kind: str, *, order=None, payment=None, reason="", memo="", guard=NO_GUARD):
-    amount = round5(amount)
-    entry = LedgerEntry(
-        account_id=account_id, kind=kind, amount=amount, order=order, payment_id=payment, reason=reason, memo=memo[:500]
-    )
+def _moved(account_id: int, amount: Decimal, guard: str, values: list) -> tuple[int, Decimal]:
+    """balance += amount (see `guard`) and its ledger row; returns the row's id and balance_after.
+
+    `values`: the row's prepared values (fastsql's insert order), balance_after's
+    a placeholder, filled here from the new balance.
+    """
     # No savepoint: callers already run inside their own transaction, and a
     # failure here aborts it as a whole.
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
-            entry.balance_after = 0  # computed by the statement
-            values = fastsql.prepared_values(entry)
-            del values[_balance_after_position()]
+            del values[_balance_after_position()]  # computed by the statement
             row = fastsql.run(
                 _move_sql_postgresql(guard), _balance_params(account_id, to_units(amount), guard) + values, write=True
             )
             if row is None:
                 raise _refused(account_id, guard)
-            entry.pk, entry.balance_after = row[0], from_units(row[1])
-            entry._state.adding = False
-        else:
-            entry.balance_after = _add_to_balance(account_id, to_units(amount), guard)
-            fastsql.insert(entry)
+            return row[0], from_units(row[1])
+        balance = _add_to_balance(account_id, to_units(amount), guard)
+        values[_balance_after_position()] = LedgerEntry._meta.get_field("balance_after").get_db_prep_save(
+            balance, connection
+        )
+        return fastsql.insert_values(LedgerEntry, values), balance
+
+
+def _move(account_id: int, amount: Decimal, kind: str, *, order=None, payment=None, reason="", memo="", guard=NO_GUARD):
+    amount = round5(amount)
+    entry = LedgerEntry(
+        account_id=account_id,
+        kind=kind,
+        amount=amount,
+        balance_after=0,
+        order=order,
+        payment_id=payment,
+        reason=reason,
+        memo=memo[:500],
+    )
+    # The instance's values: its auto_now_add `created` is set on it as a save sets it.
+    entry.pk, entry.balance_after = _moved(account_id, amount, guard, fastsql.prepared_values(entry))
+    entry._state.adding = False
+    entry._state.db = connection.alias
     return entry
 
 
@@ -162,9 +180,27 @@ def adjust(account: "Account", amount: Decimal, memo: str) -> LedgerEntry:
     return _move(account.pk, amount, Kind.ADJUSTMENT, memo=memo, guard=FUNDS)
 
 
-def debit(account_id: int, amount: Decimal, order, memo: str = "") -> LedgerEntry:
-    """Charge for an order; raises NotEnoughFunds (InDebt: the account owes money) and changes nothing when refused."""
-    return _move(account_id, -round5(amount), Kind.CHARGE, order=order, memo=memo, guard=CHARGE)
+def debit(account_id: int, amount: Decimal, order, memo: str = "") -> int:
+    """Charge for an order; raises NotEnoughFunds (InDebt: the account owes money) and changes nothing when refused.
+
+    Returns the ledger row's id. On every order's path, so no LedgerEntry is
+    built: the row's values go straight to the statement (fastsql.row_values).
+    """
+    if order is not None and order.pk is None:  # as a save of LedgerEntry(order=order) refuses it
+        raise ValueError("debit() prohibited to prevent data loss due to unsaved related object 'order'.")
+    amount = -round5(amount)
+    values = fastsql.row_values(
+        LedgerEntry,
+        {
+            "account_id": account_id,
+            "kind": Kind.CHARGE,
+            "amount": amount,
+            "balance_after": 0,
+            "order_id": None if order is None else order.pk,
+            "memo": memo[:500],
+        },
+    )
+    return _moved(account_id, amount, CHARGE, values)[0]
 
 
 def refund(account_id: int, amount: Decimal, order, reason: str, memo: str = "") -> LedgerEntry | None:

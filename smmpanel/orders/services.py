@@ -103,7 +103,7 @@ def _insert(order: Order, *, pay: bool, memo: str, actor: str) -> Order:
     fastsql.insert(order)  # the hot path of `add`: no ORM compiling
     if pay:
         ledger.debit(order.account_id, order.charge, order, memo=memo.format(id=order.pk))
-    fastsql.insert(OrderEvent(order_id=order.pk, action=Action.PLACED, actor=actor))
+    fastsql.insert_row(OrderEvent, order_id=order.pk, action=Action.PLACED, actor=actor)  # no instance built
     return order
 
 
