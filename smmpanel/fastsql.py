@@ -231,8 +231,9 @@ def insert_row(model, **values) -> int:
     return insert_values(model, row_values(model, values))
 
 
-def returns_ids() -> bool:
-    return connection.features.can_return_columns_from_insert
+def returns_ids(db=None) -> bool:
+    db = connections[DEFAULT_DB_ALIAS] if db is None else db
+    return db.features.can_return_columns_from_insert
 
 
 @cache
@@ -247,9 +248,10 @@ def _insert_sql(model, vendor: str) -> str:
 
 def insert_values(model, values: list) -> int:
     """Insert one row of prepared values (`prepared_values`' order); returns its primary key."""
-    sql = _insert_sql(model, connections[DEFAULT_DB_ALIAS].vendor)
-    if returns_ids():
-        return run(sql, values, write=True)[0]
+    db = connections[DEFAULT_DB_ALIAS]
+    sql = _insert_sql(model, db.vendor)
+    if returns_ids(db):
+        return run(sql, values, write=True, db=db)[0]
     with connection.cursor() as cursor:  # SQLite before 3.35: no RETURNING
         cursor.execute(sql, values)
         return cursor.lastrowid
