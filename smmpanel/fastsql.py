@@ -370,7 +370,7 @@ def hot_cursor():
 
 def observed(db) -> bool:
     """Is someone watching this connection's statements (DEBUG's query log, CaptureQueriesContext, a wrapper)?"""
-    return db.queries_logged or bool(db.execute_wrappers)
+    return bool(db.execute_wrappers) or db.queries_logged
 
 
 @cache
@@ -381,17 +381,18 @@ def _qmark(sql: str) -> str:
     return sql.replace("%s", "?")
 
 
-def _driver_cursor(db, sql: str, params):
-    """Run one statement on the connection's driver; the cursor is the driver's."""
+def _driver_run(db, sql: str, params, fetch: str):
+    """Run one statement on the connection's driver and fetch its rows."""
     db.close_if_health_check_failed()  # as Django's cursor() does first
-    db.ensure_connection()
+    if db.connection is None:
+        db.ensure_connection()
     raw = db.connection
     with db.wrap_database_errors:  # driver errors become Django's, and mark the connection as Django does
         if db.vendor == "sqlite":
-            return raw.execute(_qmark(sql), params)
+            return _fetched(raw.execute(_qmark(sql), params), fetch)
         cursor = _prepared_cursor(raw) if prepares(db) else raw.cursor()
         cursor.execute(sql, params)
-        return cursor
+        return _fetched(cursor, fetch)
 
 
 # One preparing cursor per psycopg connection, made once: a cursor is cheap to run again and not
@@ -423,9 +424,7 @@ def run(sql: str, params, fetch: str = "one", *, write: bool = False, db=None):
         with hot_cursor() as cursor:
             cursor.execute(sql, params)
             return _fetched(cursor, fetch)
-    cursor = _driver_cursor(db, sql, params)
-    with db.wrap_database_errors:
-        return _fetched(cursor, fetch)
+    return _driver_run(db, sql, params, fetch)
 
 
 def _fetched(cursor, fetch: str):
