@@ -401,16 +401,17 @@ def cooperative() -> bool:
     return bool(monkey and monkey.is_module_patched("threading"))
 
 
-_pools: dict = {}
+_pool = None
 
 
-def off_the_hub(pool: str, function, *args):
-    """Run `function` on a native thread while the greenlet yields (two pools: see smmpanel/sqlite/base.py)."""
-    if pool not in _pools:
+def off_the_hub(function, *args):
+    """Run `function` on a native thread while the greenlet yields (one pool, as smmpanel/sqlite/base.py)."""
+    global _pool
+    if _pool is None:
         from gevent.threadpool import ThreadPool
 
-        _pools[pool] = ThreadPool(8)
-    return _pools[pool].apply(function, args)
+        _pool = ThreadPool(8)
+    return _pool.apply(function, args)
 
 
 class Writers:
@@ -428,7 +429,7 @@ class Writers:
             try:  # free: taken at once; else waited for on a native thread (as the panel)
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                off_the_hub("lock", fcntl.flock, self.fd, fcntl.LOCK_EX)
+                off_the_hub(fcntl.flock, self.fd, fcntl.LOCK_EX)
         except BaseException:
             self.queue.release()
             raise

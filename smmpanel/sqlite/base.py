@@ -69,20 +69,21 @@ def starts_transaction(query: str) -> bool:
     return query.lstrip()[:5].upper() == "BEGIN"
 
 
-_pools: dict = {}
+_pool = None
 
 
-def off_the_hub(pool: str, function, *args):
-    """Run `function` on a native thread of the named pool; the calling greenlet yields meanwhile.
+def off_the_hub(function, *args):
+    """Run `function` on a native thread of the process's pool; the calling greenlet yields meanwhile.
 
-    One pool, "lock", for what waits for the write lock (up to 8 at once;
-    more queue, yielding). Commits run on the hub (see `_commit`).
+    The pool is for what waits for the write lock (up to 8 at once; more
+    queue, yielding). Commits run on the hub (see `_commit`).
     """
-    if pool not in _pools:  # made in the worker process, after gunicorn forked it
+    global _pool
+    if _pool is None:  # made in the worker process, after gunicorn forked it
         from gevent.threadpool import ThreadPool
 
-        _pools[pool] = ThreadPool(8)
-    return _pools[pool].apply(function, args)
+        _pool = ThreadPool(8)
+    return _pool.apply(function, args)
 
 
 _writers: dict = {}
@@ -107,7 +108,7 @@ class Writers:
                 # both ways (most of the CPU an `add` spent on gevent's side).
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                off_the_hub("lock", fcntl.flock, self.fd, fcntl.LOCK_EX)
+                off_the_hub(fcntl.flock, self.fd, fcntl.LOCK_EX)
         except BaseException:
             self.queue.release()
             raise
@@ -140,15 +141,15 @@ class CursorWrapper(base.SQLiteCursorWrapper):
     def execute(self, query, params=None):
         if cooperative() and not self.connection.in_transaction and may_wait(query):
             if starts_transaction(query):  # its connection took the writer lock already (DatabaseWrapper)
-                return off_the_hub("lock", super().execute, query, params)
+                return off_the_hub(super().execute, query, params)
             with self.writers:
-                return off_the_hub("lock", super().execute, query, params)
+                return off_the_hub(super().execute, query, params)
         return super().execute(query, params)
 
     def executemany(self, query, param_list):
         if cooperative() and not self.connection.in_transaction and may_wait(query):
             with self.writers:
-                return off_the_hub("lock", super().executemany, query, param_list)
+                return off_the_hub(super().executemany, query, param_list)
         return super().executemany(query, param_list)
 
 
