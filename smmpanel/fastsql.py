@@ -267,13 +267,19 @@ def insert(instance: models.Model) -> None:
 # --- reading rows into dataclasses ------------------------------------------------------------
 
 
-def converted(values, fields, converters, db=None) -> list:
-    """The row's values as Python's, each through its field's converters (see `read_converters`)."""
-    db = connections[DEFAULT_DB_ALIAS] if db is None else db  # the connection itself: converters ask it things
+def converting(fields, converters) -> list:
+    """(position, field, its converters) of the columns that have converters: the only ones a read touches."""
+    return [(i, f, c) for i, (f, c) in enumerate(zip(fields, converters, strict=True)) if c]
+
+
+def converted(values, columns: list, db=None) -> list:
+    """The row's values as Python's, each column of `columns` (see `converting`) through its field's converters."""
     out = list(values)
-    for i, (field, field_converters) in enumerate(zip(fields, converters, strict=True)):
-        for convert in field_converters:
-            out[i] = convert(out[i], field, db)
+    if columns:
+        db = connections[DEFAULT_DB_ALIAS] if db is None else db  # the connection itself: converters ask it things
+        for i, field, field_converters in columns:
+            for convert in field_converters:
+                out[i] = convert(out[i], field, db)
     return out
 
 
@@ -299,9 +305,7 @@ class RowReader:
         names = [f.name for f in dataclasses.fields(row_type) if f.name not in skip]
         self.row_type, self.model = row_type, model
         self.fields = [meta.pk if name == "pk" else meta.get_field(name) for name in names]
-        self.converters = read_converters(model, self.fields)
-        # Only the columns that have converters are touched when a row is read (most have none).
-        self._converting = [(i, f, c) for i, (f, c) in enumerate(zip(self.fields, self.converters, strict=True)) if c]
+        self.converting = converting(self.fields, read_converters(model, self.fields))
 
     def columns(self) -> str:
         """The column list of a SELECT, qualified by the model's table."""
@@ -309,13 +313,7 @@ class RowReader:
 
     def read(self, values, db=None, **others):
         """A row_type of these values (in `columns` order) and the `others` attributes; `db`: the connection."""
-        if self._converting:
-            db = connections[DEFAULT_DB_ALIAS] if db is None else db
-            values = list(values)
-            for i, field, field_converters in self._converting:
-                for convert in field_converters:
-                    values[i] = convert(values[i], field, db)
-        return self.row_type(*values, **others)
+        return self.row_type(*converted(values, self.converting, db), **others)
 
 
 class PreparingCursor(psycopg.Cursor):

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 
+from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models.options import Options
 
 from smmpanel.accounts.models import Account
 from smmpanel.catalog.models import Service
-from smmpanel.fastsql import RowReader, column, converted, prepares, read_converters, run, table
+from smmpanel.fastsql import RowReader, column, converted, converting, prepares, read_converters, run, table
 from smmpanel.orders import selectors
 from smmpanel.orders.models import Order
 
@@ -140,21 +140,21 @@ def account_with_orders(key_hash: str, ids: set[int]) -> ApiAccount | None:
 
 @cache
 def _service_query() -> tuple[str, list, list]:
-    """The service lookup's SQL, its fields, and each field's converters (as the ORM would apply)."""
+    """The service lookup's SQL, its fields' names, and the columns to convert (as the ORM would)."""
     fields = Service._meta.concrete_fields
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"SELECT {columns} FROM {table(Service)} WHERE {column(Service, 'id')} = %s AND {column(Service, 'active')}"
-    return sql, [f.attname for f in fields], read_converters(Service, fields)
+    return sql, [f.attname for f in fields], converting(fields, read_converters(Service, fields))
 
 
 def active_service(service_id: int) -> Service | None:
     """The service an `add` asks for, if it is on sale."""
-    sql, names, converters = _service_query()
+    sql, names, columns = _service_query()
     db = connections[DEFAULT_DB_ALIAS]
     row = run(sql, [service_id], db=db)
     if row is None:
         return None
-    return Service.from_db(db.alias, names, converted(row, Service._meta.concrete_fields, converters, db))
+    return Service.from_db(db.alias, names, converted(row, columns, db))
 
 
 # --- the catalog (`services`) ----------------------------------------------------------------------
@@ -181,7 +181,7 @@ SERVICE_ITEM_PATHS = ("id", "name", "type", "category__name", "rate", "min", "ma
 
 
 @cache
-def _services_query() -> tuple[str, tuple, list, list]:
+def _services_query() -> tuple[str, tuple, list]:
     """The catalog's SQL as the ORM writes it for selectors.active_services (its filter, its order), made once.
 
     Compiling that queryset cost a `services` call 25 times its query; the
@@ -190,23 +190,13 @@ def _services_query() -> tuple[str, tuple, list, list]:
     """
     queryset = selectors.active_services().values_list(*SERVICE_ITEM_PATHS)
     sql, params = queryset.query.get_compiler(connection.alias).as_sql()
-    fields = [_field_of(path) for path in SERVICE_ITEM_PATHS]
-    converters = [read_converters(field.model, [field])[0] for field in fields]
-    return sql, tuple(params), fields, converters
-
-
-def _field_of(path: str):
-    """The model field a `__` path from Service names (the last hop's)."""
-    *hops, name = path.split("__")
-    meta: Options = Service._meta
-    for hop in hops:
-        meta = meta.get_field(hop).related_model._meta  # type: ignore[union-attr]  # a relation: a model
-    return meta.get_field(name)
+    fields = [get_fields_from_path(Service, path)[-1] for path in SERVICE_ITEM_PATHS]
+    return sql, tuple(params), converting(fields, [read_converters(f.model, [f])[0] for f in fields])
 
 
 def active_service_items() -> list[ServiceItem]:
     """The catalog on sale, in the owner's order, as `services` shows it."""
-    sql, params, fields, converters = _services_query()
+    sql, params, columns = _services_query()
     db = connections[DEFAULT_DB_ALIAS]
     rows = run(sql, list(params), "all", db=db)
-    return [ServiceItem(*converted(row, fields, converters, db)) for row in rows]
+    return [ServiceItem(*converted(row, columns, db)) for row in rows]
