@@ -10,12 +10,15 @@ before either (JSON on the API's paths).
 """
 
 import os
+from functools import lru_cache
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smmpanel.settings")
 site = get_wsgi_application()  # also sets Django up
 
+from django.core.signals import setting_changed  # noqa: E402
+from django.dispatch import receiver  # noqa: E402
 from django.http.request import split_domain_port, validate_host  # noqa: E402
 
 from smmpanel.api import wsgi as api  # noqa: E402  (needs Django set up)
@@ -32,24 +35,20 @@ def host_allowed(environ) -> bool:
     Without it, any name pointed at the server would be answered, which is what
     DNS-rebinding pages rely on. The Host header, or SERVER_NAME when a client sent none.
     """
-    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-    allowed_hosts = hot.ALLOWED_HOSTS
-    known = _answers.get(host)
-    if known is not None and known[0] is allowed_hosts:
-        return known[1]
+    return _host_answer(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
+
+
+@lru_cache(maxsize=1024)
+def _host_answer(host: str) -> bool:
+    """Django's answer for one Host header. Clients send the same few names, so an API call's check is
+    one cache lookup; the answers are forgotten whenever a setting changes (ALLOWED_HOSTS among them)."""
     domain, _port = split_domain_port(host)
-    allowed = bool(domain) and validate_host(domain, allowed_hosts)
-    if len(_answers) >= MAX_ANSWERS:  # names made up by the thousand cannot grow it
-        _answers.clear()
-    _answers[host] = (allowed_hosts, allowed)
-    return allowed
+    return bool(domain) and validate_host(domain, hot.ALLOWED_HOSTS)
 
 
-# Each Host header's answer, with the ALLOWED_HOSTS it was given under (a changed setting is a new
-# list: the answer is worked out again). Clients send the same few names, so an API call's check
-# is one dictionary lookup instead of Django's parsing and pattern matching.
-_answers: dict[str, tuple[object, bool]] = {}
-MAX_ANSWERS = 1000
+@receiver(setting_changed)
+def _forget_host_answers(**kwargs) -> None:
+    _host_answer.cache_clear()
 
 
 def application(environ, start_response):

@@ -15,6 +15,7 @@ DELETE, HEAD and OPTIONS behave as POST does; a multipart body is parsed by
 Django's parser from the bytes already read, its file parts dropped.
 """
 
+from functools import lru_cache
 from io import BytesIO
 
 from django.conf import settings
@@ -103,22 +104,14 @@ def _header_text(value: str | None) -> str | None:
         return value
 
 
+@lru_cache(maxsize=128)
 def media_type(header: str) -> str:
     """The Content-Type header's media type (Django's parsing; a client sends the same one every time)."""
-    known = _media_types.get(header)
-    if known is not None:
-        return known
     try:
         content_type, _ = parse_header_parameters(header)
-    except ValueError:  # a parameter in an unknown charset (RFC 2231)
+    except ValueError:  # a parameter in an unknown charset (RFC 2231): not kept, refused each time
         raise ApiError("request") from None
-    if len(_media_types) >= 100:  # made-up headers by the thousand cannot grow it
-        _media_types.clear()
-    _media_types[header] = content_type
     return content_type
-
-
-_media_types: dict[str, str] = {}
 
 
 def raw_request(meta, stream) -> RawRequest:
